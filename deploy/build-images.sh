@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds every image Wharf runs from, here (no registry) or anywhere. Idempotent: an image is
+# rebuilt only when the files it is built from changed (their hash is a label on the image).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[images] $*" >&2; }
+
+bash deploy/base/build-base.sh
+
+# build NAME CONTEXT [DOCKERFILE]
+build() {
+  local name=$1 context=$2 dockerfile=${3:-$2/Dockerfile}
+  local hash
+  hash=$( (find "$context" -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum "$dockerfile") | sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "wharf.build-hash" }}' "$name" 2>/dev/null || true)" = "$hash" ]; then
+    log "$name is current"
+    return
+  fi
+  log "building $name"
+  docker build -q --label "wharf.build-hash=$hash" -t "$name" -f "$dockerfile" "$context" >/dev/null
+}
+
+build wharf/postgres:dev deploy/postgres
+build wharf/nats:dev deploy/nats

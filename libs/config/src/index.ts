@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+export { z };
+
+/** Raised when the environment does not satisfy a service's schema. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Validates the environment against a service's schema at start-up. A bad value stops the
+ * process with a message naming each offending variable and what is wrong with it.
+ */
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const variable = issue.path.join('.') || '(environment)';
+    const value = issue.path.length ? env[String(issue.path[0])] : undefined;
+    const shown = value === undefined ? 'unset' : JSON.stringify(value);
+    return `${variable} (${shown}): ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** Schema helpers for environment variables, which are always strings. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback),
+  int: (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback),
+  optionalInt: (min = 0) => z.coerce.number().int().min(min).optional(),
+  string: (fallback: string) => z.string().min(1).default(fallback),
+  url: (fallback: string) => z.string().min(1).default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  logLevel: () =>
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+};
+
+/** Settings every Wharf service shares. */
+export const commonEnv = {
+  LOG_LEVEL: env.logLevel(),
+  WHARF_REGION: env.string('us-east-1'),
+  WHARF_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit account id')
+    .default('000000000000'),
+  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0),
+};

@@ -1,0 +1,94 @@
+/**
+ * Domain errors. Each carries the ECS error name a client should see and the canonical
+ * gRPC status it travels as between services. Services map them in one exception filter;
+ * the api maps gRPC statuses (and the `ecs-error` in the message prefix) back to ECS names.
+ */
+export type EcsErrorName =
+  | 'ClientException'
+  | 'InvalidParameterException'
+  | 'ClusterNotFoundException'
+  | 'ServiceNotFoundException'
+  | 'ResourceNotFoundException'
+  | 'ResourceInUseException'
+  | 'UnsupportedFeatureException'
+  | 'ServerException';
+
+/** gRPC canonical codes (google/rpc/code.proto). */
+export const GrpcCode = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+export type GrpcCodeValue = (typeof GrpcCode)[keyof typeof GrpcCode];
+
+export class WharfError extends Error {
+  constructor(
+    readonly ecsName: EcsErrorName,
+    readonly grpcCode: GrpcCodeValue,
+    message: string,
+  ) {
+    super(message);
+    this.name = ecsName;
+  }
+}
+
+export class InvalidParameterError extends WharfError {
+  constructor(message: string) {
+    super('InvalidParameterException', GrpcCode.INVALID_ARGUMENT, message);
+  }
+}
+
+export class ClientError extends WharfError {
+  constructor(message: string, code: GrpcCodeValue = GrpcCode.FAILED_PRECONDITION) {
+    super('ClientException', code, message);
+  }
+}
+
+export class ClusterNotFoundError extends WharfError {
+  constructor(message = 'Cluster not found.') {
+    super('ClusterNotFoundException', GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** ECS answers an unknown task definition with ClientException, not a NotFound name. */
+export class TaskDefinitionNotFoundError extends WharfError {
+  constructor(message = 'Unable to describe task definition.') {
+    super('ClientException', GrpcCode.NOT_FOUND, message);
+  }
+}
+
+export class NotFoundError extends WharfError {
+  constructor(message: string, ecsName: EcsErrorName = 'ClientException') {
+    super(ecsName, GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/**
+ * Between services, the ECS name rides in the gRPC status details as `<EcsName>: message`,
+ * so the api can answer with the exact ECS error even where two names share a status code.
+ */
+export function encodeErrorDetails(err: WharfError): string {
+  return `${err.ecsName}: ${err.message}`;
+}
+
+export function decodeErrorDetails(
+  details: string,
+): { ecsName: EcsErrorName; message: string } | undefined {
+  const m = /^([A-Za-z]+Exception): ([\s\S]*)$/.exec(details);
+  if (!m) return undefined;
+  return { ecsName: m[1] as EcsErrorName, message: m[2] };
+}

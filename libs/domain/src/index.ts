@@ -1,0 +1,5 @@
+export * from './arn';
+export * from './lifecycle';
+export * from './resources';
+export * from './task-definition.types';
+export * from './errors';

@@ -1,0 +1,54 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { STREAMS } from './subjects';
+
+export interface NatsSettings {
+  servers: string;
+  name: string;
+}
+
+/** Connects to NATS and retries for ever when the connection drops. */
+export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
+  return connect({
+    servers: settings.servers.split(','),
+    name: settings.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+}
+
+/** Creates Wharf's streams if they are missing; safe to call from every process. */
+export async function ensureStreams(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of Object.values(STREAMS)) {
+    const config = {
+      name: stream.name,
+      subjects: [...stream.subjects],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      duplicate_window: 2 * 60 * 1_000_000_000, // 2 minutes, in nanoseconds
+      max_age: 24 * 60 * 60 * 1_000_000_000,
+    };
+    try {
+      await jsm.streams.info(stream.name);
+    } catch {
+      try {
+        await jsm.streams.add(config);
+      } catch (err) {
+        // Another process created it between our look-up and our add.
+        await jsm.streams.info(stream.name).catch(() => {
+          throw err;
+        });
+      }
+    }
+  }
+}
+
+export function encode(payload: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(payload));
+}
+
+export function decode<T>(data: Uint8Array): T {
+  return JSON.parse(new TextDecoder().decode(data)) as T;
+}

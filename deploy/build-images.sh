@@ -22,3 +22,15 @@ build() {
 
 build wharf/postgres:dev deploy/postgres
 build wharf/nats:dev deploy/nats
+
+# The workload image: Debian's static busybox, copied in from the build machine.
+if [ ! -x /bin/busybox ] || ! file /bin/busybox 2>/dev/null | grep -q static; then
+  if ! dpkg -s busybox-static >/dev/null 2>&1; then
+    log "installing busybox-static"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  fi
+fi
+mkdir -p deploy/workload/.context
+cp -f deploy/workload/Dockerfile deploy/workload/.context/Dockerfile
+cmp -s /bin/busybox deploy/workload/.context/busybox 2>/dev/null || cp -f /bin/busybox deploy/workload/.context/busybox
+build wharf/busybox:dev deploy/workload/.context

@@ -60,3 +60,5 @@ export function grpcOptions(service: WharfGrpcService, url: string): GrpcOptions
     },
   } as GrpcOptions;
 }
+
+export * from './clients';

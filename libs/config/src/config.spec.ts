@@ -13,7 +13,9 @@ describe('loadConfig', () => {
 
   it('names the bad variable and its value', () => {
     expect(() => loadConfig(schema, { PORT: 'eighty' })).toThrow(ConfigError);
-    expect(() => loadConfig(schema, { PORT: '70000' })).toThrow(/PORT \("70000"\)/);
+    expect(() => loadConfig(schema, { PORT: '70000' })).toThrow(
+      /PORT \("70000"\): must be a port number 0-65535/,
+    );
     expect(() => loadConfig(schema, { WHARF_ACCOUNT_ID: '12' })).toThrow(
       /WHARF_ACCOUNT_ID \("12"\): must be a 12-digit account id/,
     );

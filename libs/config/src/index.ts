@@ -28,9 +28,26 @@ export function loadConfig<S extends z.ZodType>(
 
 /** Schema helpers for environment variables, which are always strings. */
 export const env = {
-  port: (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback),
-  int: (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback),
-  optionalInt: (min = 0) => z.coerce.number().int().min(min).optional(),
+  /** A TCP port; 0 asks the system for a free one (handy in tests). */
+  port: (fallback: number) =>
+    z.coerce
+      .number({ error: 'must be a port number' })
+      .int('must be a whole number')
+      .min(0, 'must be a port number 0-65535')
+      .max(65535, 'must be a port number 0-65535')
+      .default(fallback),
+  int: (fallback: number, min = 0) =>
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .default(fallback),
+  optionalInt: (min = 0) =>
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .optional(),
   string: (fallback: string) => z.string().min(1).default(fallback),
   url: (fallback: string) => z.string().min(1).default(fallback),
   bool: (fallback: boolean) =>

@@ -83,10 +83,14 @@ export function parseMemory(value: string): number {
   return m[2] ? Math.round(Number(m[1]) * 1024) : Number(m[1]);
 }
 
-export type ShortfallReason = 'RESOURCE:CPU' | 'RESOURCE:MEMORY' | 'RESOURCE:PORTS' | 'RESOURCE:PORTS_UDP';
+export type ShortfallReason =
+  'RESOURCE:CPU' | 'RESOURCE:MEMORY' | 'RESOURCE:PORTS' | 'RESOURCE:PORTS_UDP';
 
 /** Why a claim does not fit in what remains, or undefined when it fits. */
-export function shortfall(remaining: InstanceResources, claim: ResourceClaim): ShortfallReason | undefined {
+export function shortfall(
+  remaining: InstanceResources,
+  claim: ResourceClaim,
+): ShortfallReason | undefined {
   if (claim.cpu > remaining.cpu) return 'RESOURCE:CPU';
   if (claim.memory > remaining.memory) return 'RESOURCE:MEMORY';
   if (hasDuplicate(claim.ports) || claim.ports.some((p) => remaining.ports.includes(p)))
@@ -97,7 +101,10 @@ export function shortfall(remaining: InstanceResources, claim: ResourceClaim): S
 }
 
 /** Remaining resources after a claim is taken. Callers check `shortfall` first. */
-export function subtractClaim(remaining: InstanceResources, claim: ResourceClaim): InstanceResources {
+export function subtractClaim(
+  remaining: InstanceResources,
+  claim: ResourceClaim,
+): InstanceResources {
   return {
     cpu: remaining.cpu - claim.cpu,
     memory: remaining.memory - claim.memory,

@@ -80,6 +80,12 @@ export class OpsServer {
     this.logger.info({ port }, 'ops endpoint listening (/healthz, /readyz, /metrics)');
   }
 
+  /** The port actually bound (useful when listening on port 0). */
+  port(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
   async close(): Promise<void> {
     if (!this.server) return;
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));

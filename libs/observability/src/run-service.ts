@@ -42,7 +42,8 @@ export function runService(
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  start(logger)
+  Promise.resolve()
+    .then(() => start(logger))
     .then((svc) => {
       running = svc;
       logger.info('started');

@@ -17,7 +17,10 @@ export interface GrpcClient<T> {
 }
 
 /** A typed client for one of Wharf's gRPC services at `url` (`host:port`). */
-export function createGrpcClient<T extends object>(service: WharfGrpcService, url: string): GrpcClient<T> {
+export function createGrpcClient<T extends object>(
+  service: WharfGrpcService,
+  url: string,
+): GrpcClient<T> {
   const proxy = new ClientGrpcProxy(grpcOptions(service, url).options);
   return {
     client: proxy.getService<T>(SERVICE_NAMES[service]),

@@ -22,7 +22,12 @@ export async function startPostgres(
   alias = 'postgres',
 ): Promise<StartedPostgres> {
   let builder = new GenericContainer(IMAGES.postgres)
-    .withEnvironment({ POSTGRES_USER: 'wharf', POSTGRES_PASSWORD: 'wharf', POSTGRES_DB: 'wharf', POSTGRES_FSYNC: 'off' })
+    .withEnvironment({
+      POSTGRES_USER: 'wharf',
+      POSTGRES_PASSWORD: 'wharf',
+      POSTGRES_DB: 'wharf',
+      POSTGRES_FSYNC: 'off',
+    })
     .withExposedPorts(5432)
     .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/))
     .withStartupTimeout(120_000);

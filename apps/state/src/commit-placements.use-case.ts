@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import {
+  arns,
+  clusterNameOf,
+  ClusterNotFoundError,
+  InstanceResources,
+  parseTaskDefinitionRef,
+  ResourceClaim,
+  resourceIdOf,
+  shortfall,
+  subtractClaim,
+} from '@wharf/domain';
+import type { common, stateV1 } from '@wharf/proto';
+import type { ClusterRepository } from './cluster.repository';
+import {
+  ContainerInstanceRepository,
+  InstanceRow,
+  remainingOf,
+} from './container-instance.repository';
+import type { StateContext } from './context';
+import { inTransaction } from './db';
+import type { OutboxRepository } from './outbox.repository';
+import type { TaskRepository } from './task.repository';
+
+/** Why a placement was rejected (RejectedPlacement.reason). */
+export const REJECTION = {
+  stale: 'STALE',
+  instanceNotActive: 'INSTANCE_NOT_ACTIVE',
+  instanceNotFound: 'INSTANCE_NOT_FOUND',
+  duplicate: 'DUPLICATE',
+  invalid: 'INVALID',
+} as const;
+
+interface Accepted {
+  index: number;
+  id: string;
+  arn: string;
+  instanceId: string;
+  task: common.Task;
+}
+
+/**
+ * Commits a placement plan in one transaction. Every instance the plan touches is locked
+ * (in id order, so two plans never deadlock) before anything is checked; each placement is
+ * then checked against what remains *including the placements before it in the same plan*,
+ * and either taken whole or rejected with a reason. The instance row lock is what makes two
+ * concurrent commits unable to overcommit an instance.
+ */
+export class CommitPlacementsUseCase {
+  constructor(
+    private readonly ctx: StateContext,
+    private readonly clusters: ClusterRepository,
+    private readonly instances: ContainerInstanceRepository,
+    private readonly tasks: TaskRepository,
+    private readonly outbox: OutboxRepository,
+  ) {}
+
+  async execute(req: stateV1.CommitPlacementsRequest): Promise<stateV1.CommitPlacementsResponse> {
+    const cluster = clusterNameOf(req.cluster);
+    return inTransaction(this.ctx.pool, async (tx) => {
+      if (!(await this.clusters.exists(tx, cluster))) throw new ClusterNotFoundError();
+
+      const planned = req.placements.map((p, index) => {
+        const task = p.task;
+        const instanceId = task
+          ? resourceIdOf(task.containerInstanceArn, 'container-instance')
+          : '';
+        let id = task?.taskArn ? resourceIdOf(task.taskArn, 'task') : '';
+        if (!id) id = randomUUID().replace(/-/g, '');
+        const arn = task?.taskArn || arns.task(this.ctx.arn, cluster, id);
+        return {
+          index,
+          task,
+          instanceId,
+          id,
+          arn,
+          expectedVersion: Number(p.expectedInstanceVersion || 0),
+        };
+      });
+
+      const locked = await this.instances.lockByIds(tx, [
+        ...new Set(planned.map((p) => p.instanceId)),
+      ]);
+      const versionSeen = new Map([...locked].map(([id, row]) => [id, Number(row.version)]));
+      const remaining = new Map<string, InstanceResources>();
+      const claimsTaken = new Map<string, number>();
+      const taken = await this.tasks.existingArns(
+        tx,
+        planned.map((p) => p.arn),
+      );
+
+      const rejected: stateV1.RejectedPlacement[] = [];
+      const accepted: Accepted[] = [];
+      for (const p of planned) {
+        const reject = (reason: string, detail: string) =>
+          rejected.push({ index: p.index, reason, detail });
+        const row: InstanceRow | undefined = locked.get(p.instanceId);
+        if (!p.task) {
+          reject(REJECTION.invalid, 'placement has no task');
+          continue;
+        }
+        const claim: ResourceClaim = {
+          cpu: p.task.cpu,
+          memory: p.task.memory,
+          ports: p.task.hostPorts,
+          portsUdp: p.task.hostPortsUdp,
+        };
+        if (claim.cpu < 0 || claim.memory < 0) {
+          reject(REJECTION.invalid, 'cpu and memory must not be negative');
+          continue;
+        }
+        if (!row || row.cluster !== cluster) {
+          reject(
+            REJECTION.instanceNotFound,
+            `container instance ${p.task.containerInstanceArn} not in cluster ${cluster}`,
+          );
+          continue;
+        }
+        if (row.status !== 'ACTIVE') {
+          reject(REJECTION.instanceNotActive, `container instance ${row.arn} is ${row.status}`);
+          continue;
+        }
+        if (p.expectedVersion && p.expectedVersion !== versionSeen.get(row.id)) {
+          reject(
+            REJECTION.stale,
+            `instance version is ${versionSeen.get(row.id)}, expected ${p.expectedVersion}`,
+          );
+          continue;
+        }
+        if (taken.has(p.arn)) {
+          reject(REJECTION.duplicate, `task ${p.arn} already exists`);
+          continue;
+        }
+        const rem = remaining.get(row.id) ?? remainingOf(row);
+        const short = shortfall(rem, claim);
+        if (short) {
+          reject(short, describeShortfall(short, rem, claim));
+          continue;
+        }
+        remaining.set(row.id, subtractClaim(rem, claim));
+        claimsTaken.set(row.id, (claimsTaken.get(row.id) ?? 0) + 1);
+        taken.add(p.arn);
+        accepted.push({ index: p.index, id: p.id, arn: p.arn, instanceId: row.id, task: p.task });
+      }
+
+      const tasks: common.Task[] = [];
+      for (const a of accepted) {
+        const row = await this.tasks.insert(tx, {
+          id: a.id,
+          arn: a.arn,
+          cluster,
+          family: parseTaskDefinitionRef(a.task.taskDefinitionArn)?.family ?? '',
+          containerInstanceId: a.instanceId,
+          task: { ...a.task, containerInstanceArn: locked.get(a.instanceId)!.arn },
+          containers: a.task.containers.map((c) => this.newContainer(cluster, a.id, c)),
+        });
+        const task = this.tasks.toProto(row);
+        await this.outbox.append(tx, {
+          cluster,
+          entity: 'task',
+          event: 'created',
+          resourceArn: task.taskArn,
+          version: task.version,
+          detail: task,
+        });
+        tasks.push(task);
+      }
+      for (const [instanceId, rem] of remaining) {
+        await this.instances.updateRemaining(tx, instanceId, rem, claimsTaken.get(instanceId));
+      }
+      for (const instance of await this.instances.findWithCounts(tx, cluster, [
+        ...remaining.keys(),
+      ])) {
+        await this.outbox.append(tx, {
+          cluster,
+          entity: 'container_instance',
+          event: 'changed',
+          resourceArn: instance.containerInstanceArn,
+          version: instance.version,
+          detail: instance,
+        });
+      }
+      return { tasks, rejected };
+    });
+  }
+
+  private newContainer(cluster: string, taskId: string, c: common.Container): common.Container {
+    return {
+      containerArn: c.containerArn || arns.container(this.ctx.arn, cluster, taskId, randomUUID()),
+      name: c.name,
+      image: c.image,
+      runtimeId: '',
+      lastStatus: 'PENDING',
+      exitCode: undefined,
+      reason: '',
+      networkBindings: [],
+      healthStatus: c.healthStatus || 'UNKNOWN',
+      cpu: c.cpu,
+      memory: c.memory,
+      memoryReservation: c.memoryReservation,
+      essential: c.essential,
+    };
+  }
+}
+
+function describeShortfall(reason: string, rem: InstanceResources, claim: ResourceClaim): string {
+  switch (reason) {
+    case 'RESOURCE:CPU':
+      return `needs ${claim.cpu} CPU units, ${rem.cpu} remain`;
+    case 'RESOURCE:MEMORY':
+      return `needs ${claim.memory} MiB, ${rem.memory} MiB remain`;
+    case 'RESOURCE:PORTS':
+      return `TCP host ports ${claim.ports.join(',')} conflict with taken ${rem.ports.join(',')}`;
+    default:
+      return `UDP host ports ${claim.portsUdp.join(',')} conflict with taken ${rem.portsUdp.join(',')}`;
+  }
+}

@@ -1,0 +1,16 @@
+import { commonEnv, env, z } from '@wharf/config';
+
+/** 0 means "pick a free port" (tests); the real port is reported by startState. */
+const portOrZero = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const stateConfigSchema = z.object({
+  ...commonEnv,
+  DATABASE_URL: z.string().min(1, 'must be a postgres:// URL'),
+  NATS_URL: env.url('nats://127.0.0.1:4222'),
+  STATE_GRPC_PORT: portOrZero(4701),
+  STATE_OPS_PORT: portOrZero(4711),
+  AGENT_HEARTBEAT_TTL_MS: env.int(30_000, 1),
+});
+
+export type StateConfig = z.infer<typeof stateConfigSchema>;

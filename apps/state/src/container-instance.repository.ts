@@ -1,0 +1,217 @@
+import type { Pool, PoolClient } from 'pg';
+import { ArnContext, arns, InstanceResources } from '@wharf/domain';
+import type { common } from '@wharf/proto';
+import { PENDING_STATUSES } from './cluster.repository';
+import { ms } from './db';
+
+type Queryable = Pool | PoolClient;
+
+export interface InstanceRow {
+  id: string;
+  cluster: string;
+  arn: string;
+  ec2_instance_id: string;
+  status: string;
+  registered_cpu: number;
+  registered_memory: number;
+  registered_ports: number[];
+  registered_ports_udp: number[];
+  remaining_cpu: number;
+  remaining_memory: number;
+  remaining_ports: number[];
+  remaining_ports_udp: number[];
+  attributes: common.Attribute[];
+  agent_address: string;
+  host_address: string;
+  hostname: string;
+  agent_version: string;
+  docker_version: string;
+  registered_at: Date;
+  last_heartbeat_at: Date | null;
+  version: string;
+  running?: number;
+  pending?: number;
+}
+
+export interface InstanceFields {
+  ec2InstanceId: string;
+  status: string;
+  registered: InstanceResources;
+  remaining: InstanceResources;
+  attributes: common.Attribute[];
+  agentAddress: string;
+  hostAddress: string;
+  hostname: string;
+  agentVersion: string;
+  dockerVersion: string;
+}
+
+export const registeredOf = (r: InstanceRow): InstanceResources => ({
+  cpu: r.registered_cpu,
+  memory: r.registered_memory,
+  ports: r.registered_ports,
+  portsUdp: r.registered_ports_udp,
+});
+
+export const remainingOf = (r: InstanceRow): InstanceResources => ({
+  cpu: r.remaining_cpu,
+  memory: r.remaining_memory,
+  ports: r.remaining_ports,
+  portsUdp: r.remaining_ports_udp,
+});
+
+const WITH_COUNTS = `
+  SELECT ci.*,
+    (SELECT count(*) FROM tasks t
+      WHERE t.container_instance_id = ci.id AND t.last_status = 'RUNNING')::int AS running,
+    (SELECT count(*) FROM tasks t
+      WHERE t.container_instance_id = ci.id AND t.last_status = ANY($1::text[]))::int AS pending
+  FROM container_instances ci`;
+
+export class ContainerInstanceRepository {
+  constructor(
+    private readonly arn: ArnContext,
+    private readonly heartbeatTtlMs: number,
+  ) {}
+
+  /** Locks the rows (in id order, so concurrent multi-instance commits cannot deadlock). */
+  async lockByIds(tx: PoolClient, ids: string[]): Promise<Map<string, InstanceRow>> {
+    const { rows } = await tx.query<InstanceRow>(
+      'SELECT * FROM container_instances WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  async insert(
+    tx: PoolClient,
+    id: string,
+    cluster: string,
+    arn: string,
+    f: InstanceFields,
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO container_instances (id, cluster, arn, ec2_instance_id, status,
+         registered_cpu, registered_memory, registered_ports, registered_ports_udp,
+         remaining_cpu, remaining_memory, remaining_ports, remaining_ports_udp,
+         attributes, agent_address, host_address, hostname, agent_version, docker_version,
+         registered_at, last_heartbeat_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb,
+         $15, $16, $17, $18, $19, now(), now(), 1)`,
+      [id, cluster, arn, ...this.fieldParams(f)],
+    );
+  }
+
+  /** Re-registration: same identity, new totals and addresses, version + 1. */
+  async updateRegistration(tx: PoolClient, id: string, f: InstanceFields): Promise<void> {
+    await tx.query(
+      `UPDATE container_instances SET ec2_instance_id = $2, status = $3,
+         registered_cpu = $4, registered_memory = $5, registered_ports = $6,
+         registered_ports_udp = $7, remaining_cpu = $8, remaining_memory = $9,
+         remaining_ports = $10, remaining_ports_udp = $11, attributes = $12::jsonb,
+         agent_address = $13, host_address = $14, hostname = $15, agent_version = $16,
+         docker_version = $17, last_heartbeat_at = now(), version = version + 1
+       WHERE id = $1`,
+      [id, ...this.fieldParams(f)],
+    );
+  }
+
+  /** Writes what remains after claims or releases and bumps the version; returns it. */
+  async updateRemaining(
+    tx: PoolClient,
+    id: string,
+    remaining: InstanceResources,
+    bumpBy = 1,
+  ): Promise<number> {
+    const { rows } = await tx.query<{ version: string }>(
+      `UPDATE container_instances SET remaining_cpu = $2, remaining_memory = $3,
+         remaining_ports = $4, remaining_ports_udp = $5, version = version + $6
+       WHERE id = $1 RETURNING version`,
+      [id, remaining.cpu, remaining.memory, remaining.ports, remaining.portsUdp, bumpBy],
+    );
+    return Number(rows[0].version);
+  }
+
+  /** Heartbeats only move forward, and never past the state service's clock. */
+  async touchHeartbeat(q: Queryable, id: string, sentAt: number): Promise<void> {
+    await q.query(
+      `UPDATE container_instances
+          SET last_heartbeat_at = GREATEST(last_heartbeat_at, LEAST(now(), to_timestamp($2 / 1000.0)))
+        WHERE id = $1`,
+      [id, sentAt],
+    );
+  }
+
+  async findWithCounts(
+    q: Queryable,
+    cluster: string,
+    ids: string[],
+  ): Promise<common.ContainerInstance[]> {
+    const { rows } = await q.query<InstanceRow>(
+      `${WITH_COUNTS} WHERE ci.cluster = $2 AND ci.id = ANY($3::text[])`,
+      [PENDING_STATUSES, cluster, ids],
+    );
+    return rows.map((r) => this.toProto(r));
+  }
+
+  /** A page in id order, after `afterId` (exclusive); `status` '' means any. */
+  async page(
+    q: Queryable,
+    cluster: string,
+    status: string,
+    afterId: string,
+    limit: number,
+  ): Promise<common.ContainerInstance[]> {
+    const { rows } = await q.query<InstanceRow>(
+      `${WITH_COUNTS} WHERE ci.cluster = $2 AND ($3 = '' OR ci.status = $3) AND ci.id > $4
+        ORDER BY ci.id LIMIT $5`,
+      [PENDING_STATUSES, cluster, status, afterId, limit],
+    );
+    return rows.map((r) => this.toProto(r));
+  }
+
+  toProto(r: InstanceRow): common.ContainerInstance {
+    const lastHeartbeat = ms(r.last_heartbeat_at);
+    return {
+      containerInstanceArn: r.arn,
+      clusterArn: arns.cluster(this.arn, r.cluster),
+      ec2InstanceId: r.ec2_instance_id,
+      status: r.status,
+      agentConnected: lastHeartbeat > 0 && Date.now() - lastHeartbeat < this.heartbeatTtlMs,
+      registered: registeredOf(r),
+      remaining: remainingOf(r),
+      runningTasksCount: r.running ?? 0,
+      pendingTasksCount: r.pending ?? 0,
+      attributes: r.attributes ?? [],
+      agentVersion: r.agent_version,
+      dockerVersion: r.docker_version,
+      agentAddress: r.agent_address,
+      registeredAt: ms(r.registered_at),
+      version: Number(r.version),
+      lastHeartbeatAt: lastHeartbeat,
+      hostname: r.hostname,
+      hostAddress: r.host_address,
+    };
+  }
+
+  private fieldParams(f: InstanceFields): unknown[] {
+    return [
+      f.ec2InstanceId,
+      f.status,
+      f.registered.cpu,
+      f.registered.memory,
+      f.registered.ports,
+      f.registered.portsUdp,
+      f.remaining.cpu,
+      f.remaining.memory,
+      f.remaining.ports,
+      f.remaining.portsUdp,
+      JSON.stringify(f.attributes),
+      f.agentAddress,
+      f.hostAddress,
+      f.hostname,
+      f.agentVersion,
+      f.dockerVersion,
+    ];
+  }
+}

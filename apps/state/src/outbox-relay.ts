@@ -1,0 +1,110 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { Counter, Registry } from 'prom-client';
+import { encode } from '@wharf/messaging';
+import { ADVISORY_LOCKS, inTransaction } from './db';
+import type { OutboxRepository } from './outbox.repository';
+
+const BATCH = 256;
+const PRUNE_EVERY_MS = 60_000;
+/** Published rows are kept a day for debugging; JetStream holds the events themselves. */
+const KEEP_PUBLISHED_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Publishes the outbox to JetStream in id order, msgID = outbox id (JetStream drops a
+ * re-publish within the stream's duplicate window). Across replicas only the holder of a
+ * transaction-scoped advisory lock publishes; the others skip the tick.
+ */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private inFlight: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private lastPrune = 0;
+  private readonly published: Counter;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly js: JetStreamClient,
+    private readonly outbox: OutboxRepository,
+    private readonly logger: Logger,
+    registry: Registry,
+    private readonly intervalMs = 150,
+  ) {
+    this.published = new Counter({
+      name: 'wharf_state_outbox_published_total',
+      help: 'Outbox events published to JetStream',
+      registers: [registry],
+    });
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Stops the loop after a last flush, so events of the final writes still go out. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inFlight;
+    await this.flush().catch((err: unknown) =>
+      this.logger.warn({ err }, 'final outbox flush failed'),
+    );
+  }
+
+  /** Publishes what is pending now; returns how many events went out. */
+  async flush(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.publishBatch();
+      total += n;
+      if (n < BATCH) return total;
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.flush()
+        .then(() => undefined)
+        .catch((err: unknown) => this.logger.error({ err }, 'outbox relay failed; retrying'))
+        .finally(() => this.schedule(this.intervalMs));
+    }, delayMs);
+  }
+
+  private publishBatch(): Promise<number> {
+    return inTransaction(this.pool, async (tx) => {
+      const { rows } = await tx.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1) AS locked',
+        [ADVISORY_LOCKS.outboxRelay],
+      );
+      if (!rows[0].locked) return 0;
+      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
+        this.lastPrune = Date.now();
+        await this.outbox.prunePublished(tx, KEEP_PUBLISHED_MS);
+      }
+      const pending = await this.outbox.unpublished(tx, BATCH);
+      const done: string[] = [];
+      let failure: unknown;
+      for (const row of pending) {
+        try {
+          await this.js.publish(row.subject, encode(row.payload), { msgID: row.id });
+          done.push(row.id);
+        } catch (err) {
+          failure = err; // keep order: stop at the first failure, retry from it next tick
+          break;
+        }
+      }
+      if (done.length) await this.outbox.markPublished(tx, done);
+      this.published.inc(done.length);
+      if (failure) {
+        this.logger.warn(
+          { err: failure, published: done.length },
+          'outbox publish failed; will retry',
+        );
+        return 0;
+      }
+      return done.length;
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import { Controller, Inject } from '@nestjs/common';
+import { common, stateV1 } from '@wharf/proto';
+import { CommitPlacementsUseCase } from './commit-placements.use-case';
+import { CreateClusterUseCase } from './create-cluster.use-case';
+import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
+import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
+import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
+import { StateQueries } from './state.queries';
+
+/** gRPC transport only: every method hands its request to a use case or a query. */
+@Controller()
+@stateV1.StateServiceControllerMethods()
+export class StateController implements stateV1.StateServiceController {
+  constructor(
+    @Inject(StateQueries) private readonly queries: StateQueries,
+    @Inject(CreateClusterUseCase) private readonly createClusterUseCase: CreateClusterUseCase,
+    @Inject(RegisterTaskDefinitionUseCase)
+    private readonly registerTaskDefinitionUseCase: RegisterTaskDefinitionUseCase,
+    @Inject(RegisterContainerInstanceUseCase)
+    private readonly registerContainerInstanceUseCase: RegisterContainerInstanceUseCase,
+    @Inject(CommitPlacementsUseCase)
+    private readonly commitPlacementsUseCase: CommitPlacementsUseCase,
+    @Inject(MarkTaskStoppingUseCase)
+    private readonly markTaskStoppingUseCase: MarkTaskStoppingUseCase,
+  ) {}
+
+  createCluster(req: stateV1.CreateClusterRequest): Promise<common.Cluster> {
+    return this.createClusterUseCase.execute(req);
+  }
+  listClusters(req: stateV1.ListClustersRequest): Promise<stateV1.ListClustersResponse> {
+    return this.queries.listClusters(req);
+  }
+  describeClusters(
+    req: stateV1.DescribeClustersRequest,
+  ): Promise<stateV1.DescribeClustersResponse> {
+    return this.queries.describeClusters(req);
+  }
+  registerTaskDefinition(
+    req: stateV1.RegisterTaskDefinitionRequest,
+  ): Promise<common.TaskDefinition> {
+    return this.registerTaskDefinitionUseCase.execute(req);
+  }
+  describeTaskDefinition(
+    req: stateV1.DescribeTaskDefinitionRequest,
+  ): Promise<common.TaskDefinition> {
+    return this.queries.describeTaskDefinition(req);
+  }
+  registerContainerInstance(
+    req: stateV1.RegisterContainerInstanceRequest,
+  ): Promise<common.ContainerInstance> {
+    return this.registerContainerInstanceUseCase.execute(req);
+  }
+  listContainerInstances(
+    req: stateV1.ListContainerInstancesRequest,
+  ): Promise<stateV1.ListContainerInstancesResponse> {
+    return this.queries.listContainerInstances(req);
+  }
+  describeContainerInstances(
+    req: stateV1.DescribeContainerInstancesRequest,
+  ): Promise<stateV1.DescribeContainerInstancesResponse> {
+    return this.queries.describeContainerInstances(req);
+  }
+  commitPlacements(
+    req: stateV1.CommitPlacementsRequest,
+  ): Promise<stateV1.CommitPlacementsResponse> {
+    return this.commitPlacementsUseCase.execute(req);
+  }
+  listTasks(req: stateV1.ListTasksRequest): Promise<stateV1.ListTasksResponse> {
+    return this.queries.listTasks(req);
+  }
+  describeTasks(req: stateV1.DescribeTasksRequest): Promise<stateV1.DescribeTasksResponse> {
+    return this.queries.describeTasks(req);
+  }
+  markTaskStopping(req: stateV1.MarkTaskStoppingRequest): Promise<common.Task> {
+    return this.markTaskStoppingUseCase.execute(req);
+  }
+}

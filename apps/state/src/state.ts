@@ -1,0 +1,173 @@
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { connectNats, ensureStreams } from '@wharf/messaging';
+import { OpsServer, PinoNestLogger } from '@wharf/observability';
+import { grpcOptions } from '@wharf/proto';
+import { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
+import { ApplyTaskReportUseCase } from './apply-task-report.use-case';
+import { ClusterRepository } from './cluster.repository';
+import { CommitPlacementsUseCase } from './commit-placements.use-case';
+import type { StateConfig } from './config';
+import { ContainerInstanceRepository } from './container-instance.repository';
+import type { StateContext } from './context';
+import { CreateClusterUseCase } from './create-cluster.use-case';
+import { createPool } from './db';
+import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
+import { migrate } from './migrations/migrator';
+import { OutboxRelay } from './outbox-relay';
+import { OutboxRepository } from './outbox.repository';
+import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
+import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
+import { ReportConsumer } from './report-consumer';
+import { StateController } from './state.controller';
+import { StateQueries } from './state.queries';
+import { TaskDefinitionRepository } from './task-definition.repository';
+import { TaskRepository } from './task.repository';
+
+export interface RunningState {
+  stop(): Promise<void>;
+  /** `host:port` of the gRPC server (the real port when STATE_GRPC_PORT was 0). */
+  grpcUrl: string;
+  opsPort: number;
+}
+
+@Module({})
+class StateModule {
+  static register(providers: Provider[]): DynamicModule {
+    return { module: StateModule, controllers: [StateController], providers };
+  }
+}
+
+/**
+ * Starts the state service in this process: migrates Postgres, connects NATS, serves gRPC,
+ * relays the outbox and consumes agent reports. Used by main.ts and by tests.
+ */
+export async function startState(config: StateConfig, logger: Logger): Promise<RunningState> {
+  const pool = createPool(config.DATABASE_URL);
+  pool.on('error', (err) => logger.error({ err }, 'idle Postgres connection failed'));
+  const cleanup: (() => Promise<unknown>)[] = [() => pool.end()];
+  try {
+    await migrate(pool, logger);
+
+    const nc = await connectNats({ servers: config.NATS_URL, name: 'state' });
+    cleanup.unshift(() => nc.close());
+    let natsConnected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') natsConnected = false;
+        if (s.type === 'reconnect') natsConnected = true;
+      }
+    })();
+    await ensureStreams(nc);
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+
+    const ctx: StateContext = {
+      pool,
+      logger,
+      arn: { region: config.WHARF_REGION, accountId: config.WHARF_ACCOUNT_ID },
+      agentHeartbeatTtlMs: config.AGENT_HEARTBEAT_TTL_MS,
+    };
+    const clusters = new ClusterRepository(ctx.arn);
+    const taskDefinitions = new TaskDefinitionRepository(ctx.arn);
+    const instances = new ContainerInstanceRepository(ctx.arn, ctx.agentHeartbeatTtlMs);
+    const tasks = new TaskRepository(ctx.arn);
+    const outbox = new OutboxRepository();
+
+    const providers: Provider[] = [
+      {
+        provide: StateQueries,
+        useValue: new StateQueries(ctx, clusters, taskDefinitions, instances, tasks),
+      },
+      { provide: CreateClusterUseCase, useValue: new CreateClusterUseCase(ctx, clusters, outbox) },
+      {
+        provide: RegisterTaskDefinitionUseCase,
+        useValue: new RegisterTaskDefinitionUseCase(ctx, taskDefinitions, outbox),
+      },
+      {
+        provide: RegisterContainerInstanceUseCase,
+        useValue: new RegisterContainerInstanceUseCase(ctx, clusters, instances, tasks, outbox),
+      },
+      {
+        provide: CommitPlacementsUseCase,
+        useValue: new CommitPlacementsUseCase(ctx, clusters, instances, tasks, outbox),
+      },
+      {
+        provide: MarkTaskStoppingUseCase,
+        useValue: new MarkTaskStoppingUseCase(ctx, tasks, outbox),
+      },
+    ];
+
+    const ops = new OpsServer('state', logger);
+    ops.addReadinessCheck('postgres', async () => {
+      await pool.query('SELECT 1');
+      return true;
+    });
+    ops.addReadinessCheck('nats', () => natsConnected && !nc.isClosed());
+
+    const grpcPort = config.STATE_GRPC_PORT || (await freePort());
+    const app = await NestFactory.createMicroservice<MicroserviceOptions>(
+      StateModule.register(providers),
+      {
+        ...grpcOptions('state', `0.0.0.0:${grpcPort}`),
+        logger: new PinoNestLogger(logger),
+      },
+    );
+    app.useGlobalFilters(new GrpcExceptionFilter(logger));
+    await app.listen();
+    cleanup.unshift(() => app.close());
+
+    const relay = new OutboxRelay(pool, js, outbox, logger, ops.registry);
+    relay.start();
+    cleanup.unshift(() => relay.stop());
+    const consumer = new ReportConsumer(
+      js,
+      jsm,
+      new ApplyTaskReportUseCase(ctx, tasks, instances, outbox),
+      new ApplyHeartbeatUseCase(ctx, instances),
+      logger,
+      ops.registry,
+    );
+    await consumer.start();
+
+    const opsPort = config.STATE_OPS_PORT || (await freePort());
+    await ops.listen(opsPort);
+    logger.info({ grpcPort, opsPort }, 'state service ready');
+
+    return {
+      grpcUrl: `127.0.0.1:${grpcPort}`,
+      opsPort,
+      async stop() {
+        ops.markShuttingDown();
+        await consumer.stop(); // no new reports; the one in flight finishes
+        await app.close(); // graceful: in-flight RPCs complete
+        await relay.stop(); // publishes what those last writes produced
+        await nc.drain();
+        await pool.end();
+        await ops.close();
+      },
+    };
+  } catch (err) {
+    for (const step of cleanup) await step().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A port the OS reports free right now (for port 0 in tests). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,16 +1,12 @@
-import type { PoolClient } from 'pg';
-import { isForward, releaseClaim, statusRank } from '@wharf/domain';
+import { isForward, statusRank } from '@wharf/domain';
 import type { ContainerStateReport, TaskStateReport } from '@wharf/messaging';
 import type { common } from '@wharf/proto';
-import {
-  ContainerInstanceRepository,
-  registeredOf,
-  remainingOf,
-} from './container-instance.repository';
+import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
 import type { OutboxRepository } from './outbox.repository';
-import { claimOf, TaskChanges, TaskRepository, TaskRow } from './task.repository';
+import { releaseTaskClaim } from './release-task-claim';
+import type { TaskChanges, TaskRepository, TaskRow } from './task.repository';
 
 export type ReportOutcome = 'applied' | 'stale' | 'unknown-task';
 
@@ -48,7 +44,7 @@ export class ApplyTaskReportUseCase {
         updated.last_status === 'STOPPED' &&
         row.container_instance_id
       ) {
-        await this.releaseClaim(tx, row);
+        await releaseTaskClaim(tx, row, this.instances, this.outbox);
       }
       await this.outbox.append(tx, {
         cluster: row.cluster,
@@ -59,23 +55,6 @@ export class ApplyTaskReportUseCase {
         detail: task,
       });
       return 'applied';
-    });
-  }
-
-  private async releaseClaim(tx: PoolClient, task: TaskRow): Promise<void> {
-    const locked = await this.instances.lockByIds(tx, [task.container_instance_id!]);
-    const instance = locked.get(task.container_instance_id!);
-    if (!instance) return;
-    const remaining = releaseClaim(remainingOf(instance), claimOf(task), registeredOf(instance));
-    await this.instances.updateRemaining(tx, instance.id, remaining);
-    const [changed] = await this.instances.findWithCounts(tx, instance.cluster, [instance.id]);
-    await this.outbox.append(tx, {
-      cluster: instance.cluster,
-      entity: 'container_instance',
-      event: 'changed',
-      resourceArn: changed.containerInstanceArn,
-      version: changed.version,
-      detail: changed,
     });
   }
 }

@@ -2,17 +2,22 @@ import { clusterNameOf, InvalidParameterError, resourceIdOf } from '@wharf/domai
 import type { common, stateV1 } from '@wharf/proto';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
+import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { OutboxRepository } from './outbox.repository';
+import { releaseTaskClaim } from './release-task-claim';
 import type { TaskRepository } from './task.repository';
 
 /**
  * Records the wish to stop a task (desiredStatus STOPPED). Only the agent's report moves
- * lastStatus; asking twice changes nothing the second time.
+ * lastStatus, with one exception: a task that failed to start before any agent took it
+ * (stop code TaskFailedToStart while still PROVISIONING) has no agent to report it, so it is
+ * stopped here and its resources released. Asking twice changes nothing the second time.
  */
 export class MarkTaskStoppingUseCase {
   constructor(
     private readonly ctx: StateContext,
     private readonly tasks: TaskRepository,
+    private readonly instances: ContainerInstanceRepository,
     private readonly outbox: OutboxRepository,
   ) {}
 
@@ -23,13 +28,25 @@ export class MarkTaskStoppingUseCase {
       if (!row) throw new InvalidParameterError('The referenced task was not found.');
       if (row.desired_status === 'STOPPED') return this.tasks.toProto(row);
       const current = this.tasks.changesOf(row);
+      const now = Date.now();
+      const stopCode = req.stopCode || 'UserInitiated';
+      const neverStarted = stopCode === 'TaskFailedToStart' && row.last_status === 'PROVISIONING';
       const updated = await this.tasks.update(tx, row.id, {
         ...current,
         desiredStatus: 'STOPPED',
-        stopCode: req.stopCode || 'UserInitiated',
+        stopCode,
         stoppedReason: req.reason || current.stoppedReason || '',
-        stoppingAt: current.stoppingAt || Date.now(),
+        stoppingAt: current.stoppingAt || now,
+        ...(neverStarted
+          ? {
+              lastStatus: 'STOPPED',
+              containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
+              stoppedAt: now,
+              executionStoppedAt: now,
+            }
+          : {}),
       });
+      if (neverStarted) await releaseTaskClaim(tx, row, this.instances, this.outbox);
       const task = this.tasks.toProto(updated);
       await this.outbox.append(tx, {
         cluster,

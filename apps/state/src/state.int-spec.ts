@@ -427,6 +427,49 @@ describe('state service (Postgres + NATS)', () => {
     expect(after.version).toBe(ci.version + 4);
   });
 
+  it('stops a task no agent ever took (TaskFailedToStart while PROVISIONING) and frees its claim', async () => {
+    const ci = await registerInstance(undefined, { cpu: 1024, memory: 512 });
+    const res = await call(
+      client.commitPlacements({
+        cluster: 'default',
+        placements: [placement(ci, { cpu: 512, memory: 256, hostPorts: [9090] })],
+      }),
+    );
+    const task = res.tasks[0];
+    expect((await describeInstance(ci.containerInstanceArn)).remaining?.cpu).toBe(512);
+
+    const stopped = await call(
+      client.markTaskStopping({
+        cluster: 'default',
+        task: task.taskArn,
+        reason: 'agent unreachable',
+        stopCode: 'TaskFailedToStart',
+      }),
+    );
+    expect(stopped).toMatchObject({
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stopCode: 'TaskFailedToStart',
+      stoppedReason: 'agent unreachable',
+    });
+    expect(stopped.stoppedAt).toBeGreaterThan(0);
+    const after = await describeInstance(ci.containerInstanceArn);
+    expect(after.remaining).toMatchObject({ cpu: 1024, memory: 512 });
+    expect(after.remaining?.ports).not.toContain(9090);
+
+    // Asking again changes nothing and releases nothing twice.
+    const again = await call(
+      client.markTaskStopping({
+        cluster: 'default',
+        task: task.taskArn,
+        reason: 'x',
+        stopCode: 'TaskFailedToStart',
+      }),
+    );
+    expect(again.version).toBe(stopped.version);
+    expect((await describeInstance(ci.containerInstanceArn)).remaining?.cpu).toBe(1024);
+  });
+
   it('commits the placements that fit and rejects the rest by index (ports, stale version)', async () => {
     const ci = await registerInstance();
     const res = await call(

@@ -100,7 +100,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       },
       {
         provide: MarkTaskStoppingUseCase,
-        useValue: new MarkTaskStoppingUseCase(ctx, tasks, outbox),
+        useValue: new MarkTaskStoppingUseCase(ctx, tasks, instances, outbox),
       },
     ];
 

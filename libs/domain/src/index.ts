@@ -3,3 +3,5 @@ export * from './lifecycle';
 export * from './resources';
 export * from './task-definition.types';
 export * from './errors';
+export * from './task-definition.validate';
+export * from './placement';

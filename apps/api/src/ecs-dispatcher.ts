@@ -1,0 +1,32 @@
+import { EcsApiError } from './protocol/ecs-errors';
+import { findViolation } from './protocol/ecs-model';
+import { ECS_MODEL } from './protocol/ecs-model.generated';
+import { OPERATIONS, OperationContext } from './operations';
+
+/**
+ * Runs one ECS operation: it must be one Wharf serves, and its input must match the
+ * operation's input shape in the ECS model before any handler sees it.
+ */
+export class EcsDispatcher {
+  constructor(private readonly ctx: OperationContext) {}
+
+  async dispatch(operation: string, input: Record<string, unknown>): Promise<unknown> {
+    const handler = OPERATIONS[operation];
+    const modelOp = ECS_MODEL.operations[operation];
+    if (!handler || !modelOp) {
+      throw new EcsApiError(
+        'UnknownOperationException',
+        `Operation ${operation} is not supported by this endpoint.`,
+      );
+    }
+    checkInput(modelOp.input, input);
+    return handler(input, this.ctx);
+  }
+}
+
+export function checkInput(shape: string, input: Record<string, unknown>): void {
+  const violation = findViolation(ECS_MODEL, shape, input, '');
+  if (!violation) return;
+  if (violation.kind === 'type') throw new EcsApiError('SerializationException', violation.message);
+  throw new EcsApiError('InvalidParameterException', violation.message);
+}

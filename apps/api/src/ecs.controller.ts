@@ -1,0 +1,48 @@
+import { Controller, Headers, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { EcsDispatcher } from './ecs-dispatcher';
+import { EcsApiError } from './protocol/ecs-errors';
+import { AMZ_JSON_1_1, parseBody, parseTarget } from './protocol/target';
+import { API_CONFIG } from './tokens';
+import type { ApiConfig } from './config';
+
+/** The ECS JSON 1.1 protocol: every operation is `POST /` named by `X-Amz-Target`. */
+@Controller()
+export class EcsController {
+  constructor(
+    private readonly dispatcher: EcsDispatcher,
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async handle(
+    @Headers('x-amz-target') target: string | undefined,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<string> {
+    const operation = parseTarget(target);
+    res.locals.operation = operation;
+    const input = parseBody(await readBody(req, this.config.API_MAX_BODY_BYTES));
+    const output = await this.dispatcher.dispatch(operation, input);
+    res.setHeader('content-type', AMZ_JSON_1_1);
+    return JSON.stringify(output ?? {});
+  }
+}
+
+async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new EcsApiError(
+        'SerializationException',
+        `The request body exceeds ${limit} bytes`,
+        413,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

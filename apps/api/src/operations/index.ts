@@ -1,0 +1,25 @@
+import { createCluster, describeClusters, listClusters } from './clusters.operations';
+import {
+  describeContainerInstances,
+  listContainerInstances,
+} from './container-instances.operations';
+import type { OperationHandler } from './operation-context';
+import { describeTaskDefinition, registerTaskDefinition } from './task-definitions.operations';
+import { describeTasks, listTasks, runTask, stopTask } from './tasks.operations';
+
+/** Every ECS operation Wharf serves, by its name in the X-Amz-Target header. */
+export const OPERATIONS: Record<string, OperationHandler> = {
+  CreateCluster: createCluster,
+  ListClusters: listClusters,
+  DescribeClusters: describeClusters,
+  RegisterTaskDefinition: registerTaskDefinition,
+  DescribeTaskDefinition: describeTaskDefinition,
+  ListContainerInstances: listContainerInstances,
+  DescribeContainerInstances: describeContainerInstances,
+  RunTask: runTask,
+  StopTask: stopTask,
+  DescribeTasks: describeTasks,
+  ListTasks: listTasks,
+};
+
+export type { OperationContext, OperationHandler } from './operation-context';

@@ -1,0 +1,47 @@
+import type { ArnContext } from '@wharf/domain';
+import type { schedulerV1, stateV1 } from '@wharf/proto';
+import { firstValueFrom, Observable } from 'rxjs';
+import { EcsApiError, toEcsError } from '../protocol/ecs-errors';
+
+/** What an ECS operation handler may use: the peers it calls and the ARN context. */
+export interface OperationContext {
+  state: stateV1.StateServiceClient;
+  scheduler: schedulerV1.SchedulerServiceClient;
+  arnContext: ArnContext;
+}
+
+export type Json = Record<string, unknown>;
+/** Input has already been checked against the operation's input shape in the ECS model. */
+export type OperationHandler = (input: Json, ctx: OperationContext) => Promise<Json>;
+
+/**
+ * Awaits one gRPC call and turns its failure into the ECS error the client should see; the
+ * original error rides along as `cause` so the request log can show it when it is internal.
+ */
+export async function call<T>(peer: 'state' | 'scheduler', obs: Observable<T>): Promise<T> {
+  try {
+    return await firstValueFrom(obs);
+  } catch (err) {
+    const { error, internal } = toEcsError(err, `The ${peer} service`);
+    if (internal) (error as { cause?: unknown }).cause = err;
+    throw error;
+  }
+}
+
+export function invalidParameter(message: string): EcsApiError {
+  return new EcsApiError('InvalidParameterException', message);
+}
+
+export function checkMaxResults(value: unknown, max = 100): number {
+  if (value === undefined) return 0;
+  const n = value as number;
+  if (n < 1 || n > max) throw invalidParameter(`maxResults must be between 1 and ${max}.`);
+  return n;
+}
+
+export function checkListSize(name: string, list: unknown[], max: number): void {
+  if (list.length === 0) throw invalidParameter(`${name} cannot be empty.`);
+  if (list.length > max) throw invalidParameter(`${name} can have at most ${max} items.`);
+}
+
+export const str = (v: unknown): string => (typeof v === 'string' ? v : '');

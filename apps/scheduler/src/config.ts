@@ -1,0 +1,17 @@
+import { commonEnv, env, z } from '@wharf/config';
+
+/** A port, where 0 asks for a free one (tests start several services side by side). */
+const portOrZero = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const schedulerConfigSchema = z.object({
+  ...commonEnv,
+  STATE_URL: env.url('127.0.0.1:4701'),
+  NATS_URL: env.url('nats://127.0.0.1:4222'),
+  SCHEDULER_GRPC_PORT: portOrZero(4702),
+  SCHEDULER_OPS_PORT: portOrZero(4712),
+  /** How long one call to an agent may take before the task counts as not started. */
+  AGENT_CALL_TIMEOUT_MS: env.int(10_000, 1),
+});
+
+export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;

@@ -1,0 +1,161 @@
+import { createLogger } from '@wharf/observability';
+import type { common, stateV1 } from '@wharf/proto';
+import { Observable, of, throwError } from 'rxjs';
+import type { AgentClients } from './agent-clients';
+import { schedulerConfigSchema } from './config';
+import { RunTaskUseCase } from './run-task.use-case';
+
+/**
+ * The re-planning loop, with state answering from memory: the commit path itself is covered
+ * against the real state in scheduler.int-spec.ts.
+ */
+const instance = (arn: string, memory: number, version: number): common.ContainerInstance => ({
+  containerInstanceArn: arn,
+  clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/default',
+  ec2InstanceId: '',
+  status: 'ACTIVE',
+  agentConnected: true,
+  registered: { cpu: 1024, memory: 1024, ports: [], portsUdp: [] },
+  remaining: { cpu: 1024, memory, ports: [], portsUdp: [] },
+  runningTasksCount: 0,
+  pendingTasksCount: 0,
+  attributes: [],
+  agentVersion: '',
+  dockerVersion: '',
+  agentAddress: `${arn}:4703`,
+  registeredAt: arn === 'a' ? 1 : 2,
+  version,
+  lastHeartbeatAt: 0,
+  hostname: '',
+  hostAddress: '',
+});
+
+function setup(snapshots: common.ContainerInstance[][], rejectFirst: boolean) {
+  const commits: stateV1.CommitPlacementsRequest[] = [];
+  const started: string[] = [];
+  let snapshot = 0;
+  const state = {
+    describeClusters: () =>
+      of({
+        clusters: [
+          {
+            clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/default',
+            clusterName: 'default',
+            status: 'ACTIVE',
+          },
+        ],
+        failures: [],
+      }),
+    describeTaskDefinition: () =>
+      of({
+        taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1',
+        family: 'web',
+        revision: 1,
+        status: 'ACTIVE',
+        definitionJson: JSON.stringify({
+          family: 'web',
+          containerDefinitions: [{ name: 'web', image: 'i', memory: 512, essential: true }],
+        }),
+        registeredAt: 0,
+        deregisteredAt: 0,
+      }),
+    listContainerInstances: () =>
+      of({
+        containerInstanceArns: [],
+        nextToken: '',
+        containerInstances: snapshots[Math.min(snapshot++, snapshots.length - 1)],
+      }),
+    commitPlacements: (req: stateV1.CommitPlacementsRequest) => {
+      commits.push(req);
+      if (rejectFirst && commits.length === 1) {
+        return of({
+          tasks: [],
+          rejected: req.placements.map((_, index) => ({ index, reason: 'STALE', detail: '' })),
+        });
+      }
+      return of({ tasks: req.placements.map((p) => p.task!), rejected: [] });
+    },
+    markTaskStopping: (req: stateV1.MarkTaskStoppingRequest) =>
+      throwError(() => new Error(`unexpected stop of ${req.task}`)),
+  } as unknown as stateV1.StateServiceClient;
+  const agents = {
+    get: () => ({
+      startTask: (req: { task: common.Task }): Observable<{ accepted: boolean }> => {
+        started.push(req.task.containerInstanceArn);
+        return of({ accepted: true });
+      },
+    }),
+  } as unknown as AgentClients;
+  const useCase = new RunTaskUseCase(
+    state,
+    agents,
+    createLogger('test', 'silent'),
+    schedulerConfigSchema.parse({}),
+  );
+  return { useCase, commits, started };
+}
+
+const request = (count: number) => ({
+  cluster: '',
+  taskDefinition: 'web',
+  count,
+  group: '',
+  startedBy: '',
+  overridesJson: '',
+  tagsJson: '',
+  launchType: '',
+});
+
+describe('RunTaskUseCase', () => {
+  it('plans rejected placements again against a fresh snapshot', async () => {
+    // First snapshot: `a` has room; by the commit it is full, and the fresh one says so.
+    const { useCase, commits, started } = setup(
+      [
+        [instance('a', 1024, 1), instance('b', 1024, 1)],
+        [instance('a', 0, 2), instance('b', 1024, 1)],
+      ],
+      true,
+    );
+    const res = await useCase.execute(request(2));
+    expect(commits).toHaveLength(2);
+    expect(commits[0].placements.map((p) => p.task?.containerInstanceArn)).toEqual(['a', 'a']);
+    expect(commits[0].placements.map((p) => p.expectedInstanceVersion)).toEqual([1, 1]);
+    expect(commits[1].placements.map((p) => p.task?.containerInstanceArn)).toEqual(['b', 'b']);
+    expect(res.tasks).toHaveLength(2);
+    expect(res.failures).toEqual([]);
+    expect(started).toEqual(['b', 'b']);
+  });
+
+  it('builds tasks the ECS way: 32-hex ids, family group, overrides, PROVISIONING', async () => {
+    const { useCase } = setup([[instance('a', 1024, 1)]], false);
+    const res = await useCase.execute({
+      ...request(1),
+      overridesJson: JSON.stringify({ containerOverrides: [{ name: 'web', memory: 256 }] }),
+    });
+    const [task] = res.tasks;
+    expect(task.taskArn).toMatch(
+      /^arn:aws:ecs:us-east-1:000000000000:task\/default\/[0-9a-f]{32}$/,
+    );
+    expect(task).toMatchObject({
+      group: 'family:web',
+      lastStatus: 'PROVISIONING',
+      desiredStatus: 'RUNNING',
+      launchType: 'EC2',
+      memory: 256,
+    });
+    expect(task.containers[0]).toMatchObject({ name: 'web', memory: '256', essential: true });
+    expect(JSON.parse(task.overridesJson)).toEqual({
+      containerOverrides: [{ name: 'web', memory: 256 }],
+    });
+  });
+
+  it('rejects an override for a container the definition does not have', async () => {
+    const { useCase } = setup([[instance('a', 1024, 1)]], false);
+    await expect(
+      useCase.execute({
+        ...request(1),
+        overridesJson: JSON.stringify({ containerOverrides: [{ name: 'db' }] }),
+      }),
+    ).rejects.toThrow('Override for container named db is not a container in the TaskDefinition.');
+  });
+});

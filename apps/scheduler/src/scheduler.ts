@@ -1,0 +1,92 @@
+import { DynamicModule, INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions } from '@nestjs/microservices';
+import { OpsServer, PinoNestLogger } from '@wharf/observability';
+import { createStateClient, grpcOptions } from '@wharf/proto';
+import type { Logger } from 'pino';
+import { firstValueFrom, timeout } from 'rxjs';
+import { AgentClients } from './agent-clients';
+import type { SchedulerConfig } from './config';
+import { freePort } from './free-port';
+import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { RunTaskUseCase } from './run-task.use-case';
+import { SchedulerController } from './scheduler.controller';
+import { StopTaskUseCase } from './stop-task.use-case';
+import { LOGGER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+
+@Module({})
+class SchedulerModule {
+  static create(deps: {
+    config: SchedulerConfig;
+    logger: Logger;
+    state: unknown;
+    agents: AgentClients;
+  }): DynamicModule {
+    return {
+      module: SchedulerModule,
+      controllers: [SchedulerController],
+      providers: [
+        { provide: SCHEDULER_CONFIG, useValue: deps.config },
+        { provide: LOGGER, useValue: deps.logger },
+        { provide: STATE_CLIENT, useValue: deps.state },
+        { provide: AgentClients, useValue: deps.agents },
+        RunTaskUseCase,
+        StopTaskUseCase,
+      ],
+    };
+  }
+}
+
+export interface RunningScheduler {
+  stop(): Promise<void>;
+  /** host:port of the scheduler's gRPC server */
+  grpcUrl: string;
+  opsPort: number;
+}
+
+export async function startScheduler(
+  config: SchedulerConfig,
+  logger: Logger,
+): Promise<RunningScheduler> {
+  // Nest's gRPC server does not report the port it bound, so 0 is resolved here first.
+  const grpcPort = config.SCHEDULER_GRPC_PORT || (await freePort('0.0.0.0'));
+  const state = createStateClient(config.STATE_URL);
+  const agents = new AgentClients();
+
+  const ops = new OpsServer('scheduler', logger);
+  ops.addReadinessCheck('state', async () => {
+    await firstValueFrom(
+      state.client.listClusters({ maxResults: 1, nextToken: '' }).pipe(timeout({ first: 2000 })),
+    );
+    return true;
+  });
+  let app: INestMicroservice | undefined;
+  const release = async () => {
+    ops.markShuttingDown();
+    await app?.close();
+    await ops.close();
+    agents.closeAll();
+    state.close();
+  };
+  try {
+    app = await NestFactory.createMicroservice<MicroserviceOptions>(
+      SchedulerModule.create({ config, logger, state: state.client, agents }),
+      { ...grpcOptions('scheduler', `0.0.0.0:${grpcPort}`), logger: new PinoNestLogger(logger) },
+    );
+    app.useGlobalFilters(new GrpcExceptionFilter(logger));
+    await app.listen();
+    await ops.listen(config.SCHEDULER_OPS_PORT);
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+  const opsPort = ops.port();
+  const grpcUrl = `127.0.0.1:${grpcPort}`;
+  logger.info({ grpcUrl, stateUrl: config.STATE_URL }, 'scheduler listening');
+
+  return {
+    grpcUrl,
+    opsPort,
+    stop: release,
+  };
+}

@@ -17,7 +17,12 @@ build() {
     return
   fi
   log "building $name"
-  docker build -q --label "wharf.build-hash=$hash" -t "$name" -f "$dockerfile" "$context" >/dev/null
+  local out
+  if ! out=$(docker build -q --label "wharf.build-hash=$hash" -t "$name" -f "$dockerfile" "$context" 2>&1); then
+    echo "$out" >&2
+    log "building $name failed"
+    return 1
+  fi
 }
 
 build wharf/postgres:dev deploy/postgres
@@ -34,3 +39,15 @@ mkdir -p deploy/workload/.context
 cp -f deploy/workload/Dockerfile deploy/workload/.context/Dockerfile
 cmp -s /bin/busybox deploy/workload/.context/busybox 2>/dev/null || cp -f /bin/busybox deploy/workload/.context/busybox
 build wharf/busybox:dev deploy/workload/.context
+
+# The services (one image, `wharf api|state|scheduler|agent|lb`) and the host (its own Docker
+# engine plus the agent), both from the context staged by deploy/services/stage.sh: compiled
+# code, production node_modules and the Node.js binary, so the builds need no network but
+# Debian's mirror for the host's docker.io. WHARF_SKIP_COMPILE=1 reuses the current dist/.
+if [ "${WHARF_SKIP_COMPILE:-}" != "1" ]; then
+  log "compiling (npm run build)"
+  npm run build --silent
+fi
+bash deploy/services/stage.sh
+build wharf/services:dev deploy/services/.context deploy/services/.context/Dockerfile
+build wharf/host:dev deploy/services/.context deploy/services/.context/Dockerfile.host

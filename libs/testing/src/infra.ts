@@ -72,7 +72,16 @@ export async function eventually<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await probe();
+      // A probe that never settles (a fetch to a port that accepts but never answers) must
+      // not outlive the deadline.
+      const remaining = Math.max(deadline - Date.now(), intervalMs);
+      let timer: NodeJS.Timeout | undefined;
+      const value = await Promise.race([
+        probe(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('probe did not settle')), remaining);
+        }),
+      ]).finally(() => clearTimeout(timer));
       if (value !== undefined) return value;
     } catch (err) {
       lastError = err;

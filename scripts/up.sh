@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Starts Wharf on this machine (`npm run up`): Postgres, NATS, state, scheduler, api, lb and one
+# agent whose tasks run on this machine's Docker engine, from docker-compose.yml. Works on a
+# fresh Debian machine with Node.js: installs what is missing (npm dependencies, Docker engine,
+# docker-compose), builds the images locally, starts the stack and waits until the api is ready
+# and the agent has registered.
+#   (default) then shows it working: scripts/demo.mjs registers a task definition, runs a task,
+#            waits for RUNNING, fetches its page through the published port and stops it
+#   --no-demo   only start the stack
+# Environment: WHARF_API_PORT (4700), WHARF_HOST_ADDRESS (where tasks' published ports are
+# reachable; default the docker0 gateway, which both this machine and the lb container reach),
+# WHARF_LB_PORTS (8080-8089), WHARF_WAIT_SECONDS (180), COMPOSE_PROJECT_NAME (wharf).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[up] $*" >&2; }
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+demo=1
+for arg in "$@"; do
+  case "$arg" in
+    --demo) demo=1 ;;
+    --no-demo) demo=0 ;;
+    *) echo "usage: scripts/up.sh [--no-demo]" >&2; exit 2 ;;
+  esac
+done
+
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-wharf}"
+export WHARF_API_PORT="${WHARF_API_PORT:-4700}"
+
+if [ ! -d node_modules ]; then
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+bash scripts/ensure-docker.sh
+
+# docker-compose: Debian's v1, or the v2 plugin where there is one.
+if command -v docker-compose >/dev/null 2>&1; then
+  COMPOSE=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  log "installing Debian's docker-compose"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-compose >/dev/null
+  COMPOSE=(docker-compose)
+fi
+
+bash deploy/build-images.sh
+
+if [ -z "${WHARF_HOST_ADDRESS:-}" ]; then
+  # This machine's address on Docker's default bridge: tasks' published ports answer there both
+  # from this machine and from the lb container (127.0.0.1 would be the lb's own loopback).
+  WHARF_HOST_ADDRESS=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)
+  if [ -z "$WHARF_HOST_ADDRESS" ] && command -v ip >/dev/null 2>&1; then
+    bridge=$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)
+    WHARF_HOST_ADDRESS=$(ip -4 -o addr show "${bridge:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+  fi
+  WHARF_HOST_ADDRESS="${WHARF_HOST_ADDRESS:-127.0.0.1}"
+fi
+export WHARF_HOST_ADDRESS
+
+log "starting the stack (${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME up -d)"
+"${COMPOSE[@]}" up -d --remove-orphans
+
+endpoint="http://127.0.0.1:$WHARF_API_PORT"
+log "waiting for the api at $endpoint and for the agent to register"
+if ! WHARF_ENDPOINT="$endpoint" node scripts/demo.mjs wait; then
+  "${COMPOSE[@]}" ps >&2 || true
+  for svc in state scheduler api agent; do
+    echo "--- last log lines of $svc" >&2
+    "${COMPOSE[@]}" logs --no-color --tail=15 "$svc" >&2 || true
+  done
+  log "Wharf did not become ready; see '${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs'"
+  exit 1
+fi
+
+# Remember this stack's container instances: `npm run down` removes the task containers left
+# with their label, and no one else's.
+mkdir -p .wharf
+{ cat .wharf/compose-instances 2>/dev/null || true; WHARF_ENDPOINT="$endpoint" node scripts/demo.mjs instances || true; } \
+  | sort -u > .wharf/compose-instances.tmp && mv -f .wharf/compose-instances.tmp .wharf/compose-instances
+
+cat <<MSG
+
+Wharf is up.
+  ECS API        $endpoint   (aws ecs --endpoint-url $endpoint ...; any credentials)
+  task ports     published on $WHARF_HOST_ADDRESS (this machine's Docker engine runs the tasks)
+  lb listeners   127.0.0.1:${WHARF_LB_PORTS:-8080-8089}
+  logs           ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs -f
+  stop           npm run down   (npm run down -- --volumes also drops the data)
+
+Try it with the AWS CLI:
+  export AWS_ACCESS_KEY_ID=wharf AWS_SECRET_ACCESS_KEY=wharf AWS_DEFAULT_REGION=us-east-1
+  aws ecs --endpoint-url $endpoint register-task-definition --family hello \\
+    --container-definitions '[{"name":"web","image":"wharf/busybox:dev","memory":32,"essential":true,
+      "command":["httpd","-f","-p","8000","-h","/"],"portMappings":[{"containerPort":8000}]}]'
+  aws ecs --endpoint-url $endpoint run-task --cluster default --task-definition hello
+  aws ecs --endpoint-url $endpoint describe-tasks --cluster default --tasks <taskArn from run-task>
+  aws ecs --endpoint-url $endpoint stop-task --cluster default --task <taskArn>
+or without it:  node scripts/demo.mjs   (WHARF_ENDPOINT=$endpoint)
+
+MSG
+
+if [ "$demo" = 1 ]; then
+  WHARF_ENDPOINT="$endpoint" WHARF_HOST_ADDRESS="$WHARF_HOST_ADDRESS" node scripts/demo.mjs
+fi

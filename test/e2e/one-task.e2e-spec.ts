@@ -7,6 +7,7 @@ import {
   DescribeTasksCommand,
   ECSClient,
   ListContainerInstancesCommand,
+  ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
@@ -95,7 +96,7 @@ describe('one task from RunTask to STOPPED on two real hosts', () => {
 
   afterAll(async () => {
     ecs?.destroy();
-    await Promise.allSettled(hosts.map((h) => h.stop()));
+    await Promise.allSettled(hosts.map((h) => h.stop({ timeout: 2_000 })));
     await Promise.allSettled(services.map((s) => s.stop()));
     await Promise.allSettled([postgres?.container.stop(), nats?.container.stop()]);
     await network?.stop();
@@ -157,6 +158,9 @@ describe('one task from RunTask to STOPPED on two real hosts', () => {
       expect(task.startedAt).toBeInstanceOf(Date);
     }
 
+    const listed = await ecs.send(new ListTasksCommand({ cluster: 'default', family: 'e2e-web' }));
+    expect(listed.taskArns?.sort()).toEqual([...taskArns].sort());
+
     // The real containers on the hosts' own engines.
     for (const host of hosts) {
       const ids = (
@@ -197,6 +201,14 @@ describe('one task from RunTask to STOPPED on two real hosts', () => {
       expect(task.containers?.[0].exitCode).toBe(143);
       expect(task.stoppedAt).toBeInstanceOf(Date);
     }
+    // ListTasks shows RUNNING-desired tasks by default; the stopped ones on request.
+    const stillListed = await ecs.send(new ListTasksCommand({ cluster: 'default' }));
+    expect(stillListed.taskArns).toEqual([]);
+    const stoppedList = await ecs.send(
+      new ListTasksCommand({ cluster: 'default', desiredStatus: 'STOPPED' }),
+    );
+    expect(stoppedList.taskArns?.sort()).toEqual([...taskArns].sort());
+
     for (const host of hosts) {
       await eventually(
         async () =>

@@ -54,6 +54,7 @@ function agentConfig() {
     AGENT_HOST_ADDRESS: '127.0.0.1',
     AGENT_ADVERTISE_ADDRESS: 'agent-under-test:4703',
     AGENT_STOP_TIMEOUT_S: '1',
+    AGENT_TASK_CLEANUP_WAIT_MS: '500',
   });
 }
 

@@ -12,8 +12,10 @@ import { OpsServer, PinoNestLogger } from '@wharf/observability';
 import { createStateClient, grpcOptions } from '@wharf/proto';
 import { AgentController } from './agent.controller';
 import type { AgentConfig } from './config';
+import { describeClusterTasks } from './engine/describe-cluster-tasks';
 import { TaskEngine } from './engine/task-engine';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { ContainerLogs } from './logs/container-logs';
 import {
   AGENT_VERSION,
   defaultHostAddress,
@@ -25,6 +27,8 @@ import { registerContainerInstance } from './register-container-instance';
 import { Heartbeat } from './reporting/heartbeat';
 import { JetStreamReportPublisher } from './reporting/report-publisher';
 import { retryForever } from './retry';
+import { StatsCollector } from './stats/stats-collector';
+import { UtilisationReporter } from './stats/utilisation-reporter';
 
 export interface RunningAgent {
   stop(): Promise<void>;
@@ -129,6 +133,10 @@ async function start(
     clusterArn,
     containerInstanceArn,
     defaultStopTimeoutS: config.AGENT_STOP_TIMEOUT_S,
+    pullBehavior: config.AGENT_IMAGE_PULL_BEHAVIOR,
+    cleanupWaitMs: config.AGENT_TASK_CLEANUP_WAIT_MS,
+    allowPrivileged: config.AGENT_ALLOW_PRIVILEGED,
+    describeTasks: (tasks) => describeClusterTasks(state.client, config.WHARF_CLUSTER, tasks),
   });
   undo.unshift(() => engine.close(1_000));
   await engine.start();
@@ -136,7 +144,13 @@ async function start(
 
   @Module({
     controllers: [AgentController],
-    providers: [{ provide: TaskEngine, useValue: engine }],
+    providers: [
+      { provide: TaskEngine, useValue: engine },
+      {
+        provide: ContainerLogs,
+        useValue: new ContainerLogs(docker, containerInstanceArn, log, ops.registry),
+      },
+    ],
   })
   class AgentModule {}
 
@@ -161,6 +175,13 @@ async function start(
     log,
   );
   heartbeat.start();
+  const utilisation = new UtilisationReporter(
+    nc,
+    new StatsCollector(docker, { clusterArn, containerInstanceArn }, log),
+    { clusterName: config.WHARF_CLUSTER, intervalMs: config.AGENT_STATS_INTERVAL_MS },
+    log,
+  );
+  utilisation.start();
   ready = true;
 
   let stopping: Promise<void> | undefined;
@@ -171,6 +192,7 @@ async function start(
       ops.markShuttingDown();
       await app.close();
       await heartbeat.stop();
+      await utilisation.stop();
       await engine.close();
       const flushed = await publisher.flush(5_000);
       if (!flushed) log.warn({ pending: publisher.pending }, 'some task reports were not flushed');

@@ -66,8 +66,18 @@ export const agentConfigSchema = z.object({
   AGENT_DATA_DIR: env.string('/var/lib/wharf-agent'),
   DOCKER_SOCKET: env.string('/var/run/docker.sock'),
   AGENT_HEARTBEAT_INTERVAL_MS: env.int(5000, 100),
+  /** How often utilisation (engine stats of the task containers) is reported; 0 turns it off. */
+  AGENT_STATS_INTERVAL_MS: env.int(5000, 0),
   AGENT_RESERVED_PORTS: portList,
   AGENT_STOP_TIMEOUT_S: env.int(30, 0),
+  /** ECS_IMAGE_PULL_BEHAVIOR's values; `default` pulls only a missing image. */
+  AGENT_IMAGE_PULL_BEHAVIOR: z
+    .enum(['default', 'always', 'once', 'prefer-cached'])
+    .default('default'),
+  /** How long a stopped task's containers are kept before removal (ECS: 3 h). */
+  AGENT_TASK_CLEANUP_WAIT_MS: env.int(10 * 60 * 1000, 0),
+  /** Without it, a container definition with `privileged: true` fails its task. */
+  AGENT_ALLOW_PRIVILEGED: env.bool(false),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -8,7 +8,7 @@ import { InvalidParameterError } from '@wharf/domain';
 import { JetStreamReportPublisher } from './reporting/report-publisher';
 import { resolvePort } from './host-info';
 import { LABELS } from './engine/labels';
-import { TaskEngine } from './engine/task-engine';
+import { TaskEngine, TaskEngineOptions } from './engine/task-engine';
 
 jest.setTimeout(120_000);
 
@@ -30,7 +30,7 @@ const engines: TaskEngine[] = [];
 let publisher: JetStreamReportPublisher;
 let taskCounter = 0;
 
-function newEngine(): TaskEngine {
+function newEngine(options: Partial<TaskEngineOptions> = {}): TaskEngine {
   const engine = new TaskEngine({
     docker,
     sink: publisher,
@@ -39,6 +39,8 @@ function newEngine(): TaskEngine {
     clusterArn: CLUSTER_ARN,
     containerInstanceArn: INSTANCE_ARN,
     defaultStopTimeoutS: 2,
+    cleanupWaitMs: 0,
+    ...options,
   });
   engines.push(engine);
   return engine;

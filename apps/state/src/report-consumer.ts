@@ -16,9 +16,11 @@ import {
   STREAMS,
   subjects,
   TaskStateReport,
+  UtilisationReport,
 } from '@wharf/messaging';
 import type { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
 import type { ApplyTaskReportUseCase } from './apply-task-report.use-case';
+import type { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
 
 const NAK_DELAY_MS = 1_000;
 const SECOND_NS = 1_000_000_000;
@@ -39,6 +41,7 @@ export class ReportConsumer {
     private readonly jsm: JetStreamManager,
     private readonly applyTaskReport: ApplyTaskReportUseCase,
     private readonly applyHeartbeat: ApplyHeartbeatUseCase,
+    private readonly applyUtilisationReport: ApplyUtilisationReportUseCase,
     private readonly logger: Logger,
     registry: Registry,
   ) {
@@ -82,9 +85,9 @@ export class ReportConsumer {
   }
 
   private async handle(m: JsMsg): Promise<void> {
-    let payload: TaskStateReport | HeartbeatReport;
+    let payload: TaskStateReport | HeartbeatReport | UtilisationReport;
     try {
-      payload = decode<TaskStateReport | HeartbeatReport>(m.data);
+      payload = decode<TaskStateReport | HeartbeatReport | UtilisationReport>(m.data);
       if (typeof payload?.clusterArn !== 'string') throw new Error('report without clusterArn');
     } catch (err) {
       this.logger.warn({ err, subject: m.subject }, 'undecodable report dropped');
@@ -107,8 +110,11 @@ export class ReportConsumer {
         if (outcome === 'unknown-task') this.logger.warn(log, 'report for an unknown task ignored');
         else this.logger.debug(log, 'task report handled');
       } else if (m.subject === subjects.report(cluster, 'heartbeat')) {
-        await this.applyHeartbeat.execute(payload as HeartbeatReport);
-        this.handled.inc({ kind: 'heartbeat', outcome: 'applied' });
+        const outcome = await this.applyHeartbeat.execute(payload as HeartbeatReport);
+        this.handled.inc({ kind: 'heartbeat', outcome });
+      } else if (m.subject === subjects.report(cluster, 'utilisation')) {
+        const outcome = await this.applyUtilisationReport.execute(payload as UtilisationReport);
+        this.handled.inc({ kind: 'utilisation', outcome });
       } else {
         this.logger.warn({ subject: m.subject }, 'report on an unexpected subject ignored');
         this.handled.inc({ kind: 'unknown', outcome: 'ignored' });

@@ -48,6 +48,47 @@ export interface HeartbeatReport {
   runningTasks: number;
 }
 
+/**
+ * Resource use over one stats sample, as `docker stats` computes it. `cpuPercent` is of one
+ * CPU (a task busy on two cores reports 200); memory used excludes the page cache
+ * (usage − inactive_file); network and block I/O are byte counters since the container started.
+ */
+export interface UtilisationFigures {
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+}
+
+export interface ContainerUtilisation extends UtilisationFigures {
+  /** Container name from the task definition. */
+  name: string;
+  runtimeId: string;
+}
+
+/** A task's figures are the sums of its containers' (the limit capped at the host's memory). */
+export interface TaskUtilisation extends UtilisationFigures {
+  taskArn: string;
+  containers: ContainerUtilisation[];
+}
+
+/**
+ * What an agent measured on its instance (`subjects.report(cluster, 'utilisation')`), every
+ * AGENT_STATS_INTERVAL_MS. `instance` sums the Wharf tasks on the host; its memory limit is
+ * the host's memory and `onlineCpus` its CPU count.
+ */
+export interface UtilisationReport {
+  v: 1;
+  clusterArn: string;
+  containerInstanceArn: string;
+  sentAt: number;
+  instance: UtilisationFigures & { onlineCpus: number };
+  tasks: TaskUtilisation[];
+}
+
 /** An outbox event as relayed by state. `id` is the outbox row id and the NATS msgID. */
 export interface WharfEvent<T = unknown> {
   v: 1;

@@ -13,7 +13,7 @@ export const STREAMS = {
 } as const;
 
 export type EventEntity = 'cluster' | 'task_definition' | 'container_instance' | 'task';
-export type ReportKind = 'task_state' | 'heartbeat';
+export type ReportKind = 'task_state' | 'heartbeat' | 'utilisation';
 
 export const subjects = {
   event: (cluster: string, entity: EventEntity, event: string) =>

@@ -10,6 +10,9 @@ export interface DockerContainerEvent {
   timeNano?: number;
 }
 
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+
 /**
  * Follows Docker's event stream for the agent's containers. When the stream breaks it
  * reconnects with `since` = the last event seen, so no exit is missed.
@@ -19,12 +22,16 @@ export class DockerEventWatcher {
   private stopped = false;
   private since = Math.floor(Date.now() / 1000);
   private retry?: NodeJS.Timeout;
+  private backoffMs = MIN_BACKOFF_MS;
+  private broken = false;
 
   constructor(
     private readonly docker: Docker,
     private readonly labelFilter: string[],
     private readonly onEvent: (event: DockerContainerEvent) => void,
     private readonly logger: Logger,
+    /** Called when the stream is open again after a break: events may have been missed. */
+    private readonly onReconnected: () => void = () => undefined,
   ) {}
 
   /** Resolves once the stream is open: events after this point are seen. */
@@ -42,7 +49,17 @@ export class DockerEventWatcher {
         event: ['start', 'die', 'oom', 'health_status'],
       },
     })) as NodeJS.ReadableStream & { destroy?: () => void };
+    if (this.stopped) {
+      stream.destroy?.();
+      return;
+    }
     this.stream = stream;
+    this.backoffMs = MIN_BACKOFF_MS;
+    if (this.broken) {
+      this.broken = false;
+      this.logger.info('docker event stream reconnected');
+      this.onReconnected();
+    }
     let buf = '';
     stream.on('data', (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -67,14 +84,20 @@ export class DockerEventWatcher {
     };
     stream.on('error', (err: unknown) => ended(errorMessage(err)));
     stream.on('end', () => ended('end'));
+    stream.on('close', () => ended('closed'));
   }
 
+  /** Reconnects with exponential backoff (0.5 s doubling to 30 s) until the engine answers. */
   private scheduleReconnect(why: string): void {
     if (this.stopped) return;
-    this.logger.warn({ why }, 'docker event stream ended; reconnecting');
+    this.broken = true;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.logger.warn({ why, retryInMs: delay }, 'docker event stream broken; reconnecting');
     this.retry = setTimeout(() => {
       this.connect().catch((err: unknown) => this.scheduleReconnect(errorMessage(err)));
-    }, 1000);
+    }, delay);
+    this.retry.unref?.();
   }
 
   stop(): void {

@@ -11,6 +11,10 @@ export const LABELS = {
   revision: 'com.wharf.task-definition-revision',
   essential: 'com.wharf.essential',
   stopTimeout: 'com.wharf.stop-timeout',
+  /** How many containers the task has: an adopted task with fewer never finished starting. */
+  containerCount: 'com.wharf.task-container-count',
+  /** The container's restartPolicy (JSON), so an adopting agent keeps carrying it out. */
+  restartPolicy: 'com.wharf.restart-policy',
 } as const;
 
 export interface LabelInput {
@@ -22,6 +26,7 @@ export interface LabelInput {
   revision: number;
   essential: boolean;
   stopTimeoutS: number;
+  containerCount?: number;
   dockerLabels?: Record<string, string>;
 }
 
@@ -41,6 +46,7 @@ export function buildLabels(input: LabelInput): Record<string, string> {
     [LABELS.revision]: String(input.revision),
     [LABELS.essential]: String(input.essential),
     [LABELS.stopTimeout]: String(input.stopTimeoutS),
+    ...(input.containerCount ? { [LABELS.containerCount]: String(input.containerCount) } : {}),
   };
 }
 

@@ -2,8 +2,16 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import type { NetworkBindingReport } from '@wharf/messaging';
 import type { TaskReportSink } from '../reporting/report-publisher';
-import type { AgentNetworkMode, PlannedPortMapping, Protocol, TaskPlan } from './container-config';
-import { dockerStatus, ensureImage, errorMessage } from './docker-util';
+import type {
+  AgentNetworkMode,
+  PlannedDependency,
+  PlannedPortMapping,
+  PlannedRestartPolicy,
+  PlannedVolume,
+  Protocol,
+  TaskPlan,
+} from './container-config';
+import { dockerStatus, ensureImage, errorMessage, ImagePullBehavior } from './docker-util';
 import { LABELS } from './labels';
 import {
   buildTaskReport,
@@ -22,7 +30,11 @@ export interface ManagedTaskDeps {
   logger: Logger;
   clusterArn: string;
   containerInstanceArn: string;
-  /** Called once the task is STOPPED and its containers are removed. */
+  /** AGENT_IMAGE_PULL_BEHAVIOR. */
+  pullBehavior: ImagePullBehavior;
+  /** AGENT_TASK_CLEANUP_WAIT_MS: how long a STOPPED task's containers are kept. */
+  cleanupWaitMs: number;
+  /** Called when a STOPPED task's clean-up begins: the engine forgets it. */
   onStopped: (task: ManagedTask) => void;
 }
 
@@ -33,8 +45,16 @@ interface ManagedContainer {
   essential: boolean;
   stopTimeoutS: number;
   portMappings: PlannedPortMapping[];
+  dependsOn: PlannedDependency[];
+  startTimeoutS: number;
+  restartPolicy?: PlannedRestartPolicy;
   createOptions?: Docker.ContainerCreateOptions;
   runtimeId?: string;
+  /** When Docker last started it (epoch ms), for restartAttemptPeriod. */
+  lastStartedAt?: number;
+  /** When Docker saw it exit (epoch ms), from inspect. */
+  finishedAt?: number;
+  restartCount: number;
   status: ContainerKnownStatus;
   exitCode?: number;
   reason?: string;
@@ -44,6 +64,7 @@ interface ManagedContainer {
 }
 
 const RETRY_STOP_MS = 2_000;
+const DEPENDENCY_POLL_MS = 250;
 
 export type DesiredStatus = 'RUNNING' | 'STOPPED';
 
@@ -70,12 +91,17 @@ export class ManagedTask {
   > = {};
   private queue: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  private cleanupTimer?: NodeJS.Timeout;
+  /** Adopted with fewer containers than the task has: it never finished starting. */
+  private incomplete = false;
+  private disposed = false;
 
   private constructor(
     private readonly deps: ManagedTaskDeps,
     readonly taskArn: string,
     readonly networkMode: AgentNetworkMode,
     private readonly containers: ManagedContainer[],
+    private readonly volumes: PlannedVolume[] = [],
   ) {
     this.log = deps.logger.child({ taskArn, containerInstanceArn: deps.containerInstanceArn });
   }
@@ -92,11 +118,16 @@ export class ManagedTask {
         essential: c.essential,
         stopTimeoutS: c.stopTimeoutS,
         portMappings: c.portMappings,
+        dependsOn: c.dependsOn,
+        startTimeoutS: c.startTimeoutS,
+        restartPolicy: c.restartPolicy,
         createOptions: c.createOptions,
         status: 'NONE',
+        restartCount: 0,
         networkBindings: [],
         healthStatus: c.hasHealthCheck ? 'UNKNOWN' : undefined,
       })),
+      plan.volumes,
     );
   }
 
@@ -130,8 +161,15 @@ export class ManagedTask {
         essential: labels[LABELS.essential] !== 'false',
         stopTimeoutS: Number(labels[LABELS.stopTimeout] ?? defaultStopTimeoutS),
         portMappings,
+        // Dependencies belong to the start pipeline of the agent that ran it.
+        dependsOn: [],
+        startTimeoutS: 0,
+        restartPolicy: restartPolicyLabel(labels[LABELS.restartPolicy]),
         runtimeId: info.Id,
         status,
+        restartCount: 0,
+        lastStartedAt: dockerTime(state.StartedAt),
+        finishedAt: dockerTime(state.FinishedAt),
         exitCode: status === 'STOPPED' ? state.ExitCode : undefined,
         reason: status === 'STOPPED' && state.OOMKilled ? OOM_REASON : undefined,
         networkBindings:
@@ -143,6 +181,8 @@ export class ManagedTask {
     });
     const task = new ManagedTask(deps, taskArn, networkMode, containers);
     task.knownStatus = 'RUNNING';
+    const expected = Number(infos[0]?.Config.Labels?.[LABELS.containerCount] ?? 0);
+    task.incomplete = expected > containers.length;
     const started = infos
       .map((i) => Date.parse(i.State.StartedAt))
       .filter((t) => Number.isFinite(t) && t > 0);
@@ -180,10 +220,33 @@ export class ManagedTask {
     return this.enqueue('start', () => this.runStart());
   }
 
+  /**
+   * After the Docker engine came back (or the event stream broke): re-inspect every container
+   * and apply what happened meanwhile.
+   */
+  reconcile(): Promise<void> {
+    return this.enqueue('reconcile', async () => {
+      if (this.knownStatus !== 'RUNNING') return;
+      const before = JSON.stringify(this.snapshot().containers);
+      for (const c of this.containers) if (c.status === 'RUNNING') await this.refresh(c);
+      if (await this.settle()) return;
+      if (JSON.stringify(this.snapshot().containers) !== before) this.report();
+    });
+  }
+
+  /** Drops timers; the engine is closing (containers are left as they are). */
+  dispose(): void {
+    this.disposed = true;
+    if (this.cleanupTimer) clearTimeout(this.cleanupTimer);
+  }
+
   /** After adoption: settle what happened while the agent was away, then report. */
   resume(): Promise<void> {
     return this.enqueue('resume', async () => {
-      if (this.containers.some((c) => c.status === 'CREATED' || c.status === 'NONE')) {
+      if (
+        this.incomplete ||
+        this.containers.some((c) => c.status === 'CREATED' || c.status === 'NONE')
+      ) {
         this.setDesiredStopped(
           'TaskFailedToStart',
           'The agent restarted while the task was starting',
@@ -265,7 +328,7 @@ export class ManagedTask {
 
     for (const image of new Set(this.containers.map((c) => c.image))) {
       try {
-        const how = await ensureImage(this.docker, image);
+        const how = await ensureImage(this.docker, image, this.deps.pullBehavior);
         this.log.info({ image, how }, 'image ready');
       } catch (err) {
         const reason = pullErrorReason(image, err);
@@ -279,30 +342,50 @@ export class ManagedTask {
     this.times.pullStoppedAt = Date.now();
     for (const c of this.containers) c.status = 'PULLED';
 
+    for (const v of this.volumes) {
+      if (this.stopRequested()) return this.progressStop();
+      const failure = await this.ensureVolume(v);
+      if (failure) {
+        this.setDesiredStopped('TaskFailedToStart', failure);
+        return this.progressStop();
+      }
+    }
+
+    // In start order: each container waits for its dependencies' conditions, then is created
+    // and started. A container that is a dependency is therefore running (or done) before
+    // anything that depends on it exists.
     for (const c of this.containers) {
       if (this.stopRequested()) return this.progressStop();
+      const unmet = await this.waitForDependencies(c);
+      // The engine closed while waiting: leave everything as it is for the next agent.
+      if (this.disposed) return;
+      if (this.stopRequested()) return this.progressStop();
+      if (unmet) {
+        c.reason = unmet;
+        this.log.warn({ container: c.name, reason: unmet }, 'dependency cannot be met');
+        this.setDesiredStopped('TaskFailedToStart', unmet);
+        return this.progressStop();
+      }
       try {
         c.runtimeId = await this.create(c);
         c.status = 'CREATED';
       } catch (err) {
         return this.failStart(c, `CannotCreateContainerError: ${errorMessage(err)}`);
       }
-    }
-
-    for (const c of this.containers) {
       if (this.stopRequested()) return this.progressStop();
       try {
-        await this.docker.getContainer(c.runtimeId!).start();
+        await this.docker.getContainer(c.runtimeId).start();
       } catch (err) {
         if (dockerStatus(err) !== 304) {
           return this.failStart(c, `CannotStartContainerError: ${errorMessage(err)}`);
         }
       }
       c.status = 'RUNNING';
+      c.lastStartedAt = Date.now();
     }
 
     // Read back what Docker did: dynamic host ports, and containers that already exited.
-    for (const c of this.containers) await this.refresh(c);
+    for (const c of this.containers) if (c.status === 'RUNNING') await this.refresh(c);
     this.times.startedAt = Date.now();
     if (await this.settle()) return;
     this.knownStatus = 'RUNNING';
@@ -313,7 +396,71 @@ export class ManagedTask {
     this.report();
   }
 
+  /**
+   * Waits until every dependsOn condition of `c` holds. Returns a reason when one can never
+   * hold (or startTimeout passed); undefined when they all hold or a stop was requested.
+   */
+  private async waitForDependencies(c: ManagedContainer): Promise<string | undefined> {
+    if (!c.dependsOn.length) return undefined;
+    const deadline = Date.now() + c.startTimeoutS * 1000;
+    for (;;) {
+      if (this.stopRequested() || this.disposed) return undefined;
+      let pending: PlannedDependency | undefined;
+      for (const dep of c.dependsOn) {
+        const target = this.containers.find((x) => x.name === dep.containerName);
+        if (!target) return dependencyReason(c, dep, 'is not in the task');
+        const verdict = dependencyVerdict(dep, target);
+        if (verdict === 'never') return dependencyReason(c, dep, describeState(target));
+        if (verdict === 'waiting') pending ??= dep;
+      }
+      if (!pending) return undefined;
+      if (Date.now() > deadline) {
+        const target = this.containers.find((x) => x.name === pending!.containerName)!;
+        return dependencyReason(
+          c,
+          pending,
+          `was not met within startTimeout ${c.startTimeoutS}s (${describeState(target)})`,
+        );
+      }
+      await sleep(DEPENDENCY_POLL_MS);
+      for (const x of this.containers) if (x.status === 'RUNNING') await this.refresh(x);
+      // An essential container that exited meanwhile stops the task (settle carries it out).
+      if (this.containers.some((x) => x.essential && x.status === 'STOPPED')) {
+        await this.settle();
+        return undefined;
+      }
+    }
+  }
+
+  /** Creates the task's Docker volume (task scope), or checks/provisions a shared one. */
+  private async ensureVolume(v: PlannedVolume): Promise<string | undefined> {
+    if (v.scope === 'shared') {
+      try {
+        await this.docker.getVolume(v.dockerName).inspect();
+        return undefined;
+      } catch (err) {
+        if (dockerStatus(err) !== 404) throw err;
+      }
+      if (!v.autoprovision) {
+        return `CannotCreateVolumeError: shared volume ${v.dockerName} does not exist and autoprovision is false`;
+      }
+    }
+    try {
+      await this.docker.createVolume({
+        Name: v.dockerName,
+        Driver: v.driver,
+        DriverOpts: v.driverOpts,
+        Labels: v.labels,
+      });
+      this.log.info({ volume: v.dockerName, scope: v.scope }, 'volume created');
+      return undefined;
+    } catch (err) {
+      return `CannotCreateVolumeError: ${v.dockerName}: ${errorMessage(err)}`;
+    }
+  }
+
   private async create(c: ManagedContainer): Promise<string> {
+    if (c.runtimeId) return c.runtimeId;
     try {
       const created = await this.docker.createContainer(c.createOptions!);
       return created.id;
@@ -344,6 +491,8 @@ export class ManagedTask {
       this.markStopped(c, undefined, 'The container was removed outside the agent');
       return;
     }
+    c.finishedAt = dockerTime(info.State.FinishedAt) ?? c.finishedAt;
+    c.lastStartedAt = dockerTime(info.State.StartedAt) ?? c.lastStartedAt;
     if (info.State.Running) {
       c.networkBindings = networkBindingsOf(
         this.networkMode,
@@ -404,9 +553,39 @@ export class ManagedTask {
       if (c.status === 'STOPPED' || c.status === 'NONE') return;
       await this.refresh(c);
       if (!isStopped(c)) return; // restarted meanwhile
+      if (await this.restartIfPolicyAllows(c)) return;
       if (await this.settle()) return;
       if (this.knownStatus === 'RUNNING') this.report();
     }
+  }
+
+  /**
+   * ECS restartPolicy: a container that exits while the task should run is started again,
+   * unless its exit code is ignored or it ran for less than restartAttemptPeriod.
+   */
+  private async restartIfPolicyAllows(c: ManagedContainer): Promise<boolean> {
+    const policy = c.restartPolicy;
+    if (!policy || this.stopRequested() || this.knownStatus !== 'RUNNING') return false;
+    if (c.exitCode !== undefined && policy.ignoredExitCodes.includes(c.exitCode)) return false;
+    const ranMs = (c.finishedAt ?? Date.now()) - (c.lastStartedAt ?? 0);
+    if (ranMs < policy.restartAttemptPeriodS * 1000) return false;
+    try {
+      await this.docker.getContainer(c.runtimeId!).start();
+    } catch (err) {
+      this.log.warn({ container: c.name, err: errorMessage(err) }, 'restart failed');
+      return false;
+    }
+    c.restartCount++;
+    c.status = 'RUNNING';
+    c.lastStartedAt = Date.now();
+    c.reason = undefined;
+    this.log.info(
+      { container: c.name, exitCode: c.exitCode, restartCount: c.restartCount },
+      'container restarted by its restart policy',
+    );
+    await this.refresh(c);
+    this.report();
+    return true;
   }
 
   // ---- stop --------------------------------------------------------------------------------
@@ -431,8 +610,43 @@ export class ManagedTask {
     this.knownStatus = 'STOPPED';
     this.log.info({ stopCode: this.stopCode, reason: this.stoppedReason }, 'task STOPPED');
     this.report();
-    await this.removeContainers();
+    this.scheduleCleanup();
+  }
+
+  /**
+   * Keeps a STOPPED task's containers for AGENT_TASK_CLEANUP_WAIT_MS after its last container
+   * exited (Docker's FinishedAt, so a task found long-stopped after a restart goes at once).
+   */
+  private scheduleCleanup(): void {
+    if (this.disposed) return;
+    const finished = this.containers
+      .map((c) => c.finishedAt)
+      .filter((t): t is number => t !== undefined);
+    const base = finished.length ? Math.max(...finished) : (this.times.stoppedAt ?? Date.now());
+    const delay = Math.max(0, base + this.deps.cleanupWaitMs - Date.now());
+    this.cleanupTimer = setTimeout(() => void this.enqueue('cleanup', () => this.cleanup()), delay);
+    this.cleanupTimer.unref();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.disposed) return;
     this.deps.onStopped(this);
+    await this.removeContainers();
+    // Task-scoped volumes carry the task's ARN (shared ones do not), also for adopted tasks.
+    const { Volumes } = await this.docker.listVolumes({
+      filters: { label: [`${LABELS.taskArn}=${this.taskArn}`] },
+    });
+    for (const v of Volumes ?? []) {
+      await this.docker
+        .getVolume(v.Name)
+        .remove()
+        .catch((err: unknown) => {
+          if (dockerStatus(err) !== 404) {
+            this.log.warn({ volume: v.Name, err: errorMessage(err) }, 'volume not removed');
+          }
+        });
+    }
+    this.log.info('task cleaned up');
   }
 
   private async stopContainer(c: ManagedContainer): Promise<void> {
@@ -471,6 +685,62 @@ export class ManagedTask {
       }
     }
   }
+}
+
+function restartPolicyLabel(raw: string | undefined): PlannedRestartPolicy | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as PlannedRestartPolicy;
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Docker's RFC 3339 times → epoch ms; its zero time (never) → undefined. */
+function dockerTime(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isFinite(t) && t > 0 ? t : undefined;
+}
+
+/** Whether a dependsOn condition holds, may still hold, or never can. */
+export function dependencyVerdict(
+  dep: PlannedDependency,
+  target: Pick<ManagedContainer, 'status' | 'exitCode' | 'healthStatus'>,
+): 'met' | 'waiting' | 'never' {
+  const stopped = target.status === 'STOPPED';
+  switch (dep.condition) {
+    case 'START':
+      return target.status === 'RUNNING' || stopped ? 'met' : 'waiting';
+    case 'COMPLETE':
+      return stopped ? 'met' : 'waiting';
+    case 'SUCCESS':
+      if (!stopped) return 'waiting';
+      return target.exitCode === 0 ? 'met' : 'never';
+    case 'HEALTHY':
+      if (target.healthStatus === 'HEALTHY') return 'met';
+      if (stopped || target.healthStatus === 'UNHEALTHY' || !target.healthStatus) return 'never';
+      return 'waiting';
+  }
+}
+
+function describeState(c: ManagedContainer): string {
+  if (c.status === 'STOPPED') {
+    return c.exitCode === undefined
+      ? `${c.name} stopped`
+      : `${c.name} exited with code ${c.exitCode}`;
+  }
+  if (c.healthStatus === 'UNHEALTHY') return `${c.name} is unhealthy`;
+  if (c.healthStatus === undefined) return `${c.name} has no health check`;
+  return `${c.name} is ${c.status.toLowerCase()}`;
+}
+
+function dependencyReason(c: ManagedContainer, dep: PlannedDependency, why: string): string {
+  return `DependencyError: container ${c.name} dependsOn ${dep.containerName} ${dep.condition}, which cannot be met: ${why}`;
 }
 
 function isStopped(c: ManagedContainer): boolean {

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { common } from '@wharf/proto';
 import { ClientError, encodeErrorDetails, InvalidParameterError, WharfError } from '@wharf/domain';
 import type { TaskReportSink } from '../reporting/report-publisher';
-import { planTask, TaskPlan } from './container-config';
+import { planTask, TaskPlan, UnsupportedFieldError } from './container-config';
 import { DockerContainerEvent, DockerEventWatcher } from './docker-events';
-import { dockerStatus, errorMessage } from './docker-util';
+import { dockerStatus, errorMessage, ImagePullBehavior } from './docker-util';
 import { LABELS } from './labels';
 import { ManagedTask, ManagedTaskDeps } from './managed-task';
 import { buildTaskReport } from './task-report';
@@ -18,7 +18,27 @@ export interface TaskEngineOptions {
   clusterArn: string;
   containerInstanceArn: string;
   defaultStopTimeoutS: number;
+  /** AGENT_IMAGE_PULL_BEHAVIOR (default: pull only when missing). */
+  pullBehavior?: ImagePullBehavior;
+  /** AGENT_TASK_CLEANUP_WAIT_MS (default 10 minutes). */
+  cleanupWaitMs?: number;
+  /** AGENT_ALLOW_PRIVILEGED. */
+  allowPrivileged?: boolean;
+  /**
+   * What the cluster says about tasks found on the host at start-up (state DescribeTasks).
+   * Tasks it wants STOPPED are stopped; when it cannot answer, adopted tasks keep running.
+   */
+  describeTasks?: (taskArns: string[]) => Promise<ClusterTaskView[]>;
 }
+
+export interface ClusterTaskView {
+  taskArn: string;
+  desiredStatus: string;
+  stopCode?: string;
+  stoppedReason?: string;
+}
+
+export const DEFAULT_TASK_CLEANUP_WAIT_MS = 10 * 60 * 1000;
 
 /** How long a stopped task's ARN is remembered, so a late StartTask does not revive it. */
 const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
@@ -43,6 +63,8 @@ export class TaskEngine {
       logger: options.logger,
       clusterArn: options.clusterArn,
       containerInstanceArn: options.containerInstanceArn,
+      pullBehavior: options.pullBehavior ?? 'default',
+      cleanupWaitMs: options.cleanupWaitMs ?? DEFAULT_TASK_CLEANUP_WAIT_MS,
       onStopped: (task) => this.forget(task.taskArn),
     };
     this.events = new DockerEventWatcher(
@@ -50,6 +72,7 @@ export class TaskEngine {
       [LABELS.taskArn, `${LABELS.containerInstanceArn}=${options.containerInstanceArn}`],
       (event) => this.route(event),
       this.log,
+      () => void this.reconcile(),
     );
   }
 
@@ -62,6 +85,7 @@ export class TaskEngine {
   /** Stops watching Docker and waits for in-flight task operations. Containers keep running. */
   async close(timeoutMs = 5_000): Promise<void> {
     this.events.stop();
+    for (const t of this.tasks.values()) t.dispose();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all([...this.tasks.values()].map((t) => t.idle())),
@@ -121,8 +145,16 @@ export class TaskEngine {
         clusterName: this.options.clusterName,
         containerInstanceArn: this.options.containerInstanceArn,
         defaultStopTimeoutS: this.options.defaultStopTimeoutS,
+        allowPrivileged: this.options.allowPrivileged,
       });
     } catch (err) {
+      if (err instanceof UnsupportedFieldError) {
+        // A well-formed task this agent cannot run as written: accepted, and failed by name.
+        this.tombstones.set(task.taskArn, Date.now());
+        this.log.warn({ taskArn: task.taskArn, field: err.field }, 'task refused');
+        this.reportStopped(task.taskArn, 'TaskFailedToStart', err.message);
+        return { accepted: true };
+      }
       // The caller hears INVALID_ARGUMENT; the cluster hears the task will never start.
       this.tombstones.set(task.taskArn, Date.now());
       const reason = err instanceof WharfError ? encodeErrorDetails(err) : errorMessage(err);
@@ -224,6 +256,19 @@ export class TaskEngine {
     void task.onContainerEvent(event.Action, name);
   }
 
+  /**
+   * The Docker event stream came back after a break (the engine restarted, or the connection
+   * dropped): events may have been lost, so every task re-inspects its containers, and any
+   * labelled container not yet known is adopted.
+   */
+  private async reconcile(): Promise<void> {
+    this.log.info({ tasks: this.tasks.size }, 'reconciling with the Docker engine');
+    for (const t of this.tasks.values()) void t.reconcile();
+    await this.adopt().catch((err: unknown) =>
+      this.log.warn({ err: errorMessage(err) }, 'adoption after reconnect failed'),
+    );
+  }
+
   /** Rebuilds tasks from containers labelled for this instance, then lets each settle. */
   private async adopt(): Promise<void> {
     const found = await this.options.docker.listContainers({
@@ -233,7 +278,8 @@ export class TaskEngine {
     const byTask = new Map<string, Docker.ContainerInspectInfo[]>();
     for (const summary of found) {
       const taskArn = summary.Labels?.[LABELS.taskArn];
-      if (!taskArn || this.tasks.has(taskArn)) continue;
+      // A tombstoned task is being cleaned up, not abandoned.
+      if (!taskArn || this.tasks.has(taskArn) || this.tombstones.has(taskArn)) continue;
       try {
         const info = await this.options.docker.getContainer(summary.Id).inspect();
         byTask.set(taskArn, [...(byTask.get(taskArn) ?? []), info]);
@@ -241,11 +287,37 @@ export class TaskEngine {
         if (dockerStatus(err) !== 404) throw err;
       }
     }
+    const adopted: ManagedTask[] = [];
     for (const [taskArn, infos] of byTask) {
+      if (this.tasks.has(taskArn)) continue;
       const task = ManagedTask.adopt(this.deps, taskArn, infos, this.options.defaultStopTimeoutS);
       this.tasks.set(taskArn, task);
+      adopted.push(task);
       this.log.info({ taskArn, containers: infos.length }, 'adopted task from a previous agent');
       void task.resume();
+    }
+    if (adopted.length) await this.applyClusterView(adopted);
+  }
+
+  /** Stops adopted tasks the cluster wants stopped (e.g. StopTask while the agent was down). */
+  private async applyClusterView(adopted: ManagedTask[]): Promise<void> {
+    if (!this.options.describeTasks) return;
+    let views: ClusterTaskView[];
+    try {
+      views = await this.options.describeTasks(adopted.map((t) => t.taskArn));
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'could not ask the cluster about adopted tasks');
+      return;
+    }
+    for (const view of views) {
+      if (view.desiredStatus !== 'STOPPED') continue;
+      const task = this.tasks.get(view.taskArn);
+      if (!task) continue;
+      this.log.info({ taskArn: view.taskArn }, 'the cluster wants this adopted task stopped');
+      void task.stop(
+        view.stopCode || 'UserInitiated',
+        view.stoppedReason || 'Task stopped while the agent was away',
+      );
     }
   }
 }

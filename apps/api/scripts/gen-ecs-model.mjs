@@ -26,6 +26,10 @@ const OPERATIONS = [
   'StopTask',
   'DescribeTasks',
   'ListTasks',
+  'StartTask',
+  'PutAttributes',
+  'DeleteAttributes',
+  'ListAttributes',
 ];
 
 const source = process.argv[2] ?? path.join(here, '../../../../shared/reference/ecs-smithy.json');

@@ -14,13 +14,16 @@ import { EcsDispatcher } from './ecs-dispatcher';
 import { EcsExceptionFilter } from './ecs-exception.filter';
 import { EcsController } from './ecs.controller';
 import { API_CONFIG } from './tokens';
+import { LogsController } from './v1/logs.controller';
+import { PlacementController } from './v1/placement.controller';
+import { UtilisationController } from './v1/utilisation.controller';
 
 @Module({})
 class ApiModule {
   static create(config: ApiConfig, dispatcher: EcsDispatcher): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [EcsController],
+      controllers: [EcsController, LogsController, UtilisationController, PlacementController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         { provide: EcsDispatcher, useValue: dispatcher },

@@ -28,9 +28,14 @@ const instance = (arn: string, memory: number, version: number): common.Containe
   lastHeartbeatAt: 0,
   hostname: '',
   hostAddress: '',
+  taskGroups: [],
 });
 
-function setup(snapshots: common.ContainerInstance[][], rejectFirst: boolean) {
+function setup(
+  snapshots: common.ContainerInstance[][],
+  rejectFirst: boolean,
+  requiresAttributes: { name: string; value?: string }[] = [],
+) {
   const commits: stateV1.CommitPlacementsRequest[] = [];
   const started: string[] = [];
   let snapshot = 0;
@@ -55,6 +60,7 @@ function setup(snapshots: common.ContainerInstance[][], rejectFirst: boolean) {
         definitionJson: JSON.stringify({
           family: 'web',
           containerDefinitions: [{ name: 'web', image: 'i', memory: 512, essential: true }],
+          requiresAttributes,
         }),
         registeredAt: 0,
         deregisteredAt: 0,
@@ -116,7 +122,10 @@ describe('RunTaskUseCase', () => {
       ],
       true,
     );
-    const res = await useCase.execute(request(2));
+    const res = await useCase.execute({
+      ...request(2),
+      placementStrategyJson: JSON.stringify([{ type: 'binpack', field: 'memory' }]),
+    });
     expect(commits).toHaveLength(2);
     expect(commits[0].placements.map((p) => p.task?.containerInstanceArn)).toEqual(['a', 'a']);
     expect(commits[0].placements.map((p) => p.expectedInstanceVersion)).toEqual([1, 1]);
@@ -124,6 +133,43 @@ describe('RunTaskUseCase', () => {
     expect(res.tasks).toHaveLength(2);
     expect(res.failures).toEqual([]);
     expect(started).toEqual(['b', 'b']);
+  });
+
+  it('places nothing on an instance whose agent is disconnected (failure reason AGENT)', async () => {
+    const gone = { ...instance('a', 1024, 1), agentConnected: false };
+    const { useCase, commits, started } = setup([[gone, instance('b', 1024, 1)]], false);
+    const res = await useCase.execute(request(1));
+    expect(commits[0].placements.map((p) => p.task?.containerInstanceArn)).toEqual(['b']);
+    expect(started).toEqual(['b']);
+
+    const alone = setup([[gone]], false);
+    const none = await alone.useCase.execute(request(1));
+    expect(alone.commits).toHaveLength(0);
+    expect(none.tasks).toEqual([]);
+    expect(none.failures).toEqual([
+      {
+        arn: 'a',
+        reason: 'AGENT',
+        detail:
+          'No container instance met all of its requirements. Closest is a: the agent is disconnected. Of 1 ACTIVE instances: 1 AGENT.',
+      },
+    ]);
+    expect(res.failures).toEqual([]);
+  });
+
+  it("fails ATTRIBUTE when no instance has the task definition's requiresAttributes", async () => {
+    const gpu = { ...instance('b', 1024, 1), attributes: [{ name: 'gpu', value: 'a100' }] };
+    const required = [{ name: 'gpu', value: 'h100' }];
+    const none = setup([[instance('a', 1024, 1), gpu]], false, required);
+    const res = await none.useCase.execute(request(1));
+    expect(none.commits).toHaveLength(0);
+    expect(res.failures).toEqual([expect.objectContaining({ arn: 'a', reason: 'ATTRIBUTE' })]);
+    expect(res.failures[0].detail).toContain('missing required attribute gpu');
+    expect(res.failures[0].detail).toContain('2 ATTRIBUTE');
+
+    const some = setup([[instance('a', 1024, 1), gpu]], false, [{ name: 'gpu' }]);
+    await some.useCase.execute(request(2));
+    expect(some.commits[0].placements.map((p) => p.task?.containerInstanceArn)).toEqual(['b', 'b']);
   });
 
   it('builds tasks the ECS way: 32-hex ids, family group, overrides, PROVISIONING', async () => {

@@ -1,53 +1,53 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
-  ArnContext,
-  arns,
-  ClientError,
   clusterNameOf,
-  ClusterNotFoundError,
+  CompiledPlacementOptions,
+  GrpcCode,
   InvalidParameterError,
-  NO_CONTAINER_INSTANCES,
-  PlacementInstance,
-  planPlacement,
-  ResourceClaim,
-  taskClaim,
-  TaskDefinitionInput,
-  TaskOverride,
-  validateTaskOverride,
+  WharfError,
 } from '@wharf/domain';
 import { common, schedulerV1, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { firstValueFrom, Observable, timeout } from 'rxjs';
+import { createHash } from 'node:crypto';
+import { firstValueFrom } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
-import { LOGGER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+import { compileRequestOptions } from './placement-options';
+import { createPlanner, NO_CONTAINER_INSTANCES, Planner, toSnapshot } from './planner';
+import { Committed, Launch, TaskLauncher } from './task-launch';
+import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
 
 export const MAX_RUN_TASK_COUNT = 10;
 /** How many times placements that state rejected (the instance changed) are planned again. */
 export const MAX_PLACEMENT_ATTEMPTS = 3;
-
-interface Candidate {
-  task: common.Task;
-  claim: ResourceClaim;
-}
+/** ECS: a clientToken has at most 64 characters in the range 33–126. */
+export const CLIENT_TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
+/** How long a request waits for an earlier one with the same clientToken to finish. */
+const CLIENT_TOKEN_WAIT_MS = 10_000;
 
 /**
- * RunTask: resolve the cluster and task definition, place each task first-fit on a snapshot
- * of the cluster's instances, commit the plan to state (re-planning what state rejects
- * against a fresh snapshot), then tell the chosen agents to start the tasks.
+ * RunTask: resolve the cluster and task definition, compile the placement constraints and
+ * strategies once, let the planner place the tasks on a snapshot of the cluster's instances
+ * (ECS semantics: feasibility, constraints, chained strategies, random by default), commit the plan to state (re-planning what state
+ * rejects against a fresh snapshot), then tell the chosen agents to start the tasks. With a
+ * clientToken, a retry of the same request returns the tasks the first one created.
  */
 @Injectable()
 export class RunTaskUseCase {
-  private readonly arnContext: ArnContext;
+  /** The tail of each cluster's placement queue (see `oneAtATime`). */
+  private readonly placing = new Map<string, Promise<unknown>>();
+  private readonly launcher: TaskLauncher;
+  private readonly planner: Planner;
 
   constructor(
     @Inject(STATE_CLIENT) private readonly state: stateV1.StateServiceClient,
-    private readonly agents: AgentClients,
+    agents: AgentClients,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
+    @Optional() @Inject(PLANNER) planner?: Planner,
   ) {
-    this.arnContext = { region: config.WHARF_REGION, accountId: config.WHARF_ACCOUNT_ID };
+    this.launcher = new TaskLauncher(state, agents, logger, config);
+    this.planner = planner ?? createPlanner();
   }
 
   async execute(req: schedulerV1.RunTaskRequest): Promise<schedulerV1.RunTaskResponse> {
@@ -55,71 +55,165 @@ export class RunTaskUseCase {
     if (!Number.isInteger(count) || count < 1 || count > MAX_RUN_TASK_COUNT) {
       throw new InvalidParameterError(`count must be between 1 and ${MAX_RUN_TASK_COUNT}.`);
     }
-    const clusterName = clusterNameOf(req.cluster);
-    const { clusters } = await firstValueFrom(
-      this.state.describeClusters({ clusters: [clusterName] }),
-    );
-    const cluster = clusters.find((c) => c.status === 'ACTIVE');
-    if (!cluster) throw new ClusterNotFoundError();
-
-    const taskDefinition = await firstValueFrom(
-      this.state.describeTaskDefinition({ taskDefinition: req.taskDefinition }),
-    );
-    if (taskDefinition.status && taskDefinition.status !== 'ACTIVE') {
-      // ECS runs no new task from a deregistered revision.
-      throw new ClientError('TaskDefinition is inactive');
+    const clientToken = req.clientToken ?? '';
+    if (clientToken && !CLIENT_TOKEN_PATTERN.test(clientToken)) {
+      throw new InvalidParameterError(
+        'clientToken must be 1 to 64 characters in the range 33-126.',
+      );
     }
-    const definition = JSON.parse(taskDefinition.definitionJson) as TaskDefinitionInput;
-    const overrides = parseOverrides(
-      req.overridesJson,
-      definition.containerDefinitions.map((c) => c.name ?? ''),
+    const launch = await this.launcher.resolve(req);
+    const options = compileRequestOptions({
+      constraintsJson: req.placementConstraintsJson,
+      strategyJson: req.placementStrategyJson,
+      definition: launch.definition,
+    });
+    const candidates: common.Task[] = Array.from({ length: count }, () =>
+      this.launcher.newTask(launch, { ...req, launchType: req.launchType }),
     );
-    const claim = taskClaim(
-      {
-        ...definition,
-        cpu: overrides.cpu ?? definition.cpu,
-        memory: overrides.memory ?? definition.memory,
-      },
-      overrides.containerOverrides,
+    const cluster = launch.cluster.clusterName;
+
+    if (clientToken) {
+      const earlier = await this.reserveToken(cluster, clientToken, requestHash(req, count));
+      if (earlier) return earlier;
+    }
+    let response: schedulerV1.RunTaskResponse;
+    try {
+      response = await this.place(launch, candidates, options);
+    } catch (err) {
+      if (clientToken) await this.releaseToken(cluster, clientToken);
+      throw err;
+    }
+    if (clientToken) {
+      await firstValueFrom(
+        this.state.completeClientToken({
+          cluster,
+          clientToken,
+          taskArns: response.tasks.map((t) => t.taskArn),
+          failuresJson: JSON.stringify(response.failures),
+        }),
+      );
+    }
+    return response;
+  }
+
+  private async place(
+    launch: Launch,
+    candidates: common.Task[],
+    options: CompiledPlacementOptions,
+  ): Promise<schedulerV1.RunTaskResponse> {
+    const cluster = launch.cluster.clusterName;
+    const { committed, failures } = await this.oneAtATime(cluster, () =>
+      this.placeAndCommit(cluster, candidates, launch, options),
     );
-
-    const candidates: Candidate[] = Array.from({ length: count }, () => ({
-      task: this.newTask(req, cluster, taskDefinition, definition, overrides, claim),
-      claim,
-    }));
-
-    const { committed, failures } = await this.placeAndCommit(cluster.clusterName, candidates);
-    const tasks = await this.startOnAgents(cluster.clusterName, committed, taskDefinition);
+    const tasks = await this.launcher.startOnAgents(cluster, committed, launch.taskDefinition);
     this.logger.info(
       {
-        cluster: cluster.clusterName,
-        taskDefinition: taskDefinition.taskDefinitionArn,
+        cluster,
+        taskDefinition: launch.taskDefinition.taskDefinitionArn,
         placed: tasks.length,
         failed: failures.length,
       },
       'RunTask placed',
     );
-    return { tasks, failures };
+    return { tasks, failures, clientTokenConflict: false, conflictingTaskArns: [] };
+  }
+
+  /**
+   * Owns the token (undefined: go on and run the request), or answers from the earlier
+   * request: the same request gets its tasks as they are now; another request a conflict.
+   */
+  private async reserveToken(
+    cluster: string,
+    clientToken: string,
+    hash: string,
+  ): Promise<schedulerV1.RunTaskResponse | undefined> {
+    const deadline = Date.now() + CLIENT_TOKEN_WAIT_MS;
+    for (;;) {
+      const r = await firstValueFrom(
+        this.state.reserveClientToken({ cluster, clientToken, requestHash: hash }),
+      );
+      if (r.reserved) return undefined;
+      if (r.requestHash !== hash) {
+        return {
+          tasks: [],
+          failures: [],
+          clientTokenConflict: true,
+          conflictingTaskArns: r.taskArns,
+        };
+      }
+      if (r.completed) {
+        const described = r.taskArns.length
+          ? await firstValueFrom(this.state.describeTasks({ cluster, tasks: r.taskArns }))
+          : { tasks: [] };
+        const failures = JSON.parse(r.failuresJson || '[]') as common.Failure[];
+        return {
+          tasks: described.tasks,
+          failures,
+          clientTokenConflict: false,
+          conflictingTaskArns: [],
+        };
+      }
+      if (Date.now() > deadline) {
+        throw new WharfError(
+          'ConflictException',
+          GrpcCode.ABORTED,
+          `A RunTask request with clientToken ${clientToken} is still in progress; retry later.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private async releaseToken(cluster: string, clientToken: string): Promise<void> {
+    try {
+      await firstValueFrom(this.state.releaseClientToken({ cluster, clientToken }));
+    } catch (err) {
+      this.logger.warn({ err, cluster }, 'could not release a RunTask clientToken');
+    }
+  }
+
+  /**
+   * Places one RunTask at a time per cluster in this process. Concurrent calls would plan on
+   * the same snapshot, so state would reject all but the first as STALE (each commit bumps the
+   * instance version) and, with a few calls at once, run out of attempts (5 concurrent RunTasks
+   * of 10 on one instance failed that way). Planning and committing take milliseconds;
+   * starting on the agents happens outside the queue.
+   */
+  private oneAtATime<T>(cluster: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.placing.get(cluster) ?? Promise.resolve();
+    const result = previous.then(work);
+    const tail = result.catch(() => undefined);
+    this.placing.set(cluster, tail);
+    void tail.then(() => {
+      if (this.placing.get(cluster) === tail) this.placing.delete(cluster);
+    });
+    return result;
   }
 
   private async placeAndCommit(
     cluster: string,
-    candidates: Candidate[],
-  ): Promise<{
-    committed: { task: common.Task; agentAddress: string }[];
-    failures: common.Failure[];
-  }> {
-    const committed: { task: common.Task; agentAddress: string }[] = [];
+    candidates: common.Task[],
+    launch: Launch,
+    options: CompiledPlacementOptions,
+  ): Promise<{ committed: Committed[]; failures: common.Failure[] }> {
+    const committed: Committed[] = [];
     const failures: common.Failure[] = [];
+    const group = candidates[0].group;
+    // The expected version guards decisions that depend on the instance's other tasks. Without
+    // such constraints the last attempt commits with no expected version: state's resource
+    // check under the row lock is then the whole verdict, so a task that fits is not failed
+    // for losing races to other replicas.
+    const versionMatters =
+      options.distinctInstance || options.memberOf.some((c) => c.query.dynamic);
     let pending = candidates;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const { containerInstances } = await firstValueFrom(
-        this.state.listContainerInstances({ cluster, status: '', maxResults: 0, nextToken: '' }),
-      );
+      const checkVersion = versionMatters || attempt < MAX_PLACEMENT_ATTEMPTS;
+      const containerInstances = await this.launcher.listInstances(cluster);
       const byArn = new Map(containerInstances.map((i) => [i.containerInstanceArn, i]));
-      const plan = planPlacement(
-        [...containerInstances].sort(byRegistration).map(toPlacementInstance),
-        pending.map((c) => c.claim),
+      const plan = this.planner.plan(
+        toSnapshot(containerInstances),
+        this.launcher.placementRequest(launch, group, pending.length),
+        options,
       );
       if (plan.kind === 'no-instances') {
         if (committed.length === 0 && failures.length === 0) {
@@ -132,16 +226,16 @@ export class RunTaskUseCase {
       }
 
       const placements: stateV1.Placement[] = [];
-      const placedCandidates: Candidate[] = [];
+      const placedCandidates: common.Task[] = [];
       plan.placements.forEach((p, i) => {
         if (!p.placed) {
-          failures.push({ arn: p.instanceArn ?? '', reason: p.reason, detail: '' });
+          failures.push({ ...p.failure });
           return;
         }
         const instance = byArn.get(p.instanceArn)!;
-        const task = { ...pending[i].task, containerInstanceArn: p.instanceArn };
-        placements.push({ task, expectedInstanceVersion: instance.version });
-        placedCandidates.push({ ...pending[i], task });
+        const task = { ...pending[i], containerInstanceArn: p.instanceArn };
+        placements.push({ task, expectedInstanceVersion: checkVersion ? instance.version : 0 });
+        placedCandidates.push(task);
       });
       if (placements.length === 0) break;
 
@@ -171,147 +265,21 @@ export class RunTaskUseCase {
     }
     return { committed, failures };
   }
-
-  /** Starts each committed task on its agent, in parallel; a task no agent took is stopped. */
-  private async startOnAgents(
-    cluster: string,
-    committed: { task: common.Task; agentAddress: string }[],
-    taskDefinition: common.TaskDefinition,
-  ): Promise<common.Task[]> {
-    return Promise.all(
-      committed.map(async ({ task, agentAddress }) => {
-        try {
-          if (!agentAddress) throw new Error('the instance has no agent address');
-          await firstValueFrom(
-            this.agents.get(agentAddress).startTask({ task, taskDefinition }).pipe(
-              // An agent that never answers must not hold the RunTask call forever.
-              timeoutAfter(this.config.AGENT_CALL_TIMEOUT_MS),
-            ),
-          );
-          return task;
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          this.logger.warn(
-            {
-              cluster,
-              task: task.taskArn,
-              instance: task.containerInstanceArn,
-              agentAddress,
-              err: message,
-            },
-            'agent did not accept StartTask; stopping the task',
-          );
-          try {
-            return await firstValueFrom(
-              this.state.markTaskStopping({
-                cluster,
-                task: task.taskArn,
-                stopCode: 'TaskFailedToStart',
-                reason: `The agent of container instance ${task.containerInstanceArn} was unreachable: ${message}`,
-              }),
-            );
-          } catch (stopErr) {
-            this.logger.error(
-              { err: stopErr, task: task.taskArn },
-              'could not mark the task stopping',
-            );
-            return task;
-          }
-        }
-      }),
-    );
-  }
-
-  private newTask(
-    req: schedulerV1.RunTaskRequest,
-    cluster: common.Cluster,
-    taskDefinition: common.TaskDefinition,
-    definition: TaskDefinitionInput,
-    overrides: TaskOverride,
-    claim: ResourceClaim,
-  ): common.Task {
-    const taskId = randomBytes(16).toString('hex');
-    const containers: common.Container[] = definition.containerDefinitions.map((c) => {
-      const o = overrides.containerOverrides?.find((x) => x.name === c.name);
-      const memory = o?.memory ?? c.memory;
-      const memoryReservation = o?.memoryReservation ?? c.memoryReservation;
-      const cpu = o?.cpu ?? c.cpu;
-      return {
-        containerArn: arns.container(this.arnContext, cluster.clusterName, taskId, randomUUID()),
-        name: c.name ?? '',
-        image: c.image ?? '',
-        runtimeId: '',
-        lastStatus: 'PENDING',
-        reason: '',
-        networkBindings: [],
-        healthStatus: c.healthCheck ? 'UNKNOWN' : '',
-        cpu: String(cpu ?? 0),
-        memory: memory === undefined ? '' : String(memory),
-        memoryReservation: memoryReservation === undefined ? '' : String(memoryReservation),
-        essential: c.essential !== false,
-      };
-    });
-    return {
-      taskArn: arns.task(this.arnContext, cluster.clusterName, taskId),
-      clusterArn: cluster.clusterArn,
-      taskDefinitionArn: taskDefinition.taskDefinitionArn,
-      containerInstanceArn: '',
-      lastStatus: 'PROVISIONING',
-      desiredStatus: 'RUNNING',
-      cpu: claim.cpu,
-      memory: claim.memory,
-      hostPorts: claim.ports,
-      hostPortsUdp: claim.portsUdp,
-      group: req.group || `family:${taskDefinition.family}`,
-      startedBy: req.startedBy,
-      launchType: req.launchType || 'EC2',
-      version: 1,
-      containers,
-      stopCode: '',
-      stoppedReason: '',
-      healthStatus: containers.some((c) => c.healthStatus) ? 'UNKNOWN' : '',
-      overridesJson: JSON.stringify(overrides),
-      tagsJson: req.tagsJson || '[]',
-      createdAt: Date.now(),
-      pullStartedAt: 0,
-      pullStoppedAt: 0,
-      startedAt: 0,
-      stoppingAt: 0,
-      stoppedAt: 0,
-      executionStoppedAt: 0,
-      availabilityZone: '',
-    };
-  }
 }
 
-function parseOverrides(json: string, containerNames: string[]): TaskOverride {
-  if (!json) return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch {
-    throw new InvalidParameterError('overrides is not valid JSON');
-  }
-  return validateTaskOverride(raw, containerNames);
-}
-
-function toPlacementInstance(i: common.ContainerInstance): PlacementInstance {
-  const r = i.remaining ?? { cpu: 0, memory: 0, ports: [], portsUdp: [] };
-  return {
-    arn: i.containerInstanceArn,
-    status: i.status,
-    agentConnected: i.agentConnected,
-    remaining: { cpu: r.cpu, memory: r.memory, ports: r.ports, portsUdp: r.portsUdp },
-  };
-}
-
-/** First fit walks instances oldest first, so the same snapshot always gives the same plan. */
-function byRegistration(a: common.ContainerInstance, b: common.ContainerInstance): number {
-  return (
-    a.registeredAt - b.registeredAt || a.containerInstanceArn.localeCompare(b.containerInstanceArn)
-  );
-}
-
-function timeoutAfter<T>(ms: number) {
-  return (source: Observable<T>) => source.pipe(timeout({ first: ms }));
+/** What makes two RunTask requests "the same" for clientToken idempotency. */
+export function requestHash(req: schedulerV1.RunTaskRequest, count: number): string {
+  const canonical = JSON.stringify([
+    clusterNameOf(req.cluster),
+    req.taskDefinition,
+    count,
+    req.group,
+    req.startedBy,
+    req.overridesJson,
+    req.tagsJson,
+    req.launchType || 'EC2',
+    req.placementConstraintsJson ?? '',
+    req.placementStrategyJson ?? '',
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
 }

@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import { firstValueFrom, timeout } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
+import { ExplainUseCase } from './explain.use-case';
 import { freePort } from './free-port';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { RunTaskUseCase } from './run-task.use-case';
 import { SchedulerController } from './scheduler.controller';
+import { StartTaskUseCase } from './start-task.use-case';
 import { StopTaskUseCase } from './stop-task.use-case';
 import { LOGGER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
 
@@ -31,7 +33,9 @@ class SchedulerModule {
         { provide: STATE_CLIENT, useValue: deps.state },
         { provide: AgentClients, useValue: deps.agents },
         RunTaskUseCase,
+        StartTaskUseCase,
         StopTaskUseCase,
+        ExplainUseCase,
       ],
     };
   }

@@ -27,6 +27,8 @@ export const REJECTION = {
   stale: 'STALE',
   instanceNotActive: 'INSTANCE_NOT_ACTIVE',
   instanceNotFound: 'INSTANCE_NOT_FOUND',
+  /** The instance's agent sent no heartbeat within AGENT_HEARTBEAT_TTL_MS. */
+  agentDisconnected: 'AGENT',
   duplicate: 'DUPLICATE',
   invalid: 'INVALID',
 } as const;
@@ -118,6 +120,13 @@ export class CommitPlacementsUseCase {
         }
         if (row.status !== 'ACTIVE') {
           reject(REJECTION.instanceNotActive, `container instance ${row.arn} is ${row.status}`);
+          continue;
+        }
+        if (!this.instances.isConnected(row)) {
+          reject(
+            REJECTION.agentDisconnected,
+            `the agent of container instance ${row.arn} is disconnected (no heartbeat within ${this.ctx.agentHeartbeatTtlMs} ms)`,
+          );
           continue;
         }
         if (p.expectedVersion && p.expectedVersion !== versionSeen.get(row.id)) {

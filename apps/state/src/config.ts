@@ -11,6 +11,12 @@ export const stateConfigSchema = z.object({
   STATE_GRPC_PORT: portOrZero(4701),
   STATE_OPS_PORT: portOrZero(4711),
   AGENT_HEARTBEAT_TTL_MS: env.int(30_000, 1),
+  /** How often silent agents are looked for; default a fifth of the TTL (100 ms – 5 s). */
+  AGENT_LIVENESS_INTERVAL_MS: env.optionalInt(10),
+  /** Utilisation samples kept per task and per container instance. */
+  UTILISATION_HISTORY_SAMPLES: env.int(60, 1),
+  /** Samples older than this are dropped (stopped tasks, hosts gone). */
+  UTILISATION_RETENTION_MS: env.int(60 * 60 * 1000, 1000),
 });
 
 export type StateConfig = z.infer<typeof stateConfigSchema>;

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
-import { ArnContext, arns, InstanceResources } from '@wharf/domain';
+import { ArnContext, arns, InstanceResources, resourceIdOf } from '@wharf/domain';
 import type { common } from '@wharf/proto';
+import { mergeAttributes } from './attributes';
 import { PENDING_STATUSES } from './cluster.repository';
 import { ms } from './db';
 
@@ -20,7 +21,10 @@ export interface InstanceRow {
   remaining_memory: number;
   remaining_ports: number[];
   remaining_ports_udp: number[];
+  /** The attributes the agent registered with. */
   attributes: common.Attribute[];
+  /** Attributes set with PutAttributes; they survive re-registration. */
+  custom_attributes?: common.Attribute[];
   agent_address: string;
   host_address: string;
   hostname: string;
@@ -28,6 +32,8 @@ export interface InstanceRow {
   docker_version: string;
   registered_at: Date;
   last_heartbeat_at: Date | null;
+  /** Stored liveness: flipped false by the liveness sweep, true by a fresh heartbeat. */
+  agent_connected: boolean;
   version: string;
   running?: number;
   pending?: number;
@@ -110,7 +116,8 @@ export class ContainerInstanceRepository {
          registered_ports_udp = $7, remaining_cpu = $8, remaining_memory = $9,
          remaining_ports = $10, remaining_ports_udp = $11, attributes = $12::jsonb,
          agent_address = $13, host_address = $14, hostname = $15, agent_version = $16,
-         docker_version = $17, last_heartbeat_at = now(), version = version + 1
+         docker_version = $17, last_heartbeat_at = now(), agent_connected = true,
+         version = version + 1
        WHERE id = $1`,
       [id, ...this.fieldParams(f)],
     );
@@ -132,13 +139,100 @@ export class ContainerInstanceRepository {
     return Number(rows[0].version);
   }
 
-  /** Heartbeats only move forward, and never past the state service's clock. */
-  async touchHeartbeat(q: Queryable, id: string, sentAt: number): Promise<void> {
-    await q.query(
-      `UPDATE container_instances
-          SET last_heartbeat_at = GREATEST(last_heartbeat_at, LEAST(now(), to_timestamp($2 / 1000.0)))
+  /** Replaces an instance's custom attributes and bumps its version. */
+  async updateCustomAttributes(
+    tx: PoolClient,
+    id: string,
+    custom: common.Attribute[],
+  ): Promise<void> {
+    await tx.query(
+      `UPDATE container_instances SET custom_attributes = $2::jsonb, version = version + 1
         WHERE id = $1`,
-      [id, sentAt],
+      [id, JSON.stringify(custom)],
+    );
+  }
+
+  /** Every instance of a cluster with its attributes (agent's and custom), in id order. */
+  async attributesOf(
+    q: Queryable,
+    cluster: string,
+  ): Promise<{ id: string; arn: string; attributes: common.Attribute[] }[]> {
+    const { rows } = await q.query<InstanceRow>(
+      `SELECT id, arn, attributes, custom_attributes FROM container_instances
+        WHERE cluster = $1 ORDER BY id`,
+      [cluster],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      arn: r.arn,
+      attributes: mergeAttributes(r.attributes ?? [], r.custom_attributes ?? []),
+    }));
+  }
+
+  /**
+   * Records a heartbeat: last_heartbeat_at only moves forward, and never past the state
+   * service's clock. A heartbeat younger than the TTL marks a disconnected agent connected
+   * again (version + 1); `reconnected` says this call made that flip.
+   */
+  async recordHeartbeat(
+    tx: PoolClient,
+    id: string,
+    sentAt: number,
+  ): Promise<{ cluster: string; reconnected: boolean } | undefined> {
+    const { rows } = await tx.query<{ cluster: string; reconnected: boolean }>(
+      `WITH prev AS (
+         SELECT id, agent_connected FROM container_instances WHERE id = $1 FOR UPDATE
+       ), beat AS (
+         SELECT LEAST(now(), to_timestamp($2 / 1000.0)) AS at,
+                LEAST(now(), to_timestamp($2 / 1000.0))
+                  > now() - make_interval(secs => $3::double precision / 1000) AS fresh
+       )
+       UPDATE container_instances ci
+          SET last_heartbeat_at = GREATEST(ci.last_heartbeat_at, beat.at),
+              agent_connected = ci.agent_connected OR beat.fresh,
+              version = ci.version + CASE WHEN NOT ci.agent_connected AND beat.fresh THEN 1 ELSE 0 END
+         FROM prev, beat
+        WHERE ci.id = prev.id
+      RETURNING ci.cluster, (NOT prev.agent_connected AND ci.agent_connected) AS reconnected`,
+      [id, sentAt, this.heartbeatTtlMs],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Marks every connected instance whose last heartbeat is older than the TTL disconnected
+   * (version + 1) and returns them. Rows another transaction holds are skipped (the next sweep
+   * sees them), and the flag is re-checked under the row lock, so replicas sweeping at once
+   * never flip an instance twice.
+   */
+  async markSilentDisconnected(tx: PoolClient): Promise<{ id: string; cluster: string }[]> {
+    const { rows } = await tx.query<{ id: string; cluster: string }>(
+      `WITH due AS (
+         SELECT id FROM container_instances
+          WHERE agent_connected
+            AND (last_heartbeat_at IS NULL
+                 OR last_heartbeat_at < now() - make_interval(secs => $1::double precision / 1000))
+          ORDER BY id
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE container_instances ci SET agent_connected = false, version = ci.version + 1
+         FROM due WHERE ci.id = due.id AND ci.agent_connected
+      RETURNING ci.id, ci.cluster`,
+      [this.heartbeatTtlMs],
+    );
+    return rows;
+  }
+
+  /**
+   * Connected = the stored flag and a heartbeat younger than the TTL, so a reader never sees
+   * an agent as connected in the moment between its TTL running out and the sweep's flip.
+   */
+  isConnected(r: InstanceRow): boolean {
+    const lastHeartbeat = ms(r.last_heartbeat_at);
+    return (
+      r.agent_connected !== false &&
+      lastHeartbeat > 0 &&
+      Date.now() - lastHeartbeat < this.heartbeatTtlMs
     );
   }
 
@@ -170,6 +264,30 @@ export class ContainerInstanceRepository {
     return rows.map((r) => this.toProto(r));
   }
 
+  /**
+   * Fills `taskGroups` of full records (List, Describe): the instances' tasks not yet STOPPED
+   * counted per group, in one grouped query for all of them. Returns the same objects.
+   */
+  async withTaskGroups(
+    q: Queryable,
+    instances: common.ContainerInstance[],
+  ): Promise<common.ContainerInstance[]> {
+    if (instances.length === 0) return instances;
+    const byId = new Map(
+      instances.map((i) => [resourceIdOf(i.containerInstanceArn, 'container-instance'), i]),
+    );
+    const { rows } = await q.query<{ id: string; task_group: string; count: number }>(
+      `SELECT container_instance_id AS id, task_group, count(*)::int AS count
+         FROM tasks
+        WHERE container_instance_id = ANY($1::text[]) AND last_status <> 'STOPPED'
+        GROUP BY container_instance_id, task_group
+        ORDER BY container_instance_id, task_group`,
+      [[...byId.keys()]],
+    );
+    for (const r of rows) byId.get(r.id)?.taskGroups.push({ group: r.task_group, count: r.count });
+    return instances;
+  }
+
   toProto(r: InstanceRow): common.ContainerInstance {
     const lastHeartbeat = ms(r.last_heartbeat_at);
     return {
@@ -177,12 +295,12 @@ export class ContainerInstanceRepository {
       clusterArn: arns.cluster(this.arn, r.cluster),
       ec2InstanceId: r.ec2_instance_id,
       status: r.status,
-      agentConnected: lastHeartbeat > 0 && Date.now() - lastHeartbeat < this.heartbeatTtlMs,
+      agentConnected: this.isConnected(r),
       registered: registeredOf(r),
       remaining: remainingOf(r),
       runningTasksCount: r.running ?? 0,
       pendingTasksCount: r.pending ?? 0,
-      attributes: r.attributes ?? [],
+      attributes: mergeAttributes(r.attributes ?? [], r.custom_attributes ?? []),
       agentVersion: r.agent_version,
       dockerVersion: r.docker_version,
       agentAddress: r.agent_address,
@@ -191,6 +309,7 @@ export class ContainerInstanceRepository {
       lastHeartbeatAt: lastHeartbeat,
       hostname: r.hostname,
       hostAddress: r.host_address,
+      taskGroups: [],
     };
   }
 

@@ -1,7 +1,11 @@
 import { Controller, Inject } from '@nestjs/common';
 import { common, stateV1 } from '@wharf/proto';
+import { ChangeAttributesUseCase } from './change-attributes.use-case';
+import { ClientTokensUseCase } from './client-tokens.use-case';
 import { CommitPlacementsUseCase } from './commit-placements.use-case';
 import { CreateClusterUseCase } from './create-cluster.use-case';
+import { GetUtilisationQuery } from './get-utilisation.query';
+import { ListAttributesQuery } from './list-attributes.query';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
@@ -22,6 +26,11 @@ export class StateController implements stateV1.StateServiceController {
     private readonly commitPlacementsUseCase: CommitPlacementsUseCase,
     @Inject(MarkTaskStoppingUseCase)
     private readonly markTaskStoppingUseCase: MarkTaskStoppingUseCase,
+    @Inject(GetUtilisationQuery) private readonly getUtilisationQuery: GetUtilisationQuery,
+    @Inject(ChangeAttributesUseCase)
+    private readonly changeAttributesUseCase: ChangeAttributesUseCase,
+    @Inject(ListAttributesQuery) private readonly listAttributesQuery: ListAttributesQuery,
+    @Inject(ClientTokensUseCase) private readonly clientTokens: ClientTokensUseCase,
   ) {}
 
   createCluster(req: stateV1.CreateClusterRequest): Promise<common.Cluster> {
@@ -73,5 +82,30 @@ export class StateController implements stateV1.StateServiceController {
   }
   markTaskStopping(req: stateV1.MarkTaskStoppingRequest): Promise<common.Task> {
     return this.markTaskStoppingUseCase.execute(req);
+  }
+  getUtilisation(req: stateV1.GetUtilisationRequest): Promise<stateV1.GetUtilisationResponse> {
+    return this.getUtilisationQuery.execute(req);
+  }
+  putAttributes(req: stateV1.PutAttributesRequest): Promise<stateV1.PutAttributesResponse> {
+    return this.changeAttributesUseCase.put(req);
+  }
+  deleteAttributes(
+    req: stateV1.DeleteAttributesRequest,
+  ): Promise<stateV1.DeleteAttributesResponse> {
+    return this.changeAttributesUseCase.delete(req);
+  }
+  listAttributes(req: stateV1.ListAttributesRequest): Promise<stateV1.ListAttributesResponse> {
+    return this.listAttributesQuery.execute(req);
+  }
+  reserveClientToken(
+    req: stateV1.ReserveClientTokenRequest,
+  ): Promise<stateV1.ReserveClientTokenResponse> {
+    return this.clientTokens.reserve(req);
+  }
+  completeClientToken(req: stateV1.CompleteClientTokenRequest): Promise<stateV1.ClientTokenAck> {
+    return this.clientTokens.complete(req);
+  }
+  releaseClientToken(req: stateV1.ReleaseClientTokenRequest): Promise<stateV1.ClientTokenAck> {
+    return this.clientTokens.release(req);
   }
 }

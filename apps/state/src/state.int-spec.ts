@@ -17,6 +17,7 @@ import {
 import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
+import { MIGRATIONS } from './migrations';
 import { migrate } from './migrations/migrator';
 import { RunningState, startState } from './state';
 
@@ -200,7 +201,7 @@ describe('state service (Postgres + NATS)', () => {
   it('re-running migrations is a no-op, and replicas migrating at once do not collide', async () => {
     expect(await migrate(pool, logger)).toEqual([]);
     const { rows } = await pool.query('SELECT id FROM schema_migrations');
-    expect(rows.map((r) => r.id)).toEqual(['0001_initial']);
+    expect(rows.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
 
     await pool.query('CREATE DATABASE fresh');
     const fresh = new Pool({ connectionString: pg.url.replace(/\/wharf$/, '/fresh'), max: 6 });
@@ -210,7 +211,7 @@ describe('state service (Postgres + NATS)', () => {
         migrate(fresh, logger),
         migrate(fresh, logger),
       ]);
-      expect(applied.flat()).toEqual(['0001_initial']);
+      expect(applied.flat()).toEqual(MIGRATIONS.map((m) => m.id));
       const clusters = await fresh.query('SELECT name FROM clusters');
       expect(clusters.rows).toEqual([{ name: 'default' }]);
     } finally {

@@ -10,6 +10,9 @@ import { OpsServer, PinoNestLogger } from '@wharf/observability';
 import { grpcOptions } from '@wharf/proto';
 import { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
 import { ApplyTaskReportUseCase } from './apply-task-report.use-case';
+import { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
+import { ChangeAttributesUseCase } from './change-attributes.use-case';
+import { ClientTokensUseCase } from './client-tokens.use-case';
 import { ClusterRepository } from './cluster.repository';
 import { CommitPlacementsUseCase } from './commit-placements.use-case';
 import type { StateConfig } from './config';
@@ -17,11 +20,15 @@ import { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { createPool } from './db';
+import { GetUtilisationQuery } from './get-utilisation.query';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { ListAttributesQuery } from './list-attributes.query';
+import { MarkDisconnectedAgentsUseCase } from './mark-disconnected-agents.use-case';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
 import { migrate } from './migrations/migrator';
 import { OutboxRelay } from './outbox-relay';
 import { OutboxRepository } from './outbox.repository';
+import { Periodic } from './periodic';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
 import { ReportConsumer } from './report-consumer';
@@ -29,6 +36,7 @@ import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
 import { TaskDefinitionRepository } from './task-definition.repository';
 import { TaskRepository } from './task.repository';
+import { UtilisationRepository } from './utilisation.repository';
 
 export interface RunningState {
   stop(): Promise<void>;
@@ -79,6 +87,8 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     const instances = new ContainerInstanceRepository(ctx.arn, ctx.agentHeartbeatTtlMs);
     const tasks = new TaskRepository(ctx.arn);
     const outbox = new OutboxRepository();
+    const utilisation = new UtilisationRepository();
+    const clientTokens = new ClientTokensUseCase(ctx, clusters);
 
     const providers: Provider[] = [
       {
@@ -102,6 +112,23 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         provide: MarkTaskStoppingUseCase,
         useValue: new MarkTaskStoppingUseCase(ctx, tasks, instances, outbox),
       },
+      {
+        provide: GetUtilisationQuery,
+        useValue: new GetUtilisationQuery(
+          ctx,
+          clusters,
+          instances,
+          tasks,
+          utilisation,
+          config.UTILISATION_HISTORY_SAMPLES,
+        ),
+      },
+      {
+        provide: ChangeAttributesUseCase,
+        useValue: new ChangeAttributesUseCase(ctx, clusters, instances, outbox),
+      },
+      { provide: ListAttributesQuery, useValue: new ListAttributesQuery(ctx, clusters, instances) },
+      { provide: ClientTokensUseCase, useValue: clientTokens },
     ];
 
     const ops = new OpsServer('state', logger);
@@ -130,11 +157,41 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       js,
       jsm,
       new ApplyTaskReportUseCase(ctx, tasks, instances, outbox),
-      new ApplyHeartbeatUseCase(ctx, instances),
+      new ApplyHeartbeatUseCase(ctx, instances, outbox),
+      new ApplyUtilisationReportUseCase(ctx, utilisation, config.UTILISATION_HISTORY_SAMPLES),
       logger,
       ops.registry,
     );
     await consumer.start();
+    cleanup.unshift(() => consumer.stop());
+
+    // Agent liveness and utilisation retention: leader-free, every replica runs them.
+    const markDisconnected = new MarkDisconnectedAgentsUseCase(ctx, instances, outbox);
+    const liveness = new Periodic(
+      'agent-liveness',
+      config.AGENT_LIVENESS_INTERVAL_MS ??
+        Math.min(5_000, Math.max(100, Math.floor(config.AGENT_HEARTBEAT_TTL_MS / 5))),
+      () => markDisconnected.execute(),
+      logger,
+    );
+    liveness.start();
+    cleanup.unshift(() => liveness.stop());
+    const retention = new Periodic(
+      'utilisation-retention',
+      60_000,
+      () => utilisation.pruneOlderThan(pool, config.UTILISATION_RETENTION_MS),
+      logger,
+    );
+    retention.start();
+    cleanup.unshift(() => retention.stop());
+    const tokenExpiry = new Periodic(
+      'client-token-expiry',
+      10 * 60_000,
+      () => clientTokens.pruneExpired(),
+      logger,
+    );
+    tokenExpiry.start();
+    cleanup.unshift(() => tokenExpiry.stop());
 
     const opsPort = config.STATE_OPS_PORT || (await freePort());
     await ops.listen(opsPort);
@@ -145,6 +202,9 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       opsPort,
       async stop() {
         ops.markShuttingDown();
+        await liveness.stop();
+        await retention.stop();
+        await tokenExpiry.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete
         await relay.stop(); // publishes what those last writes produced

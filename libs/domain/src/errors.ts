@@ -11,6 +11,9 @@ export type EcsErrorName =
   | 'ResourceNotFoundException'
   | 'ResourceInUseException'
   | 'UnsupportedFeatureException'
+  | 'TargetNotFoundException'
+  | 'AttributeLimitExceededException'
+  | 'ConflictException'
   | 'ServerException';
 
 /** gRPC canonical codes (google/rpc/code.proto). */
@@ -74,6 +77,20 @@ export class TaskDefinitionNotFoundError extends WharfError {
 export class NotFoundError extends WharfError {
   constructor(message: string, ecsName: EcsErrorName = 'ClientException') {
     super(ecsName, GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** PutAttributes/DeleteAttributes naming a resource the cluster does not have. */
+export class TargetNotFoundError extends WharfError {
+  constructor(message: string) {
+    super('TargetNotFoundException', GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** More custom attributes on one resource than ECS allows (10). */
+export class AttributeLimitExceededError extends WharfError {
+  constructor(message: string) {
+    super('AttributeLimitExceededException', GrpcCode.RESOURCE_EXHAUSTED, message);
   }
 }
 

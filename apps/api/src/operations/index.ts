@@ -1,3 +1,4 @@
+import { deleteAttributes, listAttributes, putAttributes } from './attributes.operations';
 import { createCluster, describeClusters, listClusters } from './clusters.operations';
 import {
   describeContainerInstances,
@@ -5,7 +6,7 @@ import {
 } from './container-instances.operations';
 import type { OperationHandler } from './operation-context';
 import { describeTaskDefinition, registerTaskDefinition } from './task-definitions.operations';
-import { describeTasks, listTasks, runTask, stopTask } from './tasks.operations';
+import { describeTasks, listTasks, runTask, startTask, stopTask } from './tasks.operations';
 
 /** Every ECS operation Wharf serves, by its name in the X-Amz-Target header. */
 export const OPERATIONS: Record<string, OperationHandler> = {
@@ -20,6 +21,10 @@ export const OPERATIONS: Record<string, OperationHandler> = {
   StopTask: stopTask,
   DescribeTasks: describeTasks,
   ListTasks: listTasks,
+  StartTask: startTask,
+  PutAttributes: putAttributes,
+  DeleteAttributes: deleteAttributes,
+  ListAttributes: listAttributes,
 };
 
 export type { OperationContext, OperationHandler } from './operation-context';

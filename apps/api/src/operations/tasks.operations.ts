@@ -6,9 +6,18 @@ import {
   checkListSize,
   checkMaxResults,
   invalidParameter,
+  Json,
   OperationHandler,
   str,
 } from './operation-context';
+import {
+  EcsTagInput,
+  listJson,
+  overridesJson,
+  validateClientToken,
+  validateStartedBy,
+  validateTags,
+} from './launch-validation';
 
 export const runTask: OperationHandler = async (input, { scheduler }) => {
   const count = input.count === undefined ? 1 : (input.count as number);
@@ -20,31 +29,52 @@ export const runTask: OperationHandler = async (input, { scheduler }) => {
       `launchType ${launchType} is not supported; Wharf runs tasks on EC2-style container instances.`,
     );
   }
-  for (const unsupported of [
-    'capacityProviderStrategy',
-    'placementConstraints',
-    'placementStrategy',
-  ]) {
-    const v = input[unsupported];
-    if (Array.isArray(v) && v.length > 0) {
-      throw new EcsApiError(
-        'UnsupportedFeatureException',
-        `RunTask ${unsupported} is not supported yet.`,
-      );
-    }
+  const capacity = input.capacityProviderStrategy;
+  if (Array.isArray(capacity) && capacity.length > 0) {
+    throw new EcsApiError(
+      'UnsupportedFeatureException',
+      'RunTask capacityProviderStrategy is not supported yet.',
+    );
   }
-  const overrides = validateTaskOverride(input.overrides);
+  const launch = launchFields(input);
+  const clientToken = validateClientToken(str(input.clientToken));
   const res = await call(
     'scheduler',
     scheduler.runTask({
       cluster: str(input.cluster),
       taskDefinition: str(input.taskDefinition),
       count,
-      group: str(input.group),
-      startedBy: str(input.startedBy),
-      overridesJson: input.overrides === undefined ? '' : JSON.stringify(overrides),
-      tagsJson: input.tags ? JSON.stringify(input.tags) : '',
+      ...launch,
       launchType: launchType || 'EC2',
+      placementConstraintsJson: listJson(input.placementConstraints),
+      placementStrategyJson: listJson(input.placementStrategy),
+      clientToken,
+    }),
+  );
+  if (res.clientTokenConflict) {
+    throw new EcsApiError(
+      'ConflictException',
+      `The clientToken ${clientToken} is already in use with a different RunTask request.`,
+      400,
+      { resourceIds: res.conflictingTaskArns },
+    );
+  }
+  return {
+    tasks: res.tasks.map((t) => toEcsTask(t, { includeTags: true })),
+    failures: res.failures.map(toEcsFailure),
+  };
+};
+
+export const startTask: OperationHandler = async (input, { scheduler }) => {
+  const containerInstances = input.containerInstances as string[];
+  checkListSize('containerInstances', containerInstances, 10);
+  const res = await call(
+    'scheduler',
+    scheduler.startTask({
+      cluster: str(input.cluster),
+      taskDefinition: str(input.taskDefinition),
+      containerInstances,
+      ...launchFields(input),
     }),
   );
   return {
@@ -52,6 +82,24 @@ export const runTask: OperationHandler = async (input, { scheduler }) => {
     failures: res.failures.map(toEcsFailure),
   };
 };
+
+/** The members RunTask and StartTask share, checked as ECS checks them. */
+function launchFields(input: Json): {
+  group: string;
+  startedBy: string;
+  overridesJson: string;
+  tagsJson: string;
+} {
+  const overrides = validateTaskOverride(input.overrides);
+  const tags = validateTags(input.tags as EcsTagInput[] | undefined);
+  overridesJson(input.overrides); // the size limit applies to what the caller sent
+  return {
+    group: str(input.group),
+    startedBy: validateStartedBy(str(input.startedBy)),
+    overridesJson: input.overrides === undefined ? '' : overridesJson(overrides),
+    tagsJson: tags.length ? JSON.stringify(tags) : '',
+  };
+}
 
 export const stopTask: OperationHandler = async (input, { scheduler }) => {
   const res = await call(
@@ -95,7 +143,8 @@ export const listTasks: OperationHandler = async (input, { state }) => {
       family: str(input.family),
       startedBy: str(input.startedBy),
       serviceName: str(input.serviceName),
-      desiredStatus: str(input.desiredStatus),
+      // ECS lists tasks whose desired status is RUNNING unless another is asked for.
+      desiredStatus: str(input.desiredStatus) || 'RUNNING',
       maxResults: checkMaxResults(input.maxResults),
       nextToken: str(input.nextToken),
     }),

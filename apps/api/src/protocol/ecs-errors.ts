@@ -9,13 +9,15 @@ export class EcsApiError extends Error {
     readonly type: string,
     message: string,
     readonly status = type === 'ServerException' ? 500 : 400,
+    /** Members of the error shape beyond `message` (ConflictException's `resourceIds`). */
+    readonly members: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = type;
   }
 
   body(): { __type: string; message: string } {
-    return { __type: this.type, message: this.message };
+    return { ...this.members, __type: this.type, message: this.message };
   }
 }
 

@@ -110,6 +110,7 @@ describe('shape mapping', () => {
       lastHeartbeatAt: 0,
       hostname: 'h',
       hostAddress: '10.0.0.2',
+      taskGroups: [{ group: 'family:web', count: 1 }],
     });
     conforms('ContainerInstance', ecs);
     expect(ecs.remainingResources).toEqual([

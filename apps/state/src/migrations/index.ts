@@ -1,4 +1,6 @@
 import { initial } from './0001_initial';
+import { livenessUtilisation } from './0002_liveness_utilisation';
+import { attributesClientTokens } from './0003_attributes_client_tokens';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -7,4 +9,8 @@ export interface Migration {
 }
 
 /** Every migration, in the order it is applied. Append only. */
-export const MIGRATIONS: Migration[] = [{ id: '0001_initial', sql: initial }];
+export const MIGRATIONS: Migration[] = [
+  { id: '0001_initial', sql: initial },
+  { id: '0002_liveness_utilisation', sql: livenessUtilisation },
+  { id: '0003_attributes_client_tokens', sql: attributesClientTokens },
+];

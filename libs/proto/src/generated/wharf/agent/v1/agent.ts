@@ -28,6 +28,39 @@ export interface AgentStopTaskResponse {
   known: boolean;
 }
 
+export interface StreamLogsRequest {
+  taskArn: string;
+  /** The container's name in the task definition; may be empty when the task has one container. */
+  containerName: string;
+  /**
+   * Lines to return from the end of the logs: -1 (or any negative number) for all of them,
+   * 0 for none (with follow: only new lines), N for the last N.
+   */
+  tail: number;
+  /** Only lines written at or after this instant, epoch milliseconds; 0 for no lower bound. */
+  since: number;
+  /** Keep the stream open and send new lines until the container stops. */
+  follow: boolean;
+  /** Prefix each line's data with the engine's RFC 3339 timestamp (as `docker logs -t`). */
+  timestamps: boolean;
+}
+
+export interface LogChunk {
+  containerName: string;
+  /** "stdout" or "stderr" (a TTY container's output is all "stdout"). */
+  stream: string;
+  /**
+   * UTF-8 text as the container wrote it, normally one line with its newline (the engine
+   * splits lines over 16 KiB).
+   */
+  data: string;
+  /**
+   * When the engine recorded the line, epoch milliseconds (the time it was read where the
+   * engine gave none).
+   */
+  timestamp: number;
+}
+
 /**
  * One agent per host. Commands are acknowledged once accepted; what happens next is
  * reported over NATS (wharf.reports.*).
@@ -37,6 +70,15 @@ export interface AgentServiceClient {
   startTask(request: StartTaskRequest): Observable<StartTaskResponse>;
 
   stopTask(request: AgentStopTaskRequest): Observable<AgentStopTaskResponse>;
+
+  /**
+   * A task container's logs as the engine keeps them (json-file / local drivers). Ends at the
+   * end of the logs, or with follow when the container stops or the caller cancels.
+   * NOT_FOUND for a task or container this host does not have; INVALID_ARGUMENT when
+   * container_name is empty and the task has more than one container.
+   */
+
+  streamLogs(request: StreamLogsRequest): Observable<LogChunk>;
 }
 
 /**
@@ -50,11 +92,20 @@ export interface AgentServiceController {
   stopTask(
     request: AgentStopTaskRequest,
   ): Promise<AgentStopTaskResponse> | Observable<AgentStopTaskResponse> | AgentStopTaskResponse;
+
+  /**
+   * A task container's logs as the engine keeps them (json-file / local drivers). Ends at the
+   * end of the logs, or with follow when the container stops or the caller cancels.
+   * NOT_FOUND for a task or container this host does not have; INVALID_ARGUMENT when
+   * container_name is empty and the task has more than one container.
+   */
+
+  streamLogs(request: StreamLogsRequest): Observable<LogChunk>;
 }
 
 export function AgentServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["startTask", "stopTask"];
+    const grpcMethods: string[] = ["startTask", "stopTask", "streamLogs"];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("AgentService", method)(constructor.prototype[method], method, descriptor);

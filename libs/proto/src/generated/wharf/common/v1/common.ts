@@ -119,6 +119,16 @@ export interface ContainerInstance {
   hostname: string;
   /** where the instance's published ports are reachable */
   hostAddress: string;
+  /**
+   * Tasks not yet STOPPED on the instance, per task group (placement's distinctInstance,
+   * spread and task:group). Filled in ListContainerInstances and DescribeContainerInstances.
+   */
+  taskGroups: GroupCount[];
+}
+
+export interface GroupCount {
+  group: string;
+  count: number;
 }
 
 export interface Cluster {

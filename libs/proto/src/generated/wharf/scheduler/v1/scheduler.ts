@@ -21,9 +21,39 @@ export interface RunTaskRequest {
   /** ECS tags */
   tagsJson: string;
   launchType: string;
+  /** ECS PlacementConstraint[] and PlacementStrategy[] as JSON ('' = none). */
+  placementConstraintsJson?: string | undefined;
+  placementStrategyJson?:
+    | string
+    | undefined;
+  /** ECS clientToken: the same token with the same request returns the same tasks. */
+  clientToken?: string | undefined;
 }
 
 export interface RunTaskResponse {
+  tasks: Task[];
+  failures: Failure[];
+  /**
+   * True (and tasks empty) when client_token was already used by a different request;
+   * conflicting_task_arns are the tasks that request created. The api answers
+   * ConflictException with them as resourceIds.
+   */
+  clientTokenConflict: boolean;
+  conflictingTaskArns: string[];
+}
+
+export interface StartTaskRequest {
+  cluster: string;
+  taskDefinition: string;
+  /** ids or ARNs, 1 to 10 */
+  containerInstances: string[];
+  group: string;
+  startedBy: string;
+  overridesJson: string;
+  tagsJson: string;
+}
+
+export interface StartTaskResponse {
   tasks: Task[];
   failures: Failure[];
 }
@@ -38,12 +68,47 @@ export interface StopTaskResponse {
   task: Task | undefined;
 }
 
+export interface ExplainRequest {
+  cluster: string;
+  /** family, family:revision or ARN */
+  taskDefinition: string;
+  /** 0 = 1; the explanation is for the next task */
+  count: number;
+  /** '' = family:<family> */
+  group: string;
+  /** ECS PlacementConstraint[] ('' = none) */
+  placementConstraintsJson: string;
+  /** ECS PlacementStrategy[] ('' = RunTask's random) */
+  placementStrategyJson: string;
+  /** ECS TaskOverride ('' = none) */
+  overridesJson: string;
+}
+
+export interface ExplainResponse {
+  /** libs/domain PlacementExplanation plus a `plan` of all `count` tasks, as JSON. */
+  explanationJson: string;
+}
+
 /** The scheduler decides where tasks run and tells the agents. */
 
 export interface SchedulerServiceClient {
   runTask(request: RunTaskRequest): Observable<RunTaskResponse>;
 
   stopTask(request: StopTaskRequest): Observable<StopTaskResponse>;
+
+  /**
+   * ECS StartTask: one task on each named container instance (no placement decision); an
+   * instance that is unknown, not ACTIVE, disconnected or short of room gets a failure.
+   */
+
+  startTask(request: StartTaskRequest): Observable<StartTaskResponse>;
+
+  /**
+   * Each instance's verdict for a task definition and placement options on a fresh snapshot
+   * of the cluster (infeasible and why, or its rank in each strategy); commits nothing.
+   */
+
+  explain(request: ExplainRequest): Observable<ExplainResponse>;
 }
 
 /** The scheduler decides where tasks run and tells the agents. */
@@ -52,11 +117,25 @@ export interface SchedulerServiceController {
   runTask(request: RunTaskRequest): Promise<RunTaskResponse> | Observable<RunTaskResponse> | RunTaskResponse;
 
   stopTask(request: StopTaskRequest): Promise<StopTaskResponse> | Observable<StopTaskResponse> | StopTaskResponse;
+
+  /**
+   * ECS StartTask: one task on each named container instance (no placement decision); an
+   * instance that is unknown, not ACTIVE, disconnected or short of room gets a failure.
+   */
+
+  startTask(request: StartTaskRequest): Promise<StartTaskResponse> | Observable<StartTaskResponse> | StartTaskResponse;
+
+  /**
+   * Each instance's verdict for a task definition and placement options on a fresh snapshot
+   * of the cluster (infeasible and why, or its rank in each strategy); commits nothing.
+   */
+
+  explain(request: ExplainRequest): Promise<ExplainResponse> | Observable<ExplainResponse> | ExplainResponse;
 }
 
 export function SchedulerServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["runTask", "stopTask"];
+    const grpcMethods: string[] = ["runTask", "stopTask", "startTask", "explain"];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("SchedulerService", method)(constructor.prototype[method], method, descriptor);

@@ -156,6 +156,145 @@ export interface MarkTaskStoppingRequest {
   stopCode: string;
 }
 
+export interface GetUtilisationRequest {
+  cluster: string;
+  /** Exactly one of task and container_instance (id or ARN). */
+  task: string;
+  containerInstance: string;
+  /** How many samples of history to return (newest first); 0 = every sample kept. */
+  historyLimit: number;
+}
+
+/** One container's figures in a task sample (see UtilisationSample for the units). */
+export interface ContainerUtilisation {
+  name: string;
+  runtimeId: string;
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+}
+
+/**
+ * What an agent measured at sampled_at (epoch ms). cpu_percent is of one CPU (as docker stats
+ * shows it); memory used excludes the page cache; network and block I/O are byte counters
+ * since the containers started. A task sample sums its containers; an instance sample sums
+ * the Wharf tasks on the host, with the host's memory as the limit.
+ */
+export interface UtilisationSample {
+  sampledAt: number;
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+  /** task samples */
+  containers: ContainerUtilisation[];
+  /** instance samples */
+  onlineCpus: number;
+  /** instance samples */
+  taskCount: number;
+}
+
+export interface GetUtilisationResponse {
+  /** the task's or the container instance's ARN */
+  resourceArn: string;
+  containerInstanceArn: string;
+  /** unset when nothing was reported yet */
+  latest:
+    | UtilisationSample
+    | undefined;
+  /** newest first, latest included */
+  history: UtilisationSample[];
+}
+
+/** An ECS Attribute with its target (target_type is "container-instance"). */
+export interface TargetAttribute {
+  name: string;
+  value: string;
+  targetType: string;
+  /** id or ARN; an ARN in responses */
+  targetId: string;
+}
+
+export interface PutAttributesRequest {
+  cluster: string;
+  attributes: TargetAttribute[];
+}
+
+export interface PutAttributesResponse {
+  attributes: TargetAttribute[];
+}
+
+export interface DeleteAttributesRequest {
+  cluster: string;
+  /** values are ignored */
+  attributes: TargetAttribute[];
+}
+
+export interface DeleteAttributesResponse {
+  attributes: TargetAttribute[];
+}
+
+export interface ListAttributesRequest {
+  cluster: string;
+  targetType: string;
+  /** '' = any */
+  attributeName: string;
+  /** '' = any (needs attribute_name) */
+  attributeValue: string;
+  /** default 100 */
+  maxResults: number;
+  nextToken: string;
+}
+
+export interface ListAttributesResponse {
+  /** ordered by instance id, then name */
+  attributes: TargetAttribute[];
+  nextToken: string;
+}
+
+export interface ReserveClientTokenRequest {
+  cluster: string;
+  clientToken: string;
+  /**
+   * A digest of everything the request asked for; the same token with another hash is a
+   * different request.
+   */
+  requestHash: string;
+}
+
+export interface ReserveClientTokenResponse {
+  /** True when this caller now owns the token and must Complete or Release it. */
+  reserved: boolean;
+  /** When not reserved: the earlier request's hash, and whether it has completed. */
+  requestHash: string;
+  completed: boolean;
+  taskArns: string[];
+  /** the earlier response's failures (ECS Failure list) */
+  failuresJson: string;
+}
+
+export interface CompleteClientTokenRequest {
+  cluster: string;
+  clientToken: string;
+  taskArns: string[];
+  failuresJson: string;
+}
+
+export interface ReleaseClientTokenRequest {
+  cluster: string;
+  clientToken: string;
+}
+
+export interface ClientTokenAck {
+}
+
 /**
  * The state service is the only process that opens Postgres. Every read and write of the
  * cluster model goes through it. Errors carry canonical gRPC status codes.
@@ -195,6 +334,44 @@ export interface StateServiceClient {
   /** Sets desiredStatus STOPPED (and the reason and stop code) on a task. */
 
   markTaskStopping(request: MarkTaskStoppingRequest): Observable<Task>;
+
+  /**
+   * The latest utilisation sample the agents reported for a task or a container instance,
+   * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
+   */
+
+  getUtilisation(request: GetUtilisationRequest): Observable<GetUtilisationResponse>;
+
+  /**
+   * ECS attributes on container instances. An instance's attributes are the ones its agent
+   * registered with, overlaid (by name) with the custom ones set here; custom attributes
+   * survive re-registration, the agent's own are replaced by each registration. Put and
+   * Delete are all or nothing; each changed instance gets version + 1 and an event
+   * `container_instance.changed`. Unknown target → NOT_FOUND `TargetNotFoundException`;
+   * more than 10 custom attributes on an instance → `AttributeLimitExceededException`.
+   */
+
+  putAttributes(request: PutAttributesRequest): Observable<PutAttributesResponse>;
+
+  deleteAttributes(request: DeleteAttributesRequest): Observable<DeleteAttributesResponse>;
+
+  listAttributes(request: ListAttributesRequest): Observable<ListAttributesResponse>;
+
+  /**
+   * RunTask clientToken idempotency, scoped to a cluster, kept 24 h. Reserve first: the
+   * answer says whether this caller now owns the token, or what an earlier request with the
+   * same token was (its request hash, and its tasks once it completed).
+   */
+
+  reserveClientToken(request: ReserveClientTokenRequest): Observable<ReserveClientTokenResponse>;
+
+  /** Records the tasks the owner's request created (completing the reservation). */
+
+  completeClientToken(request: CompleteClientTokenRequest): Observable<ClientTokenAck>;
+
+  /** Drops a reservation whose request failed before creating anything, so a retry can run. */
+
+  releaseClientToken(request: ReleaseClientTokenRequest): Observable<ClientTokenAck>;
 }
 
 /**
@@ -258,6 +435,58 @@ export interface StateServiceController {
   /** Sets desiredStatus STOPPED (and the reason and stop code) on a task. */
 
   markTaskStopping(request: MarkTaskStoppingRequest): Promise<Task> | Observable<Task> | Task;
+
+  /**
+   * The latest utilisation sample the agents reported for a task or a container instance,
+   * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
+   */
+
+  getUtilisation(
+    request: GetUtilisationRequest,
+  ): Promise<GetUtilisationResponse> | Observable<GetUtilisationResponse> | GetUtilisationResponse;
+
+  /**
+   * ECS attributes on container instances. An instance's attributes are the ones its agent
+   * registered with, overlaid (by name) with the custom ones set here; custom attributes
+   * survive re-registration, the agent's own are replaced by each registration. Put and
+   * Delete are all or nothing; each changed instance gets version + 1 and an event
+   * `container_instance.changed`. Unknown target → NOT_FOUND `TargetNotFoundException`;
+   * more than 10 custom attributes on an instance → `AttributeLimitExceededException`.
+   */
+
+  putAttributes(
+    request: PutAttributesRequest,
+  ): Promise<PutAttributesResponse> | Observable<PutAttributesResponse> | PutAttributesResponse;
+
+  deleteAttributes(
+    request: DeleteAttributesRequest,
+  ): Promise<DeleteAttributesResponse> | Observable<DeleteAttributesResponse> | DeleteAttributesResponse;
+
+  listAttributes(
+    request: ListAttributesRequest,
+  ): Promise<ListAttributesResponse> | Observable<ListAttributesResponse> | ListAttributesResponse;
+
+  /**
+   * RunTask clientToken idempotency, scoped to a cluster, kept 24 h. Reserve first: the
+   * answer says whether this caller now owns the token, or what an earlier request with the
+   * same token was (its request hash, and its tasks once it completed).
+   */
+
+  reserveClientToken(
+    request: ReserveClientTokenRequest,
+  ): Promise<ReserveClientTokenResponse> | Observable<ReserveClientTokenResponse> | ReserveClientTokenResponse;
+
+  /** Records the tasks the owner's request created (completing the reservation). */
+
+  completeClientToken(
+    request: CompleteClientTokenRequest,
+  ): Promise<ClientTokenAck> | Observable<ClientTokenAck> | ClientTokenAck;
+
+  /** Drops a reservation whose request failed before creating anything, so a retry can run. */
+
+  releaseClientToken(
+    request: ReleaseClientTokenRequest,
+  ): Promise<ClientTokenAck> | Observable<ClientTokenAck> | ClientTokenAck;
 }
 
 export function StateServiceControllerMethods() {
@@ -275,6 +504,13 @@ export function StateServiceControllerMethods() {
       "listTasks",
       "describeTasks",
       "markTaskStopping",
+      "getUtilisation",
+      "putAttributes",
+      "deleteAttributes",
+      "listAttributes",
+      "reserveClientToken",
+      "completeClientToken",
+      "releaseClientToken",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

@@ -9,12 +9,11 @@ import { Counter, Gauge } from 'prom-client';
 import { arns } from '@wharf/domain';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createStateClient, grpcOptions } from '@wharf/proto';
+import { createStateClient, grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
 import { AgentController } from './agent.controller';
 import type { AgentConfig } from './config';
 import { describeClusterTasks } from './engine/describe-cluster-tasks';
 import { TaskEngine } from './engine/task-engine';
-import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { ContainerLogs } from './logs/container-logs';
 import {
   AGENT_VERSION,
@@ -158,7 +157,7 @@ async function start(
     ...grpcOptions('agent', `0.0.0.0:${grpcPort}`),
     logger: new PinoNestLogger(log),
   });
-  app.useGlobalFilters(new GrpcExceptionFilter(log));
+  app.useGlobalFilters(new GrpcExceptionFilter(log, 'agent'));
   undo.unshift(() => app.close());
   await app.listen();
   log.info({ grpcPort, agentAddress, hostAddress }, 'agent gRPC listening');

@@ -2,14 +2,13 @@ import { DynamicModule, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions } from '@nestjs/microservices';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createStateClient, grpcOptions } from '@wharf/proto';
+import { createStateClient, grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom, timeout } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
 import { ExplainUseCase } from './explain.use-case';
 import { freePort } from './free-port';
-import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { RunTaskUseCase } from './run-task.use-case';
 import { SchedulerController } from './scheduler.controller';
 import { StartTaskUseCase } from './start-task.use-case';
@@ -77,7 +76,7 @@ export async function startScheduler(
       SchedulerModule.create({ config, logger, state: state.client, agents }),
       { ...grpcOptions('scheduler', `0.0.0.0:${grpcPort}`), logger: new PinoNestLogger(logger) },
     );
-    app.useGlobalFilters(new GrpcExceptionFilter(logger));
+    app.useGlobalFilters(new GrpcExceptionFilter(logger, 'scheduler'));
     await app.listen();
     await ops.listen(config.SCHEDULER_OPS_PORT);
   } catch (err) {

@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { grpcOptions } from '@wharf/proto';
+import { grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
 import { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
 import { ApplyTaskReportUseCase } from './apply-task-report.use-case';
 import { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
@@ -21,7 +21,6 @@ import type { StateContext } from './context';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { createPool } from './db';
 import { GetUtilisationQuery } from './get-utilisation.query';
-import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkDisconnectedAgentsUseCase } from './mark-disconnected-agents.use-case';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
@@ -146,7 +145,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         logger: new PinoNestLogger(logger),
       },
     );
-    app.useGlobalFilters(new GrpcExceptionFilter(logger));
+    app.useGlobalFilters(new GrpcExceptionFilter(logger, 'state'));
     await app.listen();
     cleanup.unshift(() => app.close());
 

@@ -62,3 +62,4 @@ export function grpcOptions(service: WharfGrpcService, url: string): GrpcOptions
 }
 
 export * from './clients';
+export * from './grpc-exception.filter';

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { ArgumentsHost, Catch, RpcExceptionFilter } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import type { Logger } from 'pino';
+import { Observable, throwError } from 'rxjs';
+import { encodeErrorDetails, GrpcCode, WharfError } from '@wharf/domain';
+
+/** A gRPC error as @grpc/grpc-js reports it from a call to another service. */
+export function isGrpcError(err: unknown): err is { code: number; details: string } {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    typeof (err as { details?: unknown }).details === 'string'
+  );
+}
+
+/**
+ * Each gRPC service's one exception filter. Domain errors travel with their canonical status
+ * and `<EcsName>: message` as details (the client sees details = message), so the api can
+ * answer with the exact ECS error. An error from a downstream service keeps its code and
+ * details. Anything else is INTERNAL with a correlation id; the error is logged, never sent.
+ */
+@Catch()
+export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
+  constructor(
+    private readonly logger: Logger,
+    private readonly service: string,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> {
+    if (exception instanceof WharfError) {
+      return throwError(() => ({
+        code: exception.grpcCode,
+        message: encodeErrorDetails(exception),
+      }));
+    }
+    if (exception instanceof RpcException) return throwError(() => exception.getError());
+    if (isGrpcError(exception)) {
+      return throwError(() => ({ code: exception.code, message: exception.details }));
+    }
+    const correlationId = randomUUID();
+    const handler = host.getArgByIndex?.<{ getPath?: () => string } | undefined>(2);
+    this.logger.error(
+      { err: exception, correlationId, method: handler?.getPath?.() },
+      'unhandled error in a gRPC handler',
+    );
+    return throwError(() => ({
+      code: GrpcCode.INTERNAL,
+      message: `ServerException: internal error in the ${this.service} (correlation id ${correlationId})`,
+    }));
+  }
+}

@@ -161,6 +161,18 @@ async function start(
   undo.unshift(() => app.close());
   await app.listen();
   log.info({ grpcPort, agentAddress, hostAddress }, 'agent gRPC listening');
+  // A StopTask that could not reach this agent (it was starting, or the scheduler's channel
+  // to it was backing off) is only in state: ask now, and then now and again.
+  void engine.checkDesiredStatus();
+  let desiredCheck: NodeJS.Timeout | undefined;
+  if (config.AGENT_DESIRED_STATUS_CHECK_MS > 0) {
+    desiredCheck = setInterval(
+      () => void engine.checkDesiredStatus(),
+      config.AGENT_DESIRED_STATUS_CHECK_MS,
+    );
+    desiredCheck.unref();
+    undo.unshift(() => clearInterval(desiredCheck));
+  }
 
   const heartbeat = new Heartbeat(
     nc,
@@ -188,6 +200,7 @@ async function start(
     (stopping ??= (async () => {
       // Task containers are left running: a restarted agent adopts them.
       ready = false;
+      clearInterval(desiredCheck);
       ops.markShuttingDown();
       await app.close();
       await heartbeat.stop();

@@ -76,6 +76,11 @@ export const agentConfigSchema = z.object({
     .default('default'),
   /** How long a stopped task's containers are kept before removal (ECS: 3 h). */
   AGENT_TASK_CLEANUP_WAIT_MS: env.int(10 * 60 * 1000, 0),
+  /**
+   * How often the agent asks the cluster whether any of its running tasks should be stopped
+   * (a StopTask that could not reach it); 0 turns it off.
+   */
+  AGENT_DESIRED_STATUS_CHECK_MS: env.int(15_000, 0),
   /** Without it, a container definition with `privileged: true` fails its task. */
   AGENT_ALLOW_PRIVILEGED: env.bool(false),
 });

@@ -278,6 +278,37 @@ describe('clean-up and restarts', () => {
     await h.waitForReport(keep, 'STOPPED');
   });
 
+  it('asks the cluster again later: a stop recorded after adoption asked is carried out', async () => {
+    const first = h.newEngine({ cleanupWaitMs: 60_000 });
+    await first.start();
+    const taskArn = h.newTaskArn();
+    first.startTask(h.taskOf(taskArn), h.definitionOf('stopped-late', [sleeper('main')]));
+    await h.waitForReport(taskArn, 'RUNNING');
+    await first.close(0);
+
+    // The cluster learns of the stop only after the adopting engine asked (while the agent
+    // could not be reached, so nobody told it).
+    let stopped = false;
+    const describeTasks = async (arns: string[]): Promise<ClusterTaskView[]> =>
+      arns.map((arn) => ({
+        taskArn: arn,
+        desiredStatus: stopped ? 'STOPPED' : 'RUNNING',
+        stopCode: stopped ? 'UserInitiated' : '',
+        stoppedReason: stopped ? 'Stopped before the agent listened' : '',
+      }));
+    const since = h.reports.length;
+    const second = h.newEngine({ cleanupWaitMs: 1_000, describeTasks });
+    await second.start();
+    await h.waitForReport(taskArn, 'RUNNING', (r) => h.reports.indexOf(r) >= since);
+    expect(second.get(taskArn)?.desiredStatus).toBe('RUNNING');
+    stopped = true;
+    await second.checkDesiredStatus();
+    const report = await h.waitForReport(taskArn, 'STOPPED');
+    expect(report.stopCode).toBe('UserInitiated');
+    expect(report.stoppedReason).toBe('Stopped before the agent listened');
+    await h.waitUntilRemoved(taskArn, 10_000);
+  });
+
   it('a task adopted before all its containers were created fails to start', async () => {
     const first = h.newEngine({ cleanupWaitMs: 60_000 });
     await first.start();

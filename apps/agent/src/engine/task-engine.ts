@@ -54,6 +54,7 @@ export class TaskEngine {
   private readonly events: DockerEventWatcher;
   private readonly deps: ManagedTaskDeps;
   private readonly log: Logger;
+  private checkingDesired = false;
 
   constructor(private readonly options: TaskEngineOptions) {
     this.log = options.logger.child({ containerInstanceArn: options.containerInstanceArn });
@@ -80,6 +81,25 @@ export class TaskEngine {
   async start(): Promise<void> {
     await this.events.start();
     await this.adopt();
+  }
+
+  /**
+   * Carries out stops the cluster recorded but could not tell this agent: asks the cluster
+   * (state DescribeTasks) about every task still meant to run here and stops those it wants
+   * STOPPED. The scheduler gives up on an agent it cannot reach (restarting, or its channel
+   * still backing off after the agent came back) and leaves the task desired STOPPED; the
+   * agent runs this once its gRPC server listens and every AGENT_DESIRED_STATUS_CHECK_MS.
+   */
+  async checkDesiredStatus(): Promise<void> {
+    if (this.checkingDesired) return;
+    const tasks = [...this.tasks.values()].filter((t) => t.desiredStatus === 'RUNNING');
+    if (!tasks.length) return;
+    this.checkingDesired = true;
+    try {
+      await this.applyClusterView(tasks);
+    } finally {
+      this.checkingDesired = false;
+    }
   }
 
   /** Stops watching Docker and waits for in-flight task operations. Containers keep running. */
@@ -299,21 +319,24 @@ export class TaskEngine {
     if (adopted.length) await this.applyClusterView(adopted);
   }
 
-  /** Stops adopted tasks the cluster wants stopped (e.g. StopTask while the agent was down). */
-  private async applyClusterView(adopted: ManagedTask[]): Promise<void> {
+  /**
+   * Stops those of `tasks` the cluster wants stopped (e.g. adopted ones after a StopTask
+   * while the agent was down).
+   */
+  private async applyClusterView(tasks: ManagedTask[]): Promise<void> {
     if (!this.options.describeTasks) return;
     let views: ClusterTaskView[];
     try {
-      views = await this.options.describeTasks(adopted.map((t) => t.taskArn));
+      views = await this.options.describeTasks(tasks.map((t) => t.taskArn));
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'could not ask the cluster about adopted tasks');
+      this.log.warn({ err: errorMessage(err) }, 'could not ask the cluster about its tasks');
       return;
     }
     for (const view of views) {
       if (view.desiredStatus !== 'STOPPED') continue;
       const task = this.tasks.get(view.taskArn);
-      if (!task) continue;
-      this.log.info({ taskArn: view.taskArn }, 'the cluster wants this adopted task stopped');
+      if (!task || task.desiredStatus === 'STOPPED') continue;
+      this.log.info({ taskArn: view.taskArn }, 'the cluster wants this task stopped');
       void task.stop(
         view.stopCode || 'UserInitiated',
         view.stoppedReason || 'Task stopped while the agent was away',

@@ -4,107 +4,38 @@
  * engine and a Wharf agent. Driven through the ECS API with the AWS SDK, as a user would.
  */
 import {
-  DescribeTasksCommand,
   ECSClient,
-  ListContainerInstancesCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { Network, type StartedNetwork } from 'testcontainers';
-import {
-  eventually,
-  IMAGES,
-  startHost,
-  startNats,
-  startPostgres,
-  startService,
-  type StartedHost,
-  type StartedNats,
-  type StartedPostgres,
-  type StartedService,
-} from '@wharf/testing';
+import { eventually, IMAGES, startTopology, type Topology } from '@wharf/testing';
 
 jest.setTimeout(600_000);
 
 describe('one task from RunTask to STOPPED on two real hosts', () => {
-  let network: StartedNetwork;
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
-  const services: StartedService[] = [];
-  const hosts: StartedHost[] = [];
+  let topology: Topology | undefined;
   let ecs: ECSClient;
+  let hosts: Topology['hosts'];
 
   beforeAll(async () => {
-    network = await new Network().start();
-    [postgres, nats] = await Promise.all([startPostgres(network), startNats(network)]);
-    const common = { LOG_LEVEL: 'info', NATS_URL: nats.networkUrl! };
-    services.push(
-      await startService(network, 'state', { ...common, DATABASE_URL: postgres.networkUrl! }),
-    );
-    services.push(
-      ...(await Promise.all([
-        startService(network, 'scheduler', { ...common, STATE_URL: 'state:4701' }),
-        startService(network, 'api', {
-          ...common,
-          STATE_URL: 'state:4701',
-          SCHEDULER_URL: 'scheduler:4702',
-        }),
-        startService(network, 'lb', { ...common, STATE_URL: 'state:4701' }),
-      ])),
-    );
-    for (const [i, zone] of [
-      [1, 'az-a'],
-      [2, 'az-b'],
-    ] as const) {
-      const alias = `host-${i}`;
-      const host = await startHost(
-        network,
-        alias,
-        {
-          ...common,
-          STATE_URL: 'state:4701',
-          AGENT_ADVERTISE_ADDRESS: `${alias}:4703`,
-          AGENT_HOST_ADDRESS: alias,
-          AGENT_CPU: '2048',
-          AGENT_MEMORY: '1024',
-          AGENT_ATTRIBUTES: `ecs.availability-zone=${zone}`,
-          // Stopped tasks' containers are removed after this wait (ECS keeps them for hours).
-          AGENT_TASK_CLEANUP_WAIT_MS: '1000',
-        },
-        { images: [IMAGES.workload] },
-      );
-      hosts.push(host);
-    }
-    const api = services.find((s) => s.name === 'api')!;
-    ecs = new ECSClient({
-      endpoint: api.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    topology = await startTopology({
+      hosts: [
+        { env: { AGENT_ATTRIBUTES: 'ecs.availability-zone=az-a' } },
+        { env: { AGENT_ATTRIBUTES: 'ecs.availability-zone=az-b' } },
+      ],
     });
-    await eventually(
-      async () => {
-        const out = await ecs.send(new ListContainerInstancesCommand({ cluster: 'default' }));
-        return (out.containerInstanceArns ?? []).length === 2 ? true : undefined;
-      },
-      'both agents to register',
-      120_000,
-    );
+    ({ ecs, hosts } = topology);
   });
 
   afterAll(async () => {
-    ecs?.destroy();
-    await Promise.allSettled(hosts.map((h) => h.stop({ timeout: 2_000 })));
-    await Promise.allSettled(services.map((s) => s.stop()));
-    await Promise.allSettled([postgres?.container.stop(), nats?.container.stop()]);
-    await network?.stop();
+    await topology?.stop();
   });
 
   async function describe(taskArns: string[]): Promise<Task[]> {
-    const out = await ecs.send(new DescribeTasksCommand({ cluster: 'default', tasks: taskArns }));
-    return out.tasks ?? [];
+    return topology!.describeTasks(taskArns);
   }
 
   it('runs two tasks on the hosts, stops them, and refuses what cannot fit', async () => {

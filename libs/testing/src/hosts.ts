@@ -30,6 +30,9 @@ class HostContainer extends GenericContainer {
   }
 }
 
+/** Where the host image's entry point keeps the pid of the agent it supervises. */
+const AGENT_PID_FILE = '/run/wharf-agent.pid';
+
 /** Ports of the services (docs/DEVELOPING.md). */
 export const PORTS = {
   api: 4700,
@@ -73,6 +76,16 @@ export interface StartedHost {
   docker(args: string[]): Promise<string>;
   /** Copies an image from the outer engine (where build-images.sh built it) into the host's engine. */
   loadImage(image: string): Promise<void>;
+  /**
+   * The pid of the agent process inside the host (the image's entry point supervises it and
+   * keeps its pid in /run/wharf-agent.pid); undefined while no agent runs.
+   */
+  agentPid(): Promise<number | undefined>;
+  /**
+   * Sends `signal` (default KILL: a crash) to the agent process; resolves to the pid signalled.
+   * The entry point starts a new agent after an abnormal exit; task containers keep running.
+   */
+  killAgent(signal?: string): Promise<number>;
   /** Stops the host (the agent first gets SIGTERM; `{ timeout: 0 }` kills it: losing a host). */
   stop(options?: Partial<StopOptions>): Promise<void>;
 }
@@ -150,6 +163,24 @@ export async function startHost(
       throw new Error(`loading ${image} into host ${alias} failed: ${r.output}`);
   };
 
+  const agentPid = async (): Promise<number | undefined> => {
+    const r = await exec(['cat', AGENT_PID_FILE]);
+    const pid = Number(r.stdout.trim());
+    if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) return undefined;
+    // The file names a live process until the supervisor has seen it go.
+    // The image has no kill binary (no procps): the shell's built-in.
+    return (await exec(['sh', '-c', 'kill -0 "$1"', 'sh', String(pid)])).exitCode === 0
+      ? pid
+      : undefined;
+  };
+  const killAgent = async (signal = 'KILL'): Promise<number> => {
+    const pid = await agentPid();
+    if (pid === undefined) throw new Error(`no agent is running on host ${alias}`);
+    const r = await exec(['sh', '-c', 'kill -s "$1" "$2"', 'sh', signal, String(pid)]);
+    if (r.exitCode !== 0) throw new Error(`kill -${signal} ${pid} on host ${alias}: ${r.output}`);
+    return pid;
+  };
+
   const address = container.getIpAddress(network.getName());
   for (const image of options.images ?? []) await loadImage(image);
   return {
@@ -159,6 +190,8 @@ export async function startHost(
     exec,
     docker,
     loadImage,
+    agentPid,
+    killAgent,
     stop: async (stopOptions) => {
       await container.stop(stopOptions);
     },

@@ -1,0 +1,250 @@
+import {
+  DescribeTasksCommand,
+  ECSClient,
+  ListContainerInstancesCommand,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { Network, type StartedNetwork } from 'testcontainers';
+import { startHost, startService, type StartedHost, type StartedService } from './hosts';
+import {
+  eventually,
+  IMAGES,
+  startNats,
+  startPostgres,
+  type StartedNats,
+  type StartedPostgres,
+} from './infra';
+
+export interface TopologyHostSpec {
+  /** Network alias and hostname; default `host-<n>` (1-based). */
+  alias?: string;
+  /** More agent environment for this host only (e.g. AGENT_ATTRIBUTES). */
+  env?: Record<string, string>;
+}
+
+export interface StartTopologyOptions {
+  /** How many hosts (or one spec per host); default 2. */
+  hosts?: number | TopologyHostSpec[];
+  /** Agent environment for every host, over the defaults (CPU 2048, memory 1024, clean-up 1 s). */
+  agentEnv?: Record<string, string>;
+  /** Environment for every service (state, scheduler, api, lb) and agent, e.g. LOG_LEVEL. */
+  commonEnv?: Record<string, string>;
+  /** Images loaded into every host's engine; default the workload image. */
+  images?: string[];
+  /** The cluster the agents join; default `default`. */
+  cluster?: string;
+  /** How long to wait for every agent to register; default 120 s. */
+  registrationTimeoutMs?: number;
+}
+
+export interface TopologyHost extends StartedHost {
+  /** The container instance this host's agent registered as (from its data directory). */
+  containerInstanceArn: string;
+}
+
+export interface Topology {
+  network: StartedNetwork;
+  postgres: StartedPostgres;
+  nats: StartedNats;
+  services: {
+    state: StartedService;
+    scheduler: StartedService;
+    api: StartedService;
+    lb: StartedService;
+  };
+  hosts: TopologyHost[];
+  /** An ECS client of the api, as a user would have. */
+  ecs: ECSClient;
+  cluster: string;
+  /** DescribeTasks of these tasks in the topology's cluster (in the order given). */
+  describeTasks(taskArns: string[]): Promise<Task[]>;
+  /** Polls DescribeTasks until `accept` holds for the task; resolves to it. */
+  waitForTask(
+    taskArn: string,
+    accept: (task: Task) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Task>;
+  /** Stops and removes everything (hosts first); never throws. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_AGENT_DATA_DIR = '/var/lib/wharf-agent';
+
+/**
+ * The whole topology in containers on one Docker network: Postgres, NATS, state, scheduler,
+ * api, lb, and `hosts` Wharf hosts (each its own Docker engine plus an agent), with an ECS
+ * client of the api. Resolves once every agent has registered. When start-up fails part-way,
+ * whatever was started is removed before the error is thrown.
+ */
+export async function startTopology(options: StartTopologyOptions = {}): Promise<Topology> {
+  const cluster = options.cluster ?? 'default';
+  const specs: TopologyHostSpec[] =
+    typeof options.hosts === 'number' || options.hosts === undefined
+      ? Array.from({ length: options.hosts ?? 2 }, () => ({}))
+      : options.hosts;
+
+  // What to stop, newest first.
+  const stops: (() => Promise<unknown>)[] = [];
+  let ecs: ECSClient | undefined;
+  const stop = async (): Promise<void> => {
+    ecs?.destroy();
+    ecs = undefined;
+    for (const step of stops.splice(0)) await step().catch(() => undefined);
+  };
+
+  try {
+    const network = await new Network().start();
+    stops.unshift(() => network.stop());
+    const [pg, nt] = await Promise.allSettled([startPostgres(network), startNats(network)]);
+    for (const r of [pg, nt]) {
+      if (r.status === 'fulfilled') stops.unshift(() => r.value.container.stop());
+    }
+    if (pg.status === 'rejected') throw pg.reason;
+    if (nt.status === 'rejected') throw nt.reason;
+    const postgres = pg.value;
+    const nats = nt.value;
+
+    const common = { LOG_LEVEL: 'info', ...options.commonEnv, NATS_URL: nats.networkUrl! };
+    const track = async (started: Promise<StartedService>): Promise<StartedService> => {
+      const s = await started;
+      stops.unshift(() => s.stop());
+      return s;
+    };
+    const state = await track(
+      startService(network, 'state', { ...common, DATABASE_URL: postgres.networkUrl! }),
+    );
+    const rest = await Promise.allSettled([
+      track(startService(network, 'scheduler', { ...common, STATE_URL: 'state:4701' })),
+      track(
+        startService(network, 'api', {
+          ...common,
+          STATE_URL: 'state:4701',
+          SCHEDULER_URL: 'scheduler:4702',
+        }),
+      ),
+      track(startService(network, 'lb', { ...common, STATE_URL: 'state:4701' })),
+    ]);
+    for (const r of rest) if (r.status === 'rejected') throw r.reason;
+    const [scheduler, api, lb] = rest.map(
+      (r) => (r as PromiseFulfilledResult<StartedService>).value,
+    );
+
+    const startedHosts = await Promise.allSettled(
+      specs.map(async (spec, i) => {
+        const alias = spec.alias ?? `host-${i + 1}`;
+        const host = await startHost(
+          network,
+          alias,
+          {
+            ...common,
+            STATE_URL: 'state:4701',
+            WHARF_CLUSTER: cluster,
+            AGENT_ADVERTISE_ADDRESS: `${alias}:4703`,
+            AGENT_HOST_ADDRESS: alias,
+            AGENT_CPU: '2048',
+            AGENT_MEMORY: '1024',
+            // Stopped tasks' containers are removed after this wait (ECS keeps them for hours).
+            AGENT_TASK_CLEANUP_WAIT_MS: '1000',
+            ...options.agentEnv,
+            ...spec.env,
+          },
+          { images: options.images ?? [IMAGES.workload] },
+        );
+        // Hosts go first when the topology stops (before the state they report to).
+        stops.unshift(() => host.stop({ timeout: 2_000 }));
+        return host;
+      }),
+    );
+    for (const r of startedHosts) if (r.status === 'rejected') throw r.reason;
+    const started = startedHosts.map((r) => (r as PromiseFulfilledResult<StartedHost>).value);
+
+    const client = new ECSClient({
+      endpoint: api.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+    ecs = client;
+    await eventually(
+      async () => {
+        const out = await client.send(new ListContainerInstancesCommand({ cluster }));
+        return (out.containerInstanceArns ?? []).length === started.length ? true : undefined;
+      },
+      `all ${started.length} agents to register`,
+      options.registrationTimeoutMs ?? 120_000,
+    );
+    const hosts: TopologyHost[] = await Promise.all(
+      started.map(async (host, i) => {
+        const dataDir =
+          specs[i].env?.AGENT_DATA_DIR ??
+          options.agentEnv?.AGENT_DATA_DIR ??
+          DEFAULT_AGENT_DATA_DIR;
+        const identity = await host.exec(['cat', `${dataDir}/instance.json`]);
+        if (identity.exitCode !== 0) {
+          throw new Error(`no instance identity on ${host.alias}: ${identity.output}`);
+        }
+        const { containerInstanceArn } = JSON.parse(identity.stdout) as {
+          containerInstanceArn: string;
+        };
+        return Object.assign(host, { containerInstanceArn });
+      }),
+    );
+
+    const describeTasks = async (taskArns: string[]): Promise<Task[]> => {
+      const out = await client.send(new DescribeTasksCommand({ cluster, tasks: taskArns }));
+      const tasks = out.tasks ?? [];
+      return taskArns
+        .map((arn) => tasks.find((t) => t.taskArn === arn))
+        .filter((t): t is Task => t !== undefined);
+    };
+    return {
+      network,
+      postgres,
+      nats,
+      services: { state, scheduler, api, lb },
+      hosts,
+      ecs: client,
+      cluster,
+      describeTasks,
+      waitForTask: async (taskArn, accept, what, timeoutMs = 120_000) => {
+        let last: Task | undefined;
+        try {
+          return await eventually(
+            async () => {
+              [last] = await describeTasks([taskArn]);
+              return last && accept(last) ? last : undefined;
+            },
+            what,
+            timeoutMs,
+            500,
+          );
+        } catch (err) {
+          // Say what the task looked like last: the usual reason a wait ends here.
+          throw new Error(`${(err as Error).message}; last seen: ${summariseTask(last)}`);
+        }
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** One line about a task for failure messages: statuses, stop code and reason, containers. */
+export function summariseTask(task: Task | undefined): string {
+  if (!task) return 'no such task';
+  const containers = (task.containers ?? [])
+    .map(
+      (c) =>
+        `${c.name}=${c.lastStatus}${c.exitCode !== undefined ? `(${c.exitCode})` : ''}` +
+        `${c.healthStatus && c.healthStatus !== 'UNKNOWN' ? ` ${c.healthStatus}` : ''}` +
+        `${c.reason ? ` "${c.reason}"` : ''}`,
+    )
+    .join(', ');
+  return (
+    `${task.lastStatus} (desired ${task.desiredStatus}, health ${task.healthStatus}` +
+    `${task.stopCode ? `, ${task.stopCode}` : ''}${task.stoppedReason ? ` "${task.stoppedReason}"` : ''}) ` +
+    `[${containers}]`
+  );
+}

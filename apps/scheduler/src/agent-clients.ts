@@ -1,4 +1,34 @@
+import type { ChannelOptions } from '@grpc/grpc-js';
+import { GrpcCode } from '@wharf/domain';
 import { agentV1, createAgentClient, GrpcClient } from '@wharf/proto';
+import { firstValueFrom, Observable, timeout } from 'rxjs';
+
+/**
+ * Channel arguments for agent clients. An agent restarts on the same address; grpc-js's default
+ * reconnect backoff (1 s growing to 120 s) would keep failing calls long after it is back. Each
+ * client also gets its own subchannels: from grpc-js's shared pool, a replacement channel would
+ * inherit the old one's subchannel, still backing off.
+ */
+export const AGENT_CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+  'grpc.use_local_subchannel_pool': 1,
+};
+
+/** The first pause before retrying an unreachable agent; it doubles up to the largest. */
+const FIRST_RETRY_MS = 100;
+const LARGEST_RETRY_MS = 1_000;
+
+/** Whether a failed agent call never reached the agent, so it may be made again. */
+export function isUnreachable(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { code?: unknown }).code === GrpcCode.UNAVAILABLE
+  );
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** One gRPC client per agent address, created on first use and closed on shutdown. */
 export class AgentClients {
@@ -7,10 +37,49 @@ export class AgentClients {
   get(address: string): agentV1.AgentServiceClient {
     let client = this.clients.get(address);
     if (!client) {
-      client = createAgentClient(address);
+      client = createAgentClient(address, AGENT_CHANNEL_OPTIONS);
       this.clients.set(address, client);
     }
     return client.client;
+  }
+
+  /**
+   * Calls the agent at `address`, giving up after `timeoutMs` in all. While the agent is
+   * unreachable (UNAVAILABLE: not listening, or restarted while this client's channel backs off)
+   * the cached client is replaced by a fresh one, which connects at once, and the call is made
+   * again after a short pause (100 ms, 200 ms, … up to 1 s) until the time is up. Any other
+   * error (the agent refused the command, or did not answer in time) is not retried. Agent
+   * commands are idempotent by task ARN, so a call that did arrive once is harmless twice.
+   */
+  async call<T>(
+    address: string,
+    invoke: (client: agentV1.AgentServiceClient) => Observable<T>,
+    timeoutMs: number,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let pause = FIRST_RETRY_MS;
+    for (;;) {
+      const client = this.get(address);
+      try {
+        return await firstValueFrom(
+          invoke(client).pipe(timeout({ first: Math.max(1, deadline - Date.now()) })),
+        );
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        this.discard(address, client);
+        if (Date.now() + pause >= deadline) throw err;
+        await sleep(pause);
+        pause = Math.min(pause * 2, LARGEST_RETRY_MS);
+      }
+    }
+  }
+
+  /** Closes the cached client for `address` if it is still `client` (not already replaced). */
+  private discard(address: string, client: agentV1.AgentServiceClient): void {
+    const cached = this.clients.get(address);
+    if (cached?.client !== client) return;
+    this.clients.delete(address);
+    cached.close();
   }
 
   closeAll(): void {

@@ -1,6 +1,6 @@
 import { createLogger } from '@wharf/observability';
 import type { common, stateV1 } from '@wharf/proto';
-import { Observable, of, throwError } from 'rxjs';
+import { firstValueFrom, Observable, of, throwError } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import { schedulerConfigSchema } from './config';
 import { RunTaskUseCase } from './run-task.use-case';
@@ -84,13 +84,16 @@ function setup(
     markTaskStopping: (req: stateV1.MarkTaskStoppingRequest) =>
       throwError(() => new Error(`unexpected stop of ${req.task}`)),
   } as unknown as stateV1.StateServiceClient;
+  const agent = {
+    startTask: (req: { task: common.Task }): Observable<{ accepted: boolean }> => {
+      started.push(req.task.containerInstanceArn);
+      return of({ accepted: true });
+    },
+  };
   const agents = {
-    get: () => ({
-      startTask: (req: { task: common.Task }): Observable<{ accepted: boolean }> => {
-        started.push(req.task.containerInstanceArn);
-        return of({ accepted: true });
-      },
-    }),
+    get: () => agent,
+    call: <T>(_address: string, invoke: (client: typeof agent) => Observable<T>) =>
+      firstValueFrom(invoke(agent)),
   } as unknown as AgentClients;
   const useCase = new RunTaskUseCase(
     state,

@@ -302,6 +302,49 @@ describe('scheduler against real state', () => {
     expect(res.tasks[0].stoppedReason).toContain('unreachable');
   });
 
+  it('starts a task on an agent just restarted on the same address, exactly once', async () => {
+    const startAgent = async (address: string) => {
+      const app = await NestFactory.createMicroservice<MicroserviceOptions>(
+        { module: class RestartedAgentModule {}, controllers: [RecordingAgent] } as never,
+        { ...grpcOptions('agent', address), logger: false },
+      );
+      await app.listen();
+      return app;
+    };
+    const address = `127.0.0.1:${await freePort()}`;
+    let agent = await startAgent(address);
+    try {
+      await call(state.client.createCluster({ clusterName: 'restart', tagsJson: '' }));
+      await registerInstance('restart', address, 4000);
+      // The scheduler's client to the agent is connected...
+      const first = await runTask({ cluster: 'restart', taskDefinition: 'web' });
+      expect(first.tasks[0]).toMatchObject({ desiredStatus: 'RUNNING' });
+      // ...then the agent goes away, and a call finds it gone (its channel backs off).
+      await agent.close();
+      const lost = await runTask({ cluster: 'restart', taskDefinition: 'web' });
+      expect(lost.tasks[0]).toMatchObject({ stopCode: 'TaskFailedToStart' });
+
+      agent = await startAgent(address);
+      const res = await runTask({ cluster: 'restart', taskDefinition: 'web' });
+      expect(res.tasks).toHaveLength(1);
+      expect(res.tasks[0]).toMatchObject({ desiredStatus: 'RUNNING', stopCode: '' });
+      const arn = res.tasks[0].taskArn;
+      expect(received.start.filter((r) => r.task?.taskArn === arn)).toHaveLength(1);
+
+      // The agent restarting while the scheduler is already retrying a StartTask.
+      await agent.close();
+      const during = runTask({ cluster: 'restart', taskDefinition: 'web' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      agent = await startAgent(address);
+      const retried = await during;
+      expect(retried.tasks[0]).toMatchObject({ desiredStatus: 'RUNNING', stopCode: '' });
+      const retriedArn = retried.tasks[0].taskArn;
+      expect(received.start.filter((r) => r.task?.taskArn === retriedArn)).toHaveLength(1);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('StartTask: one task per named instance, or a failure saying why', async () => {
     await call(state.client.createCluster({ clusterName: 'start', tagsJson: '' }));
     const roomy = await registerInstance('start', agentAddress, 1000);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { clusterNameOf, InvalidParameterError } from '@wharf/domain';
 import { schedulerV1, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
-import { firstValueFrom, timeout } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
 import { LOGGER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
@@ -49,11 +49,10 @@ export class StopTaskUseCase {
       );
       const address = containerInstances[0]?.agentAddress;
       if (!address) throw new Error('the container instance has no agent address');
-      await firstValueFrom(
-        this.agents
-          .get(address)
-          .stopTask({ taskArn, reason, stopCode: 'UserInitiated' })
-          .pipe(timeout({ first: this.config.AGENT_CALL_TIMEOUT_MS })),
+      await this.agents.call(
+        address,
+        (agent) => agent.stopTask({ taskArn, reason, stopCode: 'UserInitiated' }),
+        this.config.AGENT_CALL_TIMEOUT_MS,
       );
     } catch (err) {
       this.logger.warn(

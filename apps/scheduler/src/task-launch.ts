@@ -16,7 +16,7 @@ import {
 import type { common, stateV1 } from '@wharf/proto';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { firstValueFrom, timeout } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
 
@@ -203,12 +203,12 @@ export class TaskLauncher {
       committed.map(async ({ task, agentAddress }) => {
         try {
           if (!agentAddress) throw new Error('the instance has no agent address');
-          await firstValueFrom(
-            this.agents
-              .get(agentAddress)
-              .startTask({ task, taskDefinition })
-              // An agent that never answers must not hold the call forever.
-              .pipe(timeout({ first: this.config.AGENT_CALL_TIMEOUT_MS })),
+          // An agent that never answers must not hold the call forever; one restarting is
+          // retried within the same time (it starts a task ARN once however often told).
+          await this.agents.call(
+            agentAddress,
+            (agent) => agent.startTask({ task, taskDefinition }),
+            this.config.AGENT_CALL_TIMEOUT_MS,
           );
           return task;
         } catch (err) {

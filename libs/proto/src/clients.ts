@@ -1,3 +1,4 @@
+import type { ChannelOptions } from '@grpc/grpc-js';
 import { ClientGrpcProxy } from '@nestjs/microservices';
 import { grpcOptions, WharfGrpcService } from './index';
 import type { StateServiceClient } from './generated/wharf/state/v1/state';
@@ -16,12 +17,19 @@ export interface GrpcClient<T> {
   close(): void;
 }
 
-/** A typed client for one of Wharf's gRPC services at `url` (`host:port`). */
+/**
+ * A typed client for one of Wharf's gRPC services at `url` (`host:port`); `channelOptions`
+ * (grpc-js channel arguments) are added to the defaults.
+ */
 export function createGrpcClient<T extends object>(
   service: WharfGrpcService,
   url: string,
+  channelOptions?: ChannelOptions,
 ): GrpcClient<T> {
-  const proxy = new ClientGrpcProxy(grpcOptions(service, url).options);
+  const { options } = grpcOptions(service, url);
+  const proxy = new ClientGrpcProxy(
+    channelOptions ? { ...options, channelOptions: { ...channelOptions } } : options,
+  );
   return {
     client: proxy.getService<T>(SERVICE_NAMES[service]),
     close: () => proxy.close(),
@@ -32,5 +40,5 @@ export const createStateClient = (url: string) =>
   createGrpcClient<StateServiceClient>('state', url);
 export const createSchedulerClient = (url: string) =>
   createGrpcClient<SchedulerServiceClient>('scheduler', url);
-export const createAgentClient = (url: string) =>
-  createGrpcClient<AgentServiceClient>('agent', url);
+export const createAgentClient = (url: string, channelOptions?: ChannelOptions) =>
+  createGrpcClient<AgentServiceClient>('agent', url, channelOptions);

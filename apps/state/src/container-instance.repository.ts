@@ -170,33 +170,41 @@ export class ContainerInstanceRepository {
   }
 
   /**
-   * Records a heartbeat: last_heartbeat_at only moves forward, and never past the state
-   * service's clock. A heartbeat younger than the TTL marks a disconnected agent connected
-   * again (version + 1); `reconnected` says this call made that flip.
+   * Records heartbeats in one statement (at most one per instance: the caller keeps the
+   * newest); rows are locked in id order. last_heartbeat_at only moves forward, and never past
+   * the state service's clock. A heartbeat younger than the TTL marks a disconnected agent
+   * connected again (version + 1). Returns the instances found; `reconnected` says this call
+   * made that flip.
    */
-  async recordHeartbeat(
+  async recordHeartbeats(
     tx: PoolClient,
-    id: string,
-    sentAt: number,
-  ): Promise<{ cluster: string; reconnected: boolean } | undefined> {
-    const { rows } = await tx.query<{ cluster: string; reconnected: boolean }>(
-      `WITH prev AS (
-         SELECT id, agent_connected FROM container_instances WHERE id = $1 FOR UPDATE
-       ), beat AS (
-         SELECT LEAST(now(), to_timestamp($2 / 1000.0)) AS at,
-                LEAST(now(), to_timestamp($2 / 1000.0))
+    beats: { id: string; sentAt: number }[],
+  ): Promise<{ id: string; cluster: string; reconnected: boolean }[]> {
+    if (beats.length === 0) return [];
+    const { rows } = await tx.query<{ id: string; cluster: string; reconnected: boolean }>(
+      `WITH beat AS (
+         SELECT v.id,
+                LEAST(now(), to_timestamp(v.sent_at / 1000.0)) AS at,
+                LEAST(now(), to_timestamp(v.sent_at / 1000.0))
                   > now() - make_interval(secs => $3::double precision / 1000) AS fresh
+           FROM unnest($1::text[], $2::bigint[]) AS v(id, sent_at)
+       ), prev AS (
+         SELECT ci.id, ci.agent_connected
+           FROM container_instances ci
+          WHERE ci.id = ANY($1::text[])
+          ORDER BY ci.id
+            FOR UPDATE
        )
        UPDATE container_instances ci
           SET last_heartbeat_at = GREATEST(ci.last_heartbeat_at, beat.at),
               agent_connected = ci.agent_connected OR beat.fresh,
               version = ci.version + CASE WHEN NOT ci.agent_connected AND beat.fresh THEN 1 ELSE 0 END
          FROM prev, beat
-        WHERE ci.id = prev.id
-      RETURNING ci.cluster, (NOT prev.agent_connected AND ci.agent_connected) AS reconnected`,
-      [id, sentAt, this.heartbeatTtlMs],
+        WHERE ci.id = prev.id AND beat.id = prev.id
+      RETURNING ci.id, ci.cluster, (NOT prev.agent_connected AND ci.agent_connected) AS reconnected`,
+      [beats.map((b) => b.id), beats.map((b) => Math.trunc(b.sentAt)), this.heartbeatTtlMs],
     );
-    return rows[0];
+    return rows;
   }
 
   /**

@@ -227,6 +227,73 @@ describe('state: agent liveness and utilisation', () => {
     expect(up.version).toBe(ci.version + 2); // one flip down, one flip up: no flip for the stale one
   });
 
+  it('applies a burst of heartbeats in batches: newest per instance, one reconnect event each', async () => {
+    const instances = await Promise.all(Array.from({ length: 100 }, () => registerInstance()));
+    // Silent since registration: the sweep marks them all disconnected.
+    await eventually(async () => {
+      const described = await Promise.all(
+        instances.map((ci) => describeInstance(ci.containerInstanceArn)),
+      );
+      return described.every((d, i) => !d.agentConnected && d.version === instances[i].version + 1)
+        ? true
+        : undefined;
+    }, 'all disconnected');
+
+    const fromUp = await eventsSeq();
+    const now = Date.now();
+    // 5 heartbeats per instance, interleaved and with the newest not last.
+    const beats = [3, 0, 4, 1, 2].flatMap((k) =>
+      instances.map((ci) => ({
+        v: 1 as const,
+        clusterArn: ci.clusterArn,
+        containerInstanceArn: ci.containerInstanceArn,
+        sentAt: now - 40 + 10 * k,
+        runningTasks: 0,
+      })),
+    );
+    await Promise.all(
+      beats.map((hb) => js.publish(subjects.report('default', 'heartbeat'), encode(hb))),
+    );
+
+    const arns = new Set(instances.map((ci) => ci.containerInstanceArn));
+    const consumer = await js.consumers.get(STREAMS.events.name, {
+      filter_subjects: subjects.event('default', 'container_instance', 'changed'),
+      opt_start_seq: fromUp,
+    });
+    const ups = new Map<string, WharfEvent<common.ContainerInstance>[]>();
+    await eventually(async () => {
+      for (;;) {
+        const m = await consumer.next({ expires: 1_000 });
+        if (!m) break;
+        const e = decode<WharfEvent<common.ContainerInstance>>(m.data);
+        if (arns.has(e.resourceArn) && e.detail.agentConnected) {
+          ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+        }
+      }
+      return ups.size === instances.length ? true : undefined;
+    }, 'all reconnected');
+    // Nothing more arrives for them: one reconnect event per instance.
+    for (;;) {
+      const m = await consumer.next({ expires: 1_000 });
+      if (!m) break;
+      const e = decode<WharfEvent<common.ContainerInstance>>(m.data);
+      if (arns.has(e.resourceArn) && e.detail.agentConnected) {
+        ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+      }
+    }
+    for (const ci of instances) {
+      const events = ups.get(ci.containerInstanceArn) ?? [];
+      expect(events).toHaveLength(1);
+      expect(events[0].version).toBe(ci.version + 2);
+      // The reconnect happens in whichever batch first carries one of its heartbeats.
+      expect(events[0].detail.lastHeartbeatAt).toBeGreaterThanOrEqual(now - 40);
+    }
+    const described = await Promise.all(
+      instances.map((ci) => describeInstance(ci.containerInstanceArn)),
+    );
+    for (const d of described) expect(d.lastHeartbeatAt).toBe(now);
+  });
+
   it('keeps the latest utilisation per task and instance with a trimmed history, served by GetUtilisation', async () => {
     const ci = await registerInstance();
     await js.publish(

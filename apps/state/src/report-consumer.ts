@@ -24,17 +24,32 @@ import type { ApplyUtilisationReportUseCase } from './apply-utilisation-report.u
 
 const NAK_DELAY_MS = 1_000;
 const SECOND_NS = 1_000_000_000;
+/** Pulled and not yet applied, at most (also bounds a heartbeat batch). */
+const PULL_BATCH = 256;
+
+type Report = TaskStateReport | HeartbeatReport | UtilisationReport;
+interface Received {
+  m: JsMsg;
+  payload: Report;
+}
 
 /**
  * Consumes the agents' reports with the durable consumer `CONSUMERS.stateReports` (explicit
  * ack). A report is acked after its transaction commits; a database error naks it with a
  * delay so it comes back. Several state replicas may share the durable: applying is
- * idempotent and serialised by the task row lock.
+ * idempotent and serialised by the row locks.
+ *
+ * Received reports go to two lanes that run concurrently, so task reports never wait behind
+ * heartbeats: heartbeats are applied in batches (everything received since the last batch,
+ * one transaction, one UPDATE); task-state and utilisation reports one at a time, in the order
+ * received (so the reports of a task stay in order).
  */
 export class ReportConsumer {
   private messages?: ConsumerMessages;
   private loop: Promise<void> = Promise.resolve();
   private readonly handled: Counter<'kind' | 'outcome'>;
+  private readonly heartbeats = new Lane<Received>();
+  private readonly others = new Lane<Received>();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -60,7 +75,7 @@ export class ReportConsumer {
       deliver_policy: DeliverPolicy.All,
       filter_subject: subjects.allReports(),
       ack_wait: 30 * SECOND_NS,
-      max_ack_pending: 256,
+      max_ack_pending: 1024,
     };
     try {
       await this.jsm.consumers.add(STREAMS.reports.name, config);
@@ -71,23 +86,33 @@ export class ReportConsumer {
       });
     }
     const consumer = await this.js.consumers.get(STREAMS.reports.name, CONSUMERS.stateReports);
-    const messages = await consumer.consume({ max_messages: 64 });
+    const messages = await consumer.consume({ max_messages: PULL_BATCH });
     this.messages = messages;
-    this.loop = (async () => {
-      for await (const m of messages) await this.handle(m);
-    })().catch((err: unknown) => this.logger.error({ err }, 'report consumer stopped'));
+    const pump = (async () => {
+      for await (const m of messages) this.receive(m);
+    })().finally(() => {
+      this.heartbeats.close();
+      this.others.close();
+    });
+    const heartbeatLane = this.heartbeats.run((batch) => this.applyHeartbeats(batch));
+    const otherLane = this.others.run(async (batch) => {
+      for (const r of batch) await this.handleOne(r);
+    });
+    this.loop = Promise.all([pump, heartbeatLane, otherLane])
+      .then(() => undefined)
+      .catch((err: unknown) => this.logger.error({ err }, 'report consumer stopped'));
   }
 
-  /** Stops pulling and waits for the report being applied. */
+  /** Stops pulling and waits for the reports received to be applied. */
   async stop(): Promise<void> {
     await this.messages?.close();
     await this.loop;
   }
 
-  private async handle(m: JsMsg): Promise<void> {
-    let payload: TaskStateReport | HeartbeatReport | UtilisationReport;
+  private receive(m: JsMsg): void {
+    let payload: Report;
     try {
-      payload = decode<TaskStateReport | HeartbeatReport | UtilisationReport>(m.data);
+      payload = decode<Report>(m.data);
       if (typeof payload?.clusterArn !== 'string') throw new Error('report without clusterArn');
     } catch (err) {
       this.logger.warn({ err, subject: m.subject }, 'undecodable report dropped');
@@ -95,6 +120,29 @@ export class ReportConsumer {
       m.term('undecodable');
       return;
     }
+    const cluster = clusterNameOf(payload.clusterArn);
+    if (m.subject === subjects.report(cluster, 'heartbeat')) this.heartbeats.push({ m, payload });
+    else this.others.push({ m, payload });
+  }
+
+  private async applyHeartbeats(batch: Received[]): Promise<void> {
+    try {
+      const outcomes = await this.applyHeartbeat.executeBatch(
+        batch.map((r) => r.payload as HeartbeatReport),
+      );
+      outcomes.forEach((outcome) => this.handled.inc({ kind: 'heartbeat', outcome }));
+      for (const r of batch) r.m.ack();
+    } catch (err) {
+      this.logger.error(
+        { err, heartbeats: batch.length },
+        'applying heartbeats failed; redelivering later',
+      );
+      this.handled.inc({ kind: 'heartbeat', outcome: 'error' }, batch.length);
+      for (const r of batch) r.m.nak(NAK_DELAY_MS);
+    }
+  }
+
+  private async handleOne({ m, payload }: Received): Promise<void> {
     const cluster = clusterNameOf(payload.clusterArn);
     try {
       if (m.subject === subjects.report(cluster, 'task_state')) {
@@ -109,9 +157,6 @@ export class ReportConsumer {
         };
         if (outcome === 'unknown-task') this.logger.warn(log, 'report for an unknown task ignored');
         else this.logger.debug(log, 'task report handled');
-      } else if (m.subject === subjects.report(cluster, 'heartbeat')) {
-        const outcome = await this.applyHeartbeat.execute(payload as HeartbeatReport);
-        this.handled.inc({ kind: 'heartbeat', outcome });
       } else if (m.subject === subjects.report(cluster, 'utilisation')) {
         const outcome = await this.applyUtilisationReport.execute(payload as UtilisationReport);
         this.handled.inc({ kind: 'utilisation', outcome });
@@ -127,6 +172,39 @@ export class ReportConsumer {
       );
       this.handled.inc({ kind: 'any', outcome: 'error' });
       m.nak(NAK_DELAY_MS);
+    }
+  }
+}
+
+/**
+ * A queue drained by one worker: each round takes everything queued so far (at most
+ * PULL_BATCH) as one batch. Ends once closed and empty.
+ */
+class Lane<T> {
+  private queue: T[] = [];
+  private closed = false;
+  private wake?: () => void;
+
+  push(item: T): void {
+    this.queue.push(item);
+    this.wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  async run(work: (batch: T[]) => Promise<void>): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.closed) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      const batch = this.queue.splice(0, PULL_BATCH);
+      await work(batch);
     }
   }
 }

@@ -631,7 +631,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
       `  all ${placed} RUNNING reports applied by state ${allRunningSeconds.toFixed(2)} s after the first call (${fmt(placed / allRunningSeconds)} tasks/s to RUNNING in Postgres)`,
     );
     out(
-      `  state's report consumer when the last RunTask answered: ${backlog} (reports are applied one at a time)`,
+      `  state's report consumer when the last RunTask answered: ${backlog} (heartbeats applied in batches, task reports in order)`,
     );
     out(
       `  snapshot read per RunTask (ListContainerInstances, ${INSTANCES} full records, idle system): ${fmt(snapshotMs, 1)} ms`,

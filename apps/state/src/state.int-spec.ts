@@ -723,6 +723,25 @@ describe('state service (Postgres + NATS)', () => {
     );
   });
 
+  it('removes a report from the stream once it is applied (the reports stream is a work queue)', async () => {
+    const jsm = await jetstreamManager(nc);
+    const ci = await registerInstance();
+    const hb: HeartbeatReport = {
+      v: 1,
+      clusterArn: ci.clusterArn,
+      containerInstanceArn: ci.containerInstanceArn,
+      sentAt: Date.now(),
+      runningTasks: 0,
+    };
+    const ack = await js.publish(subjects.report('default', 'heartbeat'), encode(hb));
+    expect(ack.seq).toBeGreaterThan(0);
+    await eventually(
+      async () =>
+        (await jsm.streams.info(STREAMS.reports.name)).state.messages === 0 ? true : undefined,
+      'the reports stream to be empty once state acknowledged everything',
+    );
+  });
+
   it('relays outbox events to JetStream, deduplicating a re-publish of the same id', async () => {
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;

@@ -25,7 +25,7 @@ export async function ensureStreams(nc: NatsConnection): Promise<void> {
     const config = {
       name: stream.name,
       subjects: [...stream.subjects],
-      retention: RetentionPolicy.Limits,
+      retention: stream.workQueue ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
       storage: StorageType.File,
       duplicate_window: 2 * 60 * 1_000_000_000, // 2 minutes, in nanoseconds
       max_age: 24 * 60 * 60 * 1_000_000_000,

@@ -8,8 +8,11 @@
  * <cluster> is the cluster name (ECS cluster names are [A-Za-z0-9_-], valid NATS tokens).
  */
 export const STREAMS = {
-  events: { name: 'WHARF_EVENTS', subjects: ['wharf.events.>'] },
-  reports: { name: 'WHARF_REPORTS', subjects: ['wharf.reports.>'] },
+  // Events are kept (for a day) for every consumer that wants them.
+  events: { name: 'WHARF_EVENTS', subjects: ['wharf.events.>'], workQueue: false },
+  // Reports have one reader, state's durable consumer: a report is gone once state has
+  // applied and acknowledged it, so heartbeats and utilisation do not pile up for a day.
+  reports: { name: 'WHARF_REPORTS', subjects: ['wharf.reports.>'], workQueue: true },
 } as const;
 
 export type EventEntity = 'cluster' | 'task_definition' | 'container_instance' | 'task';

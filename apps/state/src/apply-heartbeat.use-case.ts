@@ -50,14 +50,7 @@ export class ApplyHeartbeatUseCase {
       const back: { id: string; cluster: string; containerInstanceArn: string }[] = [];
       for (const [cluster, clusterIds] of byCluster) {
         for (const instance of await this.instances.findWithCounts(tx, cluster, clusterIds)) {
-          await this.outbox.append(tx, {
-            cluster,
-            entity: 'container_instance',
-            event: 'changed',
-            resourceArn: instance.containerInstanceArn,
-            version: instance.version,
-            detail: instance,
-          });
+          await this.outbox.appendInstancesChanged(tx, [instance]);
           back.push({
             id: resourceIdOf(instance.containerInstanceArn, 'container-instance'),
             cluster,

@@ -66,16 +66,10 @@ export class ChangeAttributesUseCase {
         );
       }
       for (const [id, attrs] of custom) await this.instances.updateCustomAttributes(tx, id, attrs);
-      for (const instance of await this.instances.findWithCounts(tx, cluster, [...custom.keys()])) {
-        await this.outbox.append(tx, {
-          cluster,
-          entity: 'container_instance',
-          event: 'changed',
-          resourceArn: instance.containerInstanceArn,
-          version: instance.version,
-          detail: instance,
-        });
-      }
+      await this.outbox.appendInstancesChanged(
+        tx,
+        await this.instances.findWithCounts(tx, cluster, [...custom.keys()]),
+      );
       return checked.map(({ attribute, instanceId }) => ({
         name: attribute.name,
         value: kind === 'put' ? attribute.value : '',

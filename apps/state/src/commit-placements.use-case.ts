@@ -177,18 +177,10 @@ export class CommitPlacementsUseCase {
       for (const [instanceId, rem] of remaining) {
         await this.instances.updateRemaining(tx, instanceId, rem, claimsTaken.get(instanceId));
       }
-      for (const instance of await this.instances.findWithCounts(tx, cluster, [
-        ...remaining.keys(),
-      ])) {
-        await this.outbox.append(tx, {
-          cluster,
-          entity: 'container_instance',
-          event: 'changed',
-          resourceArn: instance.containerInstanceArn,
-          version: instance.version,
-          detail: instance,
-        });
-      }
+      await this.outbox.appendInstancesChanged(
+        tx,
+        await this.instances.findWithCounts(tx, cluster, [...remaining.keys()]),
+      );
       return { tasks, rejected };
     });
   }

@@ -25,14 +25,7 @@ export class MarkDisconnectedAgentsUseCase {
       const changed = [];
       for (const [cluster, ids] of byCluster) {
         for (const instance of await this.instances.findWithCounts(tx, cluster, ids)) {
-          await this.outbox.append(tx, {
-            cluster,
-            entity: 'container_instance',
-            event: 'changed',
-            resourceArn: instance.containerInstanceArn,
-            version: instance.version,
-            detail: instance,
-          });
+          await this.outbox.appendInstancesChanged(tx, [instance]);
           changed.push({ cluster, containerInstanceArn: instance.containerInstanceArn });
         }
       }

@@ -1,5 +1,7 @@
 import type { PoolClient } from 'pg';
+import { clusterNameOf } from '@wharf/domain';
 import { EventEntity, subjects, WharfEvent } from '@wharf/messaging';
+import type { common } from '@wharf/proto';
 
 export interface DomainEvent {
   cluster: string;
@@ -23,6 +25,23 @@ export interface OutboxRow {
  */
 export class OutboxRepository {
   /** Appends one event; its `id` is the outbox row id. Call inside the writing transaction. */
+  /** A `container_instance.changed` event for each instance, as the gRPC API returns it. */
+  async appendInstancesChanged(
+    tx: PoolClient,
+    instances: readonly common.ContainerInstance[],
+  ): Promise<void> {
+    for (const instance of instances) {
+      await this.append(tx, {
+        cluster: clusterNameOf(instance.clusterArn),
+        entity: 'container_instance',
+        event: 'changed',
+        resourceArn: instance.containerInstanceArn,
+        version: instance.version,
+        detail: instance,
+      });
+    }
+  }
+
   async append(tx: PoolClient, e: DomainEvent): Promise<string> {
     const payload: Omit<WharfEvent, 'id'> = {
       v: 1,

@@ -25,12 +25,5 @@ export async function releaseTaskClaim(
   const remaining = releaseClaim(remainingOf(instance), claimOf(task), registeredOf(instance));
   await instances.updateRemaining(tx, instance.id, remaining);
   const [changed] = await instances.findWithCounts(tx, instance.cluster, [instance.id]);
-  await outbox.append(tx, {
-    cluster: instance.cluster,
-    entity: 'container_instance',
-    event: 'changed',
-    resourceArn: changed.containerInstanceArn,
-    version: changed.version,
-    detail: changed,
-  });
+  await outbox.appendInstancesChanged(tx, [changed]);
 }

@@ -1,6 +1,6 @@
 import { FAMILY_PATTERN } from './arn';
 import { ClientError, InvalidParameterError } from './errors';
-import { parseCpu, parseMemory } from './resources';
+import { ContainerOverride, parseCpu, parseMemory } from './resources';
 import type {
   ContainerDefinition,
   NetworkMode,
@@ -402,15 +402,7 @@ export function validateTaskDefinition(input: unknown): TaskDefinitionInput {
 
 /** ECS TaskOverride as RunTask takes it (the members Wharf acts on). */
 export interface TaskOverride {
-  containerOverrides?: {
-    name?: string;
-    command?: string[];
-    environment?: { name?: string; value?: string }[];
-    cpu?: number;
-    memory?: number;
-    memoryReservation?: number;
-    [other: string]: unknown;
-  }[];
+  containerOverrides?: (ContainerOverride & { [other: string]: unknown })[];
   cpu?: string;
   memory?: string;
   taskRoleArn?: string;

@@ -1,20 +1,34 @@
-import { isForward, statusRank } from '@wharf/domain';
+import { clusterNameOf, isForward, statusRank } from '@wharf/domain';
 import type { ContainerStateReport, TaskStateReport } from '@wharf/messaging';
 import type { common } from '@wharf/proto';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import type { OutboxRepository } from './outbox.repository';
-import { releaseTaskClaim } from './release-task-claim';
+import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
+import { releaseTaskClaims } from './release-task-claim';
 import type { TaskChanges, TaskRepository, TaskRow } from './task.repository';
 
 export type ReportOutcome = 'applied' | 'stale' | 'unknown-task';
 
+/** A task as the reports of a batch leave it: its locked row, its row now, reports applied. */
+interface TaskProgress {
+  before: TaskRow;
+  current: TaskRow;
+  applied: number;
+}
+
 /**
- * Applies an agent's TaskStateReport. Idempotent: a report whose seq is not newer than the
+ * Applies agents' TaskStateReports. Idempotent: a report whose seq is not newer than the
  * stored report_seq, or that would move the task backwards in the lifecycle, changes nothing,
  * so redelivery and reordering are harmless. The task's claim is released exactly once, on
  * the transition into STOPPED.
+ *
+ * `executeBatch` applies many reports in one transaction with a constant number of
+ * statements: the tasks are locked at once (id order), the reports are merged in memory in
+ * the order given (so several reports of one task apply one after the other, each bumping the
+ * version and writing its own `task.changed`), then every task is written once, the claims of
+ * the tasks that stopped are released (one `container_instance.changed` per instance, the
+ * version bumped once per released task) and the events appended in one statement.
  */
 export class ApplyTaskReportUseCase {
   constructor(
@@ -25,38 +39,67 @@ export class ApplyTaskReportUseCase {
   ) {}
 
   async execute(report: TaskStateReport): Promise<ReportOutcome> {
+    const [outcome] = await this.executeBatch([report]);
+    return outcome;
+  }
+
+  /** One outcome per report, in the order given. All or nothing: one transaction. */
+  async executeBatch(reports: readonly TaskStateReport[]): Promise<ReportOutcome[]> {
+    if (reports.length === 0) return [];
     return inTransaction(this.ctx.pool, async (tx) => {
-      const row = await this.tasks.lock(tx, { arn: report.taskArn });
-      if (!row) return 'unknown-task';
-      if (report.seq <= Number(row.report_seq)) return 'stale';
-      if (statusRank(report.lastStatus) < 0 || !isForward(row.last_status, report.lastStatus))
-        return 'stale';
-
-      const updated = await this.tasks.update(
-        tx,
-        row.id,
-        mergeReport(row, this.tasks.changesOf(row), report),
-      );
-      const task = this.tasks.toProto(updated);
-
-      if (
-        row.last_status !== 'STOPPED' &&
-        updated.last_status === 'STOPPED' &&
-        row.container_instance_id
-      ) {
-        await releaseTaskClaim(tx, row, this.instances, this.outbox);
-      }
-      await this.outbox.append(tx, {
-        cluster: row.cluster,
-        entity: 'task',
-        event: 'changed',
-        resourceArn: task.taskArn,
-        version: task.version,
-        detail: task,
+      const locked = await this.tasks.lockByArns(tx, [...new Set(reports.map((r) => r.taskArn))]);
+      const progress = new Map<string, TaskProgress>();
+      const events: DomainEvent[] = [];
+      const outcomes = reports.map((report): ReportOutcome => {
+        const before = locked.get(report.taskArn);
+        if (!before) return 'unknown-task';
+        const p = progress.get(before.id) ?? { before, current: before, applied: 0 };
+        const row = p.current;
+        if (report.seq <= Number(row.report_seq)) return 'stale';
+        if (statusRank(report.lastStatus) < 0 || !isForward(row.last_status, report.lastStatus))
+          return 'stale';
+        p.current = this.tasks.withChanges(
+          row,
+          mergeReport(row, this.tasks.changesOf(row), report),
+        );
+        p.applied += 1;
+        progress.set(before.id, p);
+        events.push(taskChanged(this.tasks.toProto(p.current)));
+        return 'applied';
       });
-      return 'applied';
+      if (progress.size === 0) return outcomes;
+
+      await this.tasks.updateMany(
+        tx,
+        [...progress.values()].map((p) => ({
+          id: p.before.id,
+          changes: this.tasks.changesOf(p.current),
+          bumpBy: p.applied,
+        })),
+      );
+      const stopped = [...progress.values()].filter(
+        (p) => p.before.last_status !== 'STOPPED' && p.current.last_status === 'STOPPED',
+      );
+      const changedInstances = await releaseTaskClaims(
+        tx,
+        stopped.map((p) => p.before),
+        this.instances,
+      );
+      await this.outbox.appendMany(tx, [...changedInstances.map(instanceChanged), ...events]);
+      return outcomes;
     });
   }
+}
+
+function taskChanged(task: common.Task): DomainEvent {
+  return {
+    cluster: clusterNameOf(task.clusterArn),
+    entity: 'task',
+    event: 'changed',
+    resourceArn: task.taskArn,
+    version: task.version,
+    detail: task,
+  };
 }
 
 export function mergeReport(row: TaskRow, current: TaskChanges, r: TaskStateReport): TaskChanges {

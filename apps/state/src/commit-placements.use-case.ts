@@ -19,7 +19,7 @@ import {
 } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import type { OutboxRepository } from './outbox.repository';
+import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
 import type { TaskRepository } from './task.repository';
 
 /** Why a placement was rejected (RejectedPlacement.reason). */
@@ -47,6 +47,10 @@ interface Accepted {
  * then checked against what remains *including the placements before it in the same plan*,
  * and either taken whole or rejected with a reason. The instance row lock is what makes two
  * concurrent commits unable to overcommit an instance.
+ *
+ * Set-based: the statements are the same few whatever the number of placements (the checks
+ * run in memory on the locked rows). The answer carries every instance named, as it is after
+ * the commit, so the caller can refresh its snapshot.
  */
 export class CommitPlacementsUseCase {
   constructor(
@@ -152,9 +156,9 @@ export class CommitPlacementsUseCase {
         accepted.push({ index: p.index, id: p.id, arn: p.arn, instanceId: row.id, task: p.task });
       }
 
-      const tasks: common.Task[] = [];
-      for (const a of accepted) {
-        const row = await this.tasks.insert(tx, {
+      const rows = await this.tasks.insertMany(
+        tx,
+        accepted.map((a) => ({
           id: a.id,
           arn: a.arn,
           cluster,
@@ -162,26 +166,30 @@ export class CommitPlacementsUseCase {
           containerInstanceId: a.instanceId,
           task: { ...a.task, containerInstanceArn: locked.get(a.instanceId)!.arn },
           containers: a.task.containers.map((c) => this.newContainer(cluster, a.id, c)),
-        });
-        const task = this.tasks.toProto(row);
-        await this.outbox.append(tx, {
+        })),
+      );
+      const tasks = rows.map((r) => this.tasks.toProto(r));
+      await this.instances.updateRemainingMany(
+        tx,
+        [...remaining].map(([id, rem]) => ({ id, remaining: rem, bumpBy: claimsTaken.get(id)! })),
+      );
+      // Every instance named, as it is now: the touched ones for their events, all of them for
+      // the caller's snapshot (rejected-only ones included).
+      const instances = await this.instances.findWithCounts(tx, cluster, [...locked.keys()]);
+      await this.outbox.appendMany(tx, [
+        ...tasks.map((task): DomainEvent => ({
           cluster,
           entity: 'task',
           event: 'created',
           resourceArn: task.taskArn,
           version: task.version,
           detail: task,
-        });
-        tasks.push(task);
-      }
-      for (const [instanceId, rem] of remaining) {
-        await this.instances.updateRemaining(tx, instanceId, rem, claimsTaken.get(instanceId));
-      }
-      await this.outbox.appendInstancesChanged(
-        tx,
-        await this.instances.findWithCounts(tx, cluster, [...remaining.keys()]),
-      );
-      return { tasks, rejected };
+        })),
+        ...instances
+          .filter((i) => remaining.has(resourceIdOf(i.containerInstanceArn, 'container-instance')))
+          .map(instanceChanged),
+      ]);
+      return { tasks, rejected, instances };
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { ArnContext, arns, InstanceResources, resourceIdOf } from '@wharf/domain';
+import { ArnContext, arns, InstanceResources } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import { mergeAttributes } from './attributes';
 import { PENDING_STATUSES } from './cluster.repository';
@@ -37,6 +37,8 @@ export interface InstanceRow {
   version: string;
   running?: number;
   pending?: number;
+  /** Tasks not yet STOPPED per group (queries with counts only). */
+  task_groups?: common.GroupCount[];
 }
 
 export interface InstanceFields {
@@ -66,13 +68,26 @@ export const remainingOf = (r: InstanceRow): InstanceResources => ({
   portsUdp: r.remaining_ports_udp,
 });
 
+/**
+ * Instances with their counts and task groups, from one pass over each instance's tasks not
+ * yet STOPPED (grouped by task group): running = RUNNING, pending = $1 (PENDING_STATUSES).
+ */
 const WITH_COUNTS = `
-  SELECT ci.*,
-    (SELECT count(*) FROM tasks t
-      WHERE t.container_instance_id = ci.id AND t.last_status = 'RUNNING')::int AS running,
-    (SELECT count(*) FROM tasks t
-      WHERE t.container_instance_id = ci.id AND t.last_status = ANY($1::text[]))::int AS pending
-  FROM container_instances ci`;
+  SELECT ci.*, coalesce(live.running, 0)::int AS running,
+         coalesce(live.pending, 0)::int AS pending,
+         coalesce(live.task_groups, '[]'::jsonb) AS task_groups
+    FROM container_instances ci
+    LEFT JOIN LATERAL (
+      SELECT sum(g.running) AS running, sum(g.pending) AS pending,
+             jsonb_agg(jsonb_build_object('group', g.task_group, 'count', g.count)
+                       ORDER BY g.task_group) AS task_groups
+        FROM (SELECT t.task_group, count(*)::int AS count,
+                     count(*) FILTER (WHERE t.last_status = 'RUNNING') AS running,
+                     count(*) FILTER (WHERE t.last_status = ANY($1::text[])) AS pending
+                FROM tasks t
+               WHERE t.container_instance_id = ci.id AND t.last_status <> 'STOPPED'
+               GROUP BY t.task_group) g
+    ) live ON true`;
 
 export class ContainerInstanceRepository {
   constructor(
@@ -130,13 +145,42 @@ export class ContainerInstanceRepository {
     remaining: InstanceResources,
     bumpBy = 1,
   ): Promise<number> {
-    const { rows } = await tx.query<{ version: string }>(
-      `UPDATE container_instances SET remaining_cpu = $2, remaining_memory = $3,
-         remaining_ports = $4, remaining_ports_udp = $5, version = version + $6
-       WHERE id = $1 RETURNING version`,
-      [id, remaining.cpu, remaining.memory, remaining.ports, remaining.portsUdp, bumpBy],
+    const versions = await this.updateRemainingMany(tx, [{ id, remaining, bumpBy }]);
+    return versions.get(id)!;
+  }
+
+  /**
+   * Writes what remains on each instance and bumps each version by its `bumpBy`, in one
+   * statement (the caller holds the row locks). Returns the new version of each instance.
+   */
+  async updateRemainingMany(
+    tx: PoolClient,
+    updates: readonly { id: string; remaining: InstanceResources; bumpBy: number }[],
+  ): Promise<Map<string, number>> {
+    if (updates.length === 0) return new Map();
+    const { rows } = await tx.query<{ id: string; version: string }>(
+      `UPDATE container_instances ci
+          SET remaining_cpu = v.cpu, remaining_memory = v.memory, remaining_ports = v.ports,
+              remaining_ports_udp = v.ports_udp, version = ci.version + v.bump_by
+         FROM jsonb_to_recordset($1::jsonb)
+              AS v(id text, cpu integer, memory integer, ports integer[], ports_udp integer[],
+                   bump_by integer)
+        WHERE ci.id = v.id
+    RETURNING ci.id, ci.version`,
+      [
+        JSON.stringify(
+          updates.map((u) => ({
+            id: u.id,
+            cpu: u.remaining.cpu,
+            memory: u.remaining.memory,
+            ports: u.remaining.ports,
+            ports_udp: u.remaining.portsUdp,
+            bump_by: u.bumpBy,
+          })),
+        ),
+      ],
     );
-    return Number(rows[0].version);
+    return new Map(rows.map((r) => [r.id, Number(r.version)]));
   }
 
   /** Replaces an instance's custom attributes and bumps its version. */
@@ -244,13 +288,32 @@ export class ContainerInstanceRepository {
     );
   }
 
+  /**
+   * Full records (counts and `taskGroups`) of the instances of `cluster` among `ids`, in id
+   * order; ids that are unknown or in another cluster are absent. One statement.
+   */
   async findWithCounts(
     q: Queryable,
     cluster: string,
     ids: string[],
   ): Promise<common.ContainerInstance[]> {
+    return this.findFull(q, cluster, ids);
+  }
+
+  /** As `findWithCounts`, whatever cluster each instance is in. */
+  async findWithCountsByIds(q: Queryable, ids: string[]): Promise<common.ContainerInstance[]> {
+    return this.findFull(q, null, ids);
+  }
+
+  private async findFull(
+    q: Queryable,
+    cluster: string | null,
+    ids: string[],
+  ): Promise<common.ContainerInstance[]> {
+    if (ids.length === 0) return [];
     const { rows } = await q.query<InstanceRow>(
-      `${WITH_COUNTS} WHERE ci.cluster = $2 AND ci.id = ANY($3::text[])`,
+      `${WITH_COUNTS} WHERE ($2::text IS NULL OR ci.cluster = $2) AND ci.id = ANY($3::text[])
+        ORDER BY ci.id`,
       [PENDING_STATUSES, cluster, ids],
     );
     return rows.map((r) => this.toProto(r));
@@ -270,30 +333,6 @@ export class ContainerInstanceRepository {
       [PENDING_STATUSES, cluster, status, afterId, limit],
     );
     return rows.map((r) => this.toProto(r));
-  }
-
-  /**
-   * Fills `taskGroups` of full records (List, Describe): the instances' tasks not yet STOPPED
-   * counted per group, in one grouped query for all of them. Returns the same objects.
-   */
-  async withTaskGroups(
-    q: Queryable,
-    instances: common.ContainerInstance[],
-  ): Promise<common.ContainerInstance[]> {
-    if (instances.length === 0) return instances;
-    const byId = new Map(
-      instances.map((i) => [resourceIdOf(i.containerInstanceArn, 'container-instance'), i]),
-    );
-    const { rows } = await q.query<{ id: string; task_group: string; count: number }>(
-      `SELECT container_instance_id AS id, task_group, count(*)::int AS count
-         FROM tasks
-        WHERE container_instance_id = ANY($1::text[]) AND last_status <> 'STOPPED'
-        GROUP BY container_instance_id, task_group
-        ORDER BY container_instance_id, task_group`,
-      [[...byId.keys()]],
-    );
-    for (const r of rows) byId.get(r.id)?.taskGroups.push({ group: r.task_group, count: r.count });
-    return instances;
   }
 
   toProto(r: InstanceRow): common.ContainerInstance {
@@ -317,7 +356,7 @@ export class ContainerInstanceRepository {
       lastHeartbeatAt: lastHeartbeat,
       hostname: r.hostname,
       hostAddress: r.host_address,
-      taskGroups: [],
+      taskGroups: r.task_groups ?? [],
     };
   }
 

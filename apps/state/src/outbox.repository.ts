@@ -24,42 +24,55 @@ export interface OutboxRow {
  * publishes rows in id order with msgID = id (so a re-publish is deduplicated by JetStream).
  */
 export class OutboxRepository {
-  /** Appends one event; its `id` is the outbox row id. Call inside the writing transaction. */
   /** A `container_instance.changed` event for each instance, as the gRPC API returns it. */
   async appendInstancesChanged(
     tx: PoolClient,
     instances: readonly common.ContainerInstance[],
   ): Promise<void> {
-    for (const instance of instances) {
-      await this.append(tx, {
-        cluster: clusterNameOf(instance.clusterArn),
-        entity: 'container_instance',
-        event: 'changed',
-        resourceArn: instance.containerInstanceArn,
-        version: instance.version,
-        detail: instance,
-      });
-    }
+    await this.appendMany(tx, instances.map(instanceChanged));
   }
 
+  /** Appends one event; its `id` is the outbox row id. Call inside the writing transaction. */
   async append(tx: PoolClient, e: DomainEvent): Promise<string> {
-    const payload: Omit<WharfEvent, 'id'> = {
-      v: 1,
-      type: `${e.entity}.${e.event}`,
-      cluster: e.cluster,
-      resourceArn: e.resourceArn,
-      version: e.version,
-      at: Date.now(),
-      detail: e.detail,
-    };
-    const { rows } = await tx.query<{ id: string }>(
-      `WITH n AS (SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id)
-       INSERT INTO outbox (id, subject, payload)
-       SELECT n.id, $1, jsonb_set($2::jsonb, '{id}', to_jsonb(n.id::text)) FROM n
-       RETURNING id`,
-      [subjects.event(e.cluster, e.entity, e.event), JSON.stringify(payload)],
+    const [id] = await this.appendMany(tx, [e]);
+    return id;
+  }
+
+  /**
+   * Appends events in one statement; their ids follow the order given (so the relay publishes
+   * them in that order). Returns the ids in that order. Call inside the writing transaction.
+   */
+  async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const at = Date.now();
+    const rows = events.map((e) => {
+      const payload: Omit<WharfEvent, 'id'> = {
+        v: 1,
+        type: `${e.entity}.${e.event}`,
+        cluster: e.cluster,
+        resourceArn: e.resourceArn,
+        version: e.version,
+        at,
+        detail: e.detail,
+      };
+      return { subject: subjects.event(e.cluster, e.entity, e.event), payload };
+    });
+    // nextval is taken in the outer query, over the rows already sorted by position.
+    const { rows: inserted } = await tx.query<{ id: string; ord: string }>(
+      `WITH e AS (
+         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.subject, s.payload, s.ord
+           FROM (SELECT x.value ->> 'subject' AS subject, x.value -> 'payload' AS payload, x.ord
+                   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(value, ord)
+                  ORDER BY x.ord) s
+       ), ins AS (
+         INSERT INTO outbox (id, subject, payload)
+         SELECT e.id, e.subject, jsonb_set(e.payload, '{id}', to_jsonb(e.id::text)) FROM e
+         RETURNING id
+       )
+       SELECT e.id::text AS id, e.ord::text AS ord FROM e JOIN ins USING (id) ORDER BY e.ord`,
+      [JSON.stringify(rows)],
     );
-    return rows[0].id;
+    return inserted.map((r) => r.id);
   }
 
   async unpublished(tx: PoolClient, limit: number): Promise<OutboxRow[]> {
@@ -84,4 +97,16 @@ export class OutboxRepository {
     );
     return rowCount ?? 0;
   }
+}
+
+/** The `container_instance.changed` event of an instance record. */
+export function instanceChanged(instance: common.ContainerInstance): DomainEvent {
+  return {
+    cluster: clusterNameOf(instance.clusterArn),
+    entity: 'container_instance',
+    event: 'changed',
+    resourceArn: instance.containerInstanceArn,
+    version: instance.version,
+    detail: instance,
+  };
 }

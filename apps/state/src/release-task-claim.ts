@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
-import { releaseClaim } from '@wharf/domain';
+import { InstanceResources, releaseClaim } from '@wharf/domain';
+import type { common } from '@wharf/proto';
 import {
   ContainerInstanceRepository,
   registeredOf,
@@ -10,7 +11,8 @@ import { claimOf, TaskRow } from './task.repository';
 
 /**
  * Gives a stopped task's CPU, memory and host ports back to its instance, inside the
- * caller's transaction. Callers make sure it runs once per task: on its move into STOPPED.
+ * caller's transaction, and writes the instance's `container_instance.changed`. Callers make
+ * sure it runs once per task: on its move into STOPPED.
  */
 export async function releaseTaskClaim(
   tx: PoolClient,
@@ -18,12 +20,38 @@ export async function releaseTaskClaim(
   instances: ContainerInstanceRepository,
   outbox: OutboxRepository,
 ): Promise<void> {
-  if (!task.container_instance_id) return;
-  const locked = await instances.lockByIds(tx, [task.container_instance_id]);
-  const instance = locked.get(task.container_instance_id);
-  if (!instance) return;
-  const remaining = releaseClaim(remainingOf(instance), claimOf(task), registeredOf(instance));
-  await instances.updateRemaining(tx, instance.id, remaining);
-  const [changed] = await instances.findWithCounts(tx, instance.cluster, [instance.id]);
-  await outbox.appendInstancesChanged(tx, [changed]);
+  await outbox.appendInstancesChanged(tx, await releaseTaskClaims(tx, [task], instances));
+}
+
+/**
+ * Gives the claims of stopped tasks back to their instances in a constant number of
+ * statements: the instances are locked (id order), each instance's version is bumped once per
+ * task released on it. Returns the changed instances as they are now (full records, id
+ * order) for the caller's events. Callers make sure each task is released once.
+ */
+export async function releaseTaskClaims(
+  tx: PoolClient,
+  tasks: readonly TaskRow[],
+  instances: ContainerInstanceRepository,
+): Promise<common.ContainerInstance[]> {
+  const onInstances = tasks.filter((t) => t.container_instance_id);
+  if (onInstances.length === 0) return [];
+  const locked = await instances.lockByIds(tx, [
+    ...new Set(onInstances.map((t) => t.container_instance_id!)),
+  ]);
+  const released = new Map<string, { remaining: InstanceResources; count: number }>();
+  for (const task of onInstances) {
+    const instance = locked.get(task.container_instance_id!);
+    if (!instance) continue;
+    const before = released.get(instance.id) ?? { remaining: remainingOf(instance), count: 0 };
+    released.set(instance.id, {
+      remaining: releaseClaim(before.remaining, claimOf(task), registeredOf(instance)),
+      count: before.count + 1,
+    });
+  }
+  await instances.updateRemainingMany(
+    tx,
+    [...released].map(([id, r]) => ({ id, remaining: r.remaining, bumpBy: r.count })),
+  );
+  return instances.findWithCountsByIds(tx, [...released.keys()]);
 }

@@ -19,7 +19,7 @@ import {
   UtilisationReport,
 } from '@wharf/messaging';
 import type { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
-import type { ApplyTaskReportUseCase } from './apply-task-report.use-case';
+import type { ApplyTaskReportUseCase, ReportOutcome } from './apply-task-report.use-case';
 import type { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
 
 const NAK_DELAY_MS = 1_000;
@@ -40,9 +40,11 @@ interface Received {
  * idempotent and serialised by the row locks.
  *
  * Received reports go to two lanes that run concurrently, so task reports never wait behind
- * heartbeats: heartbeats are applied in batches (everything received since the last batch,
- * one transaction, one UPDATE); task-state and utilisation reports one at a time, in the order
- * received (so the reports of a task stay in order).
+ * heartbeats. Each lane takes everything received since its previous batch (at most
+ * PULL_BATCH) as one batch. Heartbeats: one transaction, one UPDATE. Task-state reports: one
+ * transaction for the whole batch, in the order received (so the reports of a task stay in
+ * order); if that fails, each report is retried on its own so one that cannot be applied
+ * (nak'd) does not hold back the others. Utilisation reports: one transaction each.
  */
 export class ReportConsumer {
   private messages?: ConsumerMessages;
@@ -95,9 +97,7 @@ export class ReportConsumer {
       this.others.close();
     });
     const heartbeatLane = this.heartbeats.run((batch) => this.applyHeartbeats(batch));
-    const otherLane = this.others.run(async (batch) => {
-      for (const r of batch) await this.handleOne(r);
-    });
+    const otherLane = this.others.run((batch) => this.applyOthers(batch));
     this.loop = Promise.all([pump, heartbeatLane, otherLane])
       .then(() => undefined)
       .catch((err: unknown) => this.logger.error({ err }, 'report consumer stopped'));
@@ -142,21 +142,60 @@ export class ReportConsumer {
     }
   }
 
+  /** Task-state reports of the batch together, then the others one at a time. */
+  private async applyOthers(batch: Received[]): Promise<void> {
+    const taskReports: Received[] = [];
+    const rest: Received[] = [];
+    for (const r of batch) {
+      const cluster = clusterNameOf(r.payload.clusterArn);
+      (r.m.subject === subjects.report(cluster, 'task_state') ? taskReports : rest).push(r);
+    }
+    await this.applyTaskReports(taskReports);
+    for (const r of rest) await this.handleOne(r);
+  }
+
+  /**
+   * Applies the task reports in one transaction and acks them; if the batch fails, applies
+   * them one by one (each acked or nak'd on its own), so one bad report loses no other.
+   */
+  private async applyTaskReports(batch: Received[]): Promise<void> {
+    if (batch.length === 0) return;
+    if (batch.length > 1) {
+      try {
+        const outcomes = await this.applyTaskReport.executeBatch(
+          batch.map((r) => r.payload as TaskStateReport),
+        );
+        batch.forEach((r, i) => this.taskReportHandled(r.payload as TaskStateReport, outcomes[i]));
+        for (const r of batch) r.m.ack();
+        return;
+      } catch (err) {
+        this.logger.warn(
+          { err, reports: batch.length },
+          'applying a batch of task reports failed; applying them one by one',
+        );
+      }
+    }
+    for (const r of batch) await this.handleOne(r);
+  }
+
+  private taskReportHandled(report: TaskStateReport, outcome: ReportOutcome): void {
+    this.handled.inc({ kind: 'task_state', outcome });
+    const log = {
+      taskArn: report.taskArn,
+      seq: report.seq,
+      lastStatus: report.lastStatus,
+      outcome,
+    };
+    if (outcome === 'unknown-task') this.logger.warn(log, 'report for an unknown task ignored');
+    else this.logger.debug(log, 'task report handled');
+  }
+
   private async handleOne({ m, payload }: Received): Promise<void> {
     const cluster = clusterNameOf(payload.clusterArn);
     try {
       if (m.subject === subjects.report(cluster, 'task_state')) {
         const report = payload as TaskStateReport;
-        const outcome = await this.applyTaskReport.execute(report);
-        this.handled.inc({ kind: 'task_state', outcome });
-        const log = {
-          taskArn: report.taskArn,
-          seq: report.seq,
-          lastStatus: report.lastStatus,
-          outcome,
-        };
-        if (outcome === 'unknown-task') this.logger.warn(log, 'report for an unknown task ignored');
-        else this.logger.debug(log, 'task report handled');
+        this.taskReportHandled(report, await this.applyTaskReport.execute(report));
       } else if (m.subject === subjects.report(cluster, 'utilisation')) {
         const outcome = await this.applyUtilisationReport.execute(payload as UtilisationReport);
         this.handled.inc({ kind: 'utilisation', outcome });

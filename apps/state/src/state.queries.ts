@@ -89,7 +89,7 @@ export class StateQueries {
       pageToken.decode(req.nextToken),
       limit + 1,
     );
-    const page = await this.instances.withTaskGroups(this.ctx.pool, rows.slice(0, limit));
+    const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
       containerInstanceArns: page.map((i) => i.containerInstanceArn),
@@ -106,10 +106,7 @@ export class StateQueries {
   ): Promise<stateV1.DescribeContainerInstancesResponse> {
     const cluster = await this.existingCluster(req.cluster);
     const ids = req.containerInstances.map((x) => resourceIdOf(x, 'container-instance'));
-    const found = await this.instances.withTaskGroups(
-      this.ctx.pool,
-      await this.instances.findWithCounts(this.ctx.pool, cluster, ids),
-    );
+    const found = await this.instances.findWithCounts(this.ctx.pool, cluster, ids);
     const byId = new Map(
       found.map((i) => [resourceIdOf(i.containerInstanceArn, 'container-instance'), i]),
     );

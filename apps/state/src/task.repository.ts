@@ -56,6 +56,17 @@ export interface TaskChanges {
   executionStoppedAt: number;
 }
 
+/** A task to create on an instance (CommitPlacements). */
+export interface NewTask {
+  id: string;
+  arn: string;
+  cluster: string;
+  family: string;
+  containerInstanceId: string;
+  task: common.Task;
+  containers: common.Container[];
+}
+
 export interface TaskFilter {
   cluster: string;
   containerInstanceId: string;
@@ -85,47 +96,59 @@ export class TaskRepository {
     return new Set(rows.map((r) => r.arn));
   }
 
-  async insert(
-    tx: PoolClient,
-    t: {
-      id: string;
-      arn: string;
-      cluster: string;
-      family: string;
-      containerInstanceId: string;
-      task: common.Task;
-      containers: common.Container[];
-    },
-  ): Promise<TaskRow> {
+  async insert(tx: PoolClient, t: NewTask): Promise<TaskRow> {
+    const [row] = await this.insertMany(tx, [t]);
+    return row;
+  }
+
+  /**
+   * Inserts tasks (PROVISIONING, desired RUNNING, version 1) in one statement; returns their
+   * rows in the order given.
+   */
+  async insertMany(tx: PoolClient, tasks: readonly NewTask[]): Promise<TaskRow[]> {
+    if (tasks.length === 0) return [];
     const { rows } = await tx.query<TaskRow>(
       `INSERT INTO tasks (id, arn, cluster, task_definition_arn, family, container_instance_id,
          container_instance_arn, last_status, desired_status, cpu, memory, host_ports,
          host_ports_udp, task_group, started_by, launch_type, overrides, tags, containers,
          version, report_seq, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PROVISIONING', 'RUNNING', $8, $9, $10, $11, $12,
-         $13, $14, $15::jsonb, $16::jsonb, $17::jsonb, 1, 0, now())
+       SELECT v.id, v.arn, v.cluster, v.task_definition_arn, v.family, v.container_instance_id,
+              v.container_instance_arn, 'PROVISIONING', 'RUNNING', v.cpu, v.memory, v.host_ports,
+              v.host_ports_udp, v.task_group, v.started_by, v.launch_type, v.overrides::jsonb,
+              v.tags::jsonb, v.containers, 1, 0, now()
+         FROM jsonb_to_recordset($1::jsonb)
+              AS v(id text, arn text, cluster text, task_definition_arn text, family text,
+                   container_instance_id text, container_instance_arn text, cpu integer,
+                   memory integer, host_ports integer[], host_ports_udp integer[],
+                   task_group text, started_by text, launch_type text, overrides text,
+                   tags text, containers jsonb)
        RETURNING *`,
       [
-        t.id,
-        t.arn,
-        t.cluster,
-        t.task.taskDefinitionArn,
-        t.family,
-        t.containerInstanceId,
-        t.task.containerInstanceArn,
-        t.task.cpu,
-        t.task.memory,
-        t.task.hostPorts,
-        t.task.hostPortsUdp,
-        t.task.group,
-        t.task.startedBy,
-        t.task.launchType || 'EC2',
-        t.task.overridesJson || '{}',
-        t.task.tagsJson || '[]',
-        JSON.stringify(t.containers),
+        JSON.stringify(
+          tasks.map((t) => ({
+            id: t.id,
+            arn: t.arn,
+            cluster: t.cluster,
+            task_definition_arn: t.task.taskDefinitionArn,
+            family: t.family,
+            container_instance_id: t.containerInstanceId,
+            container_instance_arn: t.task.containerInstanceArn,
+            cpu: t.task.cpu,
+            memory: t.task.memory,
+            host_ports: t.task.hostPorts,
+            host_ports_udp: t.task.hostPortsUdp,
+            task_group: t.task.group,
+            started_by: t.task.startedBy,
+            launch_type: t.task.launchType || 'EC2',
+            overrides: t.task.overridesJson || '{}',
+            tags: t.task.tagsJson || '[]',
+            containers: t.containers,
+          })),
+        ),
       ],
     );
-    return rows[0];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return tasks.map((t) => byId.get(t.id)!);
   }
 
   async lock(
@@ -140,32 +163,70 @@ export class TaskRepository {
     return rows[0];
   }
 
+  /** Locks the tasks with these ARNs (in id order, so concurrent batches cannot deadlock). */
+  async lockByArns(tx: PoolClient, taskArns: string[]): Promise<Map<string, TaskRow>> {
+    const { rows } = await tx.query<TaskRow>(
+      'SELECT * FROM tasks WHERE arn = ANY($1::text[]) ORDER BY id FOR UPDATE',
+      [taskArns],
+    );
+    return new Map(rows.map((r) => [r.arn, r]));
+  }
+
   /** Applies changes and bumps the version; returns the new row. */
   async update(tx: PoolClient, id: string, c: TaskChanges): Promise<TaskRow> {
+    const [row] = await this.updateMany(tx, [{ id, changes: c, bumpBy: 1 }]);
+    return row;
+  }
+
+  /**
+   * Applies each task's changes and bumps its version by `bumpBy`, in one statement (the
+   * caller holds the row locks). Returns the new rows in the order given.
+   */
+  async updateMany(
+    tx: PoolClient,
+    updates: readonly { id: string; changes: TaskChanges; bumpBy: number }[],
+  ): Promise<TaskRow[]> {
+    if (updates.length === 0) return [];
+    const at = (epochMs: number) => tsParam(epochMs)?.toISOString() ?? null;
     const { rows } = await tx.query<TaskRow>(
-      `UPDATE tasks SET last_status = $2, desired_status = $3, containers = $4::jsonb,
-         health_status = $5, stop_code = $6, stopped_reason = $7, report_seq = $8,
-         pull_started_at = $9, pull_stopped_at = $10, started_at = $11, stopping_at = $12,
-         stopped_at = $13, execution_stopped_at = $14, version = version + 1
-       WHERE id = $1 RETURNING *`,
+      `UPDATE tasks t SET last_status = v.last_status, desired_status = v.desired_status,
+         containers = v.containers, health_status = v.health_status, stop_code = v.stop_code,
+         stopped_reason = v.stopped_reason, report_seq = v.report_seq,
+         pull_started_at = v.pull_started_at, pull_stopped_at = v.pull_stopped_at,
+         started_at = v.started_at, stopping_at = v.stopping_at, stopped_at = v.stopped_at,
+         execution_stopped_at = v.execution_stopped_at, version = t.version + v.bump_by
+         FROM jsonb_to_recordset($1::jsonb)
+              AS v(id text, last_status text, desired_status text, containers jsonb,
+                   health_status text, stop_code text, stopped_reason text, report_seq bigint,
+                   pull_started_at timestamptz, pull_stopped_at timestamptz,
+                   started_at timestamptz, stopping_at timestamptz, stopped_at timestamptz,
+                   execution_stopped_at timestamptz, bump_by integer)
+        WHERE t.id = v.id
+       RETURNING t.*`,
       [
-        id,
-        c.lastStatus,
-        c.desiredStatus,
-        JSON.stringify(c.containers),
-        c.healthStatus,
-        c.stopCode,
-        c.stoppedReason,
-        c.reportSeq,
-        tsParam(c.pullStartedAt),
-        tsParam(c.pullStoppedAt),
-        tsParam(c.startedAt),
-        tsParam(c.stoppingAt),
-        tsParam(c.stoppedAt),
-        tsParam(c.executionStoppedAt),
+        JSON.stringify(
+          updates.map(({ id, changes: c, bumpBy }) => ({
+            id,
+            last_status: c.lastStatus,
+            desired_status: c.desiredStatus,
+            containers: c.containers,
+            health_status: c.healthStatus,
+            stop_code: c.stopCode,
+            stopped_reason: c.stoppedReason,
+            report_seq: c.reportSeq,
+            pull_started_at: at(c.pullStartedAt),
+            pull_stopped_at: at(c.pullStoppedAt),
+            started_at: at(c.startedAt),
+            stopping_at: at(c.stoppingAt),
+            stopped_at: at(c.stoppedAt),
+            execution_stopped_at: at(c.executionStoppedAt),
+            bump_by: bumpBy,
+          })),
+        ),
       ],
     );
-    return rows[0];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return updates.map((u) => byId.get(u.id)!);
   }
 
   /** Claims of the tasks on an instance that still hold resources (not STOPPED). */
@@ -242,6 +303,31 @@ export class TaskRepository {
       stoppedAt: ms(r.stopped_at),
       executionStoppedAt: ms(r.execution_stopped_at),
       availabilityZone: '',
+    };
+  }
+
+  /**
+   * The row as `update` would leave it after these changes (version + 1), without writing it:
+   * to apply several changes in memory and write the last once.
+   */
+  withChanges(r: TaskRow, c: TaskChanges): TaskRow {
+    return {
+      ...r,
+      last_status: c.lastStatus,
+      desired_status: c.desiredStatus,
+      // As stored: through JSON (a property that is undefined is dropped).
+      containers: JSON.parse(JSON.stringify(c.containers)) as common.Container[],
+      health_status: c.healthStatus,
+      stop_code: c.stopCode,
+      stopped_reason: c.stoppedReason,
+      report_seq: String(c.reportSeq),
+      pull_started_at: tsParam(c.pullStartedAt),
+      pull_stopped_at: tsParam(c.pullStoppedAt),
+      started_at: tsParam(c.startedAt),
+      stopping_at: tsParam(c.stoppingAt),
+      stopped_at: tsParam(c.stoppedAt),
+      execution_stopped_at: tsParam(c.executionStoppedAt),
+      version: String(Number(r.version) + 1),
     };
   }
 

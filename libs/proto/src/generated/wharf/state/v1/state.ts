@@ -119,6 +119,12 @@ export interface RejectedPlacement {
 export interface CommitPlacementsResponse {
   tasks: Task[];
   rejected: RejectedPlacement[];
+  /**
+   * Every container instance the placements named, as it is after the commit (remaining
+   * resources, counts, task groups, version), so the scheduler's snapshot stays current
+   * without reading the cluster again; it includes instances whose placements were rejected.
+   */
+  instances: ContainerInstance[];
 }
 
 export interface ListTasksRequest {

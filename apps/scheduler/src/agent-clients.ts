@@ -1,6 +1,5 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { GrpcCode } from '@wharf/domain';
-import { agentV1, createAgentClient, GrpcClient } from '@wharf/proto';
+import { agentV1, createAgentClient, GrpcClient, isUnreachable } from '@wharf/proto';
 import { firstValueFrom, Observable, timeout } from 'rxjs';
 
 /**
@@ -18,15 +17,6 @@ export const AGENT_CHANNEL_OPTIONS: ChannelOptions = {
 /** The first pause before retrying an unreachable agent; it doubles up to the largest. */
 const FIRST_RETRY_MS = 100;
 const LARGEST_RETRY_MS = 1_000;
-
-/** Whether a failed agent call never reached the agent, so it may be made again. */
-export function isUnreachable(err: unknown): boolean {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    (err as { code?: unknown }).code === GrpcCode.UNAVAILABLE
-  );
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

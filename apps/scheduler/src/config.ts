@@ -12,6 +12,11 @@ export const schedulerConfigSchema = z.object({
   SCHEDULER_OPS_PORT: portOrZero(4712),
   /** How long one call to an agent may take before the task counts as not started. */
   AGENT_CALL_TIMEOUT_MS: env.int(10_000, 1),
+  /**
+   * How often a cluster's snapshot is read again whole from state. Between reads it is kept
+   * current from commits and events; this is the safety net for events that were missed.
+   */
+  SCHEDULER_SNAPSHOT_RESYNC_MS: env.int(30_000, 1),
 });
 
 export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;

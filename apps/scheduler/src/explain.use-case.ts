@@ -1,14 +1,11 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InvalidParameterError, PlacementExplanation, PlannedTask } from '@wharf/domain';
-import { schedulerV1, stateV1 } from '@wharf/proto';
-import type { Logger } from 'pino';
-import { AgentClients } from './agent-clients';
-import type { SchedulerConfig } from './config';
+import { schedulerV1 } from '@wharf/proto';
 import { compileRequestOptions } from './placement-options';
-import { createPlanner, Planner, toSnapshot } from './planner';
+import { Planner, toSnapshot } from './planner';
 import { MAX_RUN_TASK_COUNT } from './run-task.use-case';
 import { TaskLauncher } from './task-launch';
-import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+import { PLANNER } from './tokens';
 
 /** What `Explain` answers (as JSON): the next task's verdicts and the plan of all `count`. */
 export interface ExplainJson extends PlacementExplanation {
@@ -27,19 +24,10 @@ export interface ExplainJson extends PlacementExplanation {
  */
 @Injectable()
 export class ExplainUseCase {
-  private readonly launcher: TaskLauncher;
-  private readonly planner: Planner;
-
   constructor(
-    @Inject(STATE_CLIENT) state: stateV1.StateServiceClient,
-    agents: AgentClients,
-    @Inject(LOGGER) logger: Logger,
-    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
-    @Optional() @Inject(PLANNER) planner?: Planner,
-  ) {
-    this.launcher = new TaskLauncher(state, agents, logger, config);
-    this.planner = planner ?? createPlanner();
-  }
+    private readonly launcher: TaskLauncher,
+    @Inject(PLANNER) private readonly planner: Planner,
+  ) {}
 
   async execute(req: schedulerV1.ExplainRequest): Promise<schedulerV1.ExplainResponse> {
     const count = req.count === 0 ? 1 : req.count;

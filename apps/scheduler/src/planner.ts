@@ -76,7 +76,8 @@ export function toSnapshotInstance(i: common.ContainerInstance): SnapshotInstanc
   };
 }
 
-function byRegistration(a: common.ContainerInstance, b: common.ContainerInstance): number {
+/** Oldest registration first; the instance ARN breaks ties. */
+export function byRegistration(a: common.ContainerInstance, b: common.ContainerInstance): number {
   return (
     a.registeredAt - b.registeredAt || a.containerInstanceArn.localeCompare(b.containerInstanceArn)
   );

@@ -3,7 +3,12 @@ import type { common, stateV1 } from '@wharf/proto';
 import { firstValueFrom, Observable, of, throwError } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import { schedulerConfigSchema } from './config';
+import { ClusterSnapshots } from './cluster-snapshots';
+import { Lookups } from './lookups';
+import { PlacementBatcher } from './placement-batcher';
+import { createPlanner } from './planner';
 import { RunTaskUseCase } from './run-task.use-case';
+import { TaskLauncher } from './task-launch';
 
 /**
  * The re-planning loop, with state answering from memory: the commit path itself is covered
@@ -38,7 +43,7 @@ function setup(
 ) {
   const commits: stateV1.CommitPlacementsRequest[] = [];
   const started: string[] = [];
-  let snapshot = 0;
+  let lists = 0;
   const state = {
     describeClusters: () =>
       of({
@@ -65,21 +70,21 @@ function setup(
         registeredAt: 0,
         deregisteredAt: 0,
       }),
-    listContainerInstances: () =>
-      of({
-        containerInstanceArns: [],
-        nextToken: '',
-        containerInstances: snapshots[Math.min(snapshot++, snapshots.length - 1)],
-      }),
+    listContainerInstances: () => {
+      lists++;
+      return of({ containerInstanceArns: [], nextToken: '', containerInstances: snapshots[0] });
+    },
     commitPlacements: (req: stateV1.CommitPlacementsRequest) => {
       commits.push(req);
       if (rejectFirst && commits.length === 1) {
+        // State answers with the instances as they are now: the scheduler re-plans on them.
         return of({
           tasks: [],
           rejected: req.placements.map((_, index) => ({ index, reason: 'STALE', detail: '' })),
+          instances: snapshots[1],
         });
       }
-      return of({ tasks: req.placements.map((p) => p.task!), rejected: [] });
+      return of({ tasks: req.placements.map((p) => p.task!), rejected: [], instances: [] });
     },
     markTaskStopping: (req: stateV1.MarkTaskStoppingRequest) =>
       throwError(() => new Error(`unexpected stop of ${req.task}`)),
@@ -95,13 +100,16 @@ function setup(
     call: <T>(_address: string, invoke: (client: typeof agent) => Observable<T>) =>
       firstValueFrom(invoke(agent)),
   } as unknown as AgentClients;
-  const useCase = new RunTaskUseCase(
-    state,
-    agents,
-    createLogger('test', 'silent'),
-    schedulerConfigSchema.parse({}),
+  const logger = createLogger('test', 'silent');
+  const config = schedulerConfigSchema.parse({});
+  const launcher = new TaskLauncher(state, agents, logger, config, new Lookups(state));
+  const views = new ClusterSnapshots(
+    (cluster) => launcher.listInstances(cluster),
+    config.SCHEDULER_SNAPSHOT_RESYNC_MS,
   );
-  return { useCase, commits, started };
+  const batcher = new PlacementBatcher(state, views, launcher, createPlanner(), logger);
+  const useCase = new RunTaskUseCase(state, launcher, batcher, logger);
+  return { useCase, commits, started, lists: () => lists };
 }
 
 const request = (count: number) => ({
@@ -116,9 +124,9 @@ const request = (count: number) => ({
 });
 
 describe('RunTaskUseCase', () => {
-  it('plans rejected placements again against a fresh snapshot', async () => {
-    // First snapshot: `a` has room; by the commit it is full, and the fresh one says so.
-    const { useCase, commits, started } = setup(
+  it('plans rejected placements again on the instances the commit returned', async () => {
+    // First snapshot: `a` has room; by the commit it is full, and state's answer says so.
+    const { useCase, commits, started, lists } = setup(
       [
         [instance('a', 1024, 1), instance('b', 1024, 1)],
         [instance('a', 0, 2), instance('b', 1024, 1)],
@@ -136,6 +144,7 @@ describe('RunTaskUseCase', () => {
     expect(res.tasks).toHaveLength(2);
     expect(res.failures).toEqual([]);
     expect(started).toEqual(['b', 'b']);
+    expect(lists()).toBe(1); // the cluster was read once; the re-plan needed no read
   });
 
   it('places nothing on an instance whose agent is disconnected (failure reason AGENT)', async () => {

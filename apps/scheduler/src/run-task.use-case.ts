@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   clusterNameOf,
   CompiledPlacementOptions,
@@ -10,16 +10,12 @@ import { common, schedulerV1, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { createHash } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
-import { AgentClients } from './agent-clients';
-import type { SchedulerConfig } from './config';
 import { compileRequestOptions } from './placement-options';
-import { createPlanner, NO_CONTAINER_INSTANCES, Planner, toSnapshot } from './planner';
-import { Committed, Launch, TaskLauncher } from './task-launch';
-import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+import { PlacementBatcher } from './placement-batcher';
+import { Launch, TaskLauncher } from './task-launch';
+import { LOGGER, STATE_CLIENT } from './tokens';
 
 export const MAX_RUN_TASK_COUNT = 10;
-/** How many times placements that state rejected (the instance changed) are planned again. */
-export const MAX_PLACEMENT_ATTEMPTS = 3;
 /** ECS: a clientToken has at most 64 characters in the range 33–126. */
 export const CLIENT_TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
 /** How long a request waits for an earlier one with the same clientToken to finish. */
@@ -27,28 +23,20 @@ const CLIENT_TOKEN_WAIT_MS = 10_000;
 
 /**
  * RunTask: resolve the cluster and task definition, compile the placement constraints and
- * strategies once, let the planner place the tasks on a snapshot of the cluster's instances
- * (ECS semantics: feasibility, constraints, chained strategies, random by default), commit the plan to state (re-planning what state
- * rejects against a fresh snapshot), then tell the chosen agents to start the tasks. With a
- * clientToken, a retry of the same request returns the tasks the first one created.
+ * strategies once, hand the tasks to the cluster's placement batcher (the planner places them
+ * on the cluster snapshot with ECS semantics — feasibility, constraints, chained strategies,
+ * random by default — and state commits them with the other requests of the batch), then
+ * tell the chosen agents to start them, in parallel. With a clientToken, a retry of the same
+ * request returns the tasks the first one created.
  */
 @Injectable()
 export class RunTaskUseCase {
-  /** The tail of each cluster's placement queue (see `oneAtATime`). */
-  private readonly placing = new Map<string, Promise<unknown>>();
-  private readonly launcher: TaskLauncher;
-  private readonly planner: Planner;
-
   constructor(
     @Inject(STATE_CLIENT) private readonly state: stateV1.StateServiceClient,
-    agents: AgentClients,
+    private readonly launcher: TaskLauncher,
+    private readonly batcher: PlacementBatcher,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
-    @Optional() @Inject(PLANNER) planner?: Planner,
-  ) {
-    this.launcher = new TaskLauncher(state, agents, logger, config);
-    this.planner = planner ?? createPlanner();
-  }
+  ) {}
 
   async execute(req: schedulerV1.RunTaskRequest): Promise<schedulerV1.RunTaskResponse> {
     const count = req.count === 0 ? 1 : req.count;
@@ -102,9 +90,11 @@ export class RunTaskUseCase {
     options: CompiledPlacementOptions,
   ): Promise<schedulerV1.RunTaskResponse> {
     const cluster = launch.cluster.clusterName;
-    const { committed, failures } = await this.oneAtATime(cluster, () =>
-      this.placeAndCommit(cluster, candidates, launch, options),
-    );
+    const { committed, failures } = await this.batcher.place(cluster, {
+      launch,
+      tasks: candidates,
+      options,
+    });
     const tasks = await this.launcher.startOnAgents(cluster, committed, launch.taskDefinition);
     this.logger.info(
       {
@@ -170,100 +160,6 @@ export class RunTaskUseCase {
     } catch (err) {
       this.logger.warn({ err, cluster }, 'could not release a RunTask clientToken');
     }
-  }
-
-  /**
-   * Places one RunTask at a time per cluster in this process. Concurrent calls would plan on
-   * the same snapshot, so state would reject all but the first as STALE (each commit bumps the
-   * instance version) and, with a few calls at once, run out of attempts (5 concurrent RunTasks
-   * of 10 on one instance failed that way). Planning and committing take milliseconds;
-   * starting on the agents happens outside the queue.
-   */
-  private oneAtATime<T>(cluster: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.placing.get(cluster) ?? Promise.resolve();
-    const result = previous.then(work);
-    const tail = result.catch(() => undefined);
-    this.placing.set(cluster, tail);
-    void tail.then(() => {
-      if (this.placing.get(cluster) === tail) this.placing.delete(cluster);
-    });
-    return result;
-  }
-
-  private async placeAndCommit(
-    cluster: string,
-    candidates: common.Task[],
-    launch: Launch,
-    options: CompiledPlacementOptions,
-  ): Promise<{ committed: Committed[]; failures: common.Failure[] }> {
-    const committed: Committed[] = [];
-    const failures: common.Failure[] = [];
-    const group = candidates[0].group;
-    // The expected version guards decisions that depend on the instance's other tasks. Without
-    // such constraints the last attempt commits with no expected version: state's resource
-    // check under the row lock is then the whole verdict, so a task that fits is not failed
-    // for losing races to other replicas.
-    const versionMatters =
-      options.distinctInstance || options.memberOf.some((c) => c.query.dynamic);
-    let pending = candidates;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const checkVersion = versionMatters || attempt < MAX_PLACEMENT_ATTEMPTS;
-      const containerInstances = await this.launcher.listInstances(cluster);
-      const byArn = new Map(containerInstances.map((i) => [i.containerInstanceArn, i]));
-      const plan = this.planner.plan(
-        toSnapshot(containerInstances),
-        this.launcher.placementRequest(launch, group, pending.length),
-        options,
-      );
-      if (plan.kind === 'no-instances') {
-        if (committed.length === 0 && failures.length === 0) {
-          throw new InvalidParameterError(NO_CONTAINER_INSTANCES);
-        }
-        failures.push(
-          ...pending.map(() => ({ arn: '', reason: 'MISSING', detail: NO_CONTAINER_INSTANCES })),
-        );
-        break;
-      }
-
-      const placements: stateV1.Placement[] = [];
-      const placedCandidates: common.Task[] = [];
-      plan.placements.forEach((p, i) => {
-        if (!p.placed) {
-          failures.push({ ...p.failure });
-          return;
-        }
-        const instance = byArn.get(p.instanceArn)!;
-        const task = { ...pending[i], containerInstanceArn: p.instanceArn };
-        placements.push({ task, expectedInstanceVersion: checkVersion ? instance.version : 0 });
-        placedCandidates.push(task);
-      });
-      if (placements.length === 0) break;
-
-      const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
-      const rejectedIndexes = new Set(result.rejected.map((r) => r.index));
-      for (const task of result.tasks) {
-        const instance = byArn.get(task.containerInstanceArn);
-        committed.push({ task, agentAddress: instance?.agentAddress ?? '' });
-      }
-      pending = placedCandidates.filter((_, i) => rejectedIndexes.has(i));
-      if (pending.length > 0 && attempt >= MAX_PLACEMENT_ATTEMPTS) {
-        for (const r of result.rejected) {
-          failures.push({
-            arn: placements[r.index]?.task?.containerInstanceArn ?? '',
-            reason: r.reason,
-            detail: r.detail,
-          });
-        }
-        break;
-      }
-      if (pending.length > 0) {
-        this.logger.info(
-          { cluster, rejected: result.rejected, attempt },
-          'placements rejected by state; planning them again',
-        );
-      }
-    }
-    return { committed, failures };
   }
 }
 

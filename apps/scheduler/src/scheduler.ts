@@ -2,26 +2,38 @@ import { DynamicModule, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions } from '@nestjs/microservices';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createStateClient, grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connectNats } from '@wharf/messaging';
+import { createStateClient, grpcOptions, GrpcExceptionFilter, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom, timeout } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
+import { followClusterEvents } from './cluster-events';
+import { ClusterSnapshots } from './cluster-snapshots';
 import { ExplainUseCase } from './explain.use-case';
 import { freePort } from './free-port';
+import { Lookups } from './lookups';
+import { PlacementBatcher } from './placement-batcher';
+import { createPlanner, Planner } from './planner';
 import { RunTaskUseCase } from './run-task.use-case';
 import { SchedulerController } from './scheduler.controller';
 import { StartTaskUseCase } from './start-task.use-case';
 import { StopTaskUseCase } from './stop-task.use-case';
-import { LOGGER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+import { TaskLauncher } from './task-launch';
+import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
 
 @Module({})
 class SchedulerModule {
   static create(deps: {
     config: SchedulerConfig;
     logger: Logger;
-    state: unknown;
+    state: stateV1.StateServiceClient;
     agents: AgentClients;
+    launcher: TaskLauncher;
+    snapshots: ClusterSnapshots;
+    batcher: PlacementBatcher;
+    planner: Planner;
   }): DynamicModule {
     return {
       module: SchedulerModule,
@@ -31,6 +43,10 @@ class SchedulerModule {
         { provide: LOGGER, useValue: deps.logger },
         { provide: STATE_CLIENT, useValue: deps.state },
         { provide: AgentClients, useValue: deps.agents },
+        { provide: TaskLauncher, useValue: deps.launcher },
+        { provide: ClusterSnapshots, useValue: deps.snapshots },
+        { provide: PlacementBatcher, useValue: deps.batcher },
+        { provide: PLANNER, useValue: deps.planner },
         RunTaskUseCase,
         StartTaskUseCase,
         StopTaskUseCase,
@@ -55,6 +71,14 @@ export async function startScheduler(
   const grpcPort = config.SCHEDULER_GRPC_PORT || (await freePort('0.0.0.0'));
   const state = createStateClient(config.STATE_URL);
   const agents = new AgentClients();
+  const lookups = new Lookups(state.client);
+  const launcher = new TaskLauncher(state.client, agents, logger, config, lookups);
+  const snapshots = new ClusterSnapshots(
+    (cluster) => launcher.listInstances(cluster),
+    config.SCHEDULER_SNAPSHOT_RESYNC_MS,
+  );
+  const planner = createPlanner();
+  const batcher = new PlacementBatcher(state.client, snapshots, launcher, planner, logger);
 
   const ops = new OpsServer('scheduler', logger);
   ops.addReadinessCheck('state', async () => {
@@ -64,16 +88,31 @@ export async function startScheduler(
     return true;
   });
   let app: INestMicroservice | undefined;
+  let nats: NatsConnection | undefined;
+  let unfollow: (() => Promise<void>) | undefined;
   const release = async () => {
     ops.markShuttingDown();
     await app?.close();
+    await unfollow?.();
+    await nats?.close();
     await ops.close();
     agents.closeAll();
     state.close();
   };
   try {
+    nats = await connectNats({ servers: config.NATS_URL, name: 'scheduler' });
+    unfollow = followClusterEvents(nats, snapshots, lookups, logger);
     app = await NestFactory.createMicroservice<MicroserviceOptions>(
-      SchedulerModule.create({ config, logger, state: state.client, agents }),
+      SchedulerModule.create({
+        config,
+        logger,
+        state: state.client,
+        agents,
+        launcher,
+        snapshots,
+        batcher,
+        planner,
+      }),
       { ...grpcOptions('scheduler', `0.0.0.0:${grpcPort}`), logger: new PinoNestLogger(logger) },
     );
     app.useGlobalFilters(new GrpcExceptionFilter(logger, 'scheduler'));

@@ -1,13 +1,12 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { compilePlacementOptions, InvalidParameterError, resourceIdOf } from '@wharf/domain';
 import { common, schedulerV1, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
-import { AgentClients } from './agent-clients';
-import type { SchedulerConfig } from './config';
-import { createPlanner, Planner, toSnapshot } from './planner';
+import { ClusterSnapshots } from './cluster-snapshots';
+import { Planner, toSnapshot } from './planner';
 import { Committed, TaskLauncher } from './task-launch';
-import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
+import { LOGGER, PLANNER, STATE_CLIENT } from './tokens';
 
 export const MAX_START_TASK_INSTANCES = 10;
 
@@ -29,19 +28,13 @@ const FAILURE_REASON: Record<string, string> = {
  */
 @Injectable()
 export class StartTaskUseCase {
-  private readonly launcher: TaskLauncher;
-  private readonly planner: Planner;
-
   constructor(
     @Inject(STATE_CLIENT) private readonly state: stateV1.StateServiceClient,
-    agents: AgentClients,
+    private readonly launcher: TaskLauncher,
+    private readonly snapshots: ClusterSnapshots,
+    @Inject(PLANNER) private readonly planner: Planner,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
-    @Optional() @Inject(PLANNER) planner?: Planner,
-  ) {
-    this.launcher = new TaskLauncher(state, agents, logger, config);
-    this.planner = planner ?? createPlanner();
-  }
+  ) {}
 
   async execute(req: schedulerV1.StartTaskRequest): Promise<schedulerV1.StartTaskResponse> {
     if (
@@ -125,6 +118,7 @@ export class StartTaskUseCase {
     const committed: Committed[] = [];
     if (placements.length > 0) {
       const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
+      this.snapshots.apply(cluster, result.instances);
       for (const r of result.rejected) {
         failed.push({
           position: refs[r.index]?.position ?? req.containerInstances.length,

@@ -2,7 +2,6 @@ import {
   ArnContext,
   arns,
   ClientError,
-  clusterNameOf,
   ClusterNotFoundError,
   InvalidParameterError,
   PlacementRequest,
@@ -19,6 +18,7 @@ import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import type { SchedulerConfig } from './config';
+import type { Lookups } from './lookups';
 
 /** ECS: startedBy has at most 128 characters. */
 export const MAX_STARTED_BY_LENGTH = 128;
@@ -66,21 +66,16 @@ export class TaskLauncher {
     private readonly agents: AgentClients,
     private readonly logger: Logger,
     private readonly config: SchedulerConfig,
+    private readonly lookups: Lookups,
   ) {
     this.arnContext = { region: config.WHARF_REGION, accountId: config.WHARF_ACCOUNT_ID };
   }
 
   async resolve(req: LaunchRequest): Promise<Launch> {
-    const clusterName = clusterNameOf(req.cluster);
-    const { clusters } = await firstValueFrom(
-      this.state.describeClusters({ clusters: [clusterName] }),
-    );
-    const cluster = clusters.find((c) => c.status === 'ACTIVE');
-    if (!cluster) throw new ClusterNotFoundError();
+    const cluster = await this.lookups.cluster(req.cluster);
+    if (cluster?.status !== 'ACTIVE') throw new ClusterNotFoundError();
 
-    const taskDefinition = await firstValueFrom(
-      this.state.describeTaskDefinition({ taskDefinition: req.taskDefinition }),
-    );
+    const taskDefinition = await this.lookups.taskDefinition(req.taskDefinition);
     if (taskDefinition.status && taskDefinition.status !== 'ACTIVE') {
       // ECS runs no new task from a deregistered revision.
       throw new ClientError('TaskDefinition is inactive');

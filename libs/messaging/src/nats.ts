@@ -15,6 +15,10 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     name: settings.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // Each JetStream publish is a request; by default the client captures a stack trace for
+    // every one in case it fails (profiled: ~4% of a busy service's CPU). Errors still say
+    // what failed, without the caller's async stack.
+    noAsyncTraces: true,
   });
 }
 

@@ -39,6 +39,16 @@ describe('GrpcExceptionFilter', () => {
       code: GrpcCode.NOT_FOUND,
       message: 'ClientException: Unable to describe task definition.',
     });
+    // UNAVAILABLE would tell the caller this service was never reached (try another replica).
+    const stateDown = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: GrpcCode.UNAVAILABLE,
+      details: 'No connection established',
+    });
+    expect(await errorOf(stateDown)).toEqual({
+      code: GrpcCode.INTERNAL,
+      message:
+        'ServerException: the scheduler could not reach a service it depends on: No connection established',
+    });
     const rpc = new RpcException({ code: GrpcCode.UNAVAILABLE, message: 'agent gone' });
     expect(await errorOf(rpc)).toEqual({ code: GrpcCode.UNAVAILABLE, message: 'agent gone' });
   });

@@ -16,10 +16,19 @@ export function isGrpcError(err: unknown): err is { code: number; details: strin
 }
 
 /**
+ * Whether a call failed with UNAVAILABLE: the service was not reached, so making the call again
+ * (later, or on another replica) does nothing twice. Services never answer UNAVAILABLE
+ * themselves (see the filter below).
+ */
+export function isUnreachable(err: unknown): boolean {
+  return isGrpcError(err) && err.code === GrpcCode.UNAVAILABLE;
+}
+
+/**
  * Each gRPC service's one exception filter. Domain errors travel with their canonical status
  * and `<EcsName>: message` as details (the client sees details = message), so the api can
  * answer with the exact ECS error. An error from a downstream service keeps its code and
- * details. Anything else is INTERNAL with a correlation id; the error is logged, never sent.
+ * details, except UNAVAILABLE, which becomes INTERNAL (ServerException). Anything else is INTERNAL with a correlation id; the error is logged, never sent.
  */
 @Catch()
 export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
@@ -37,7 +46,15 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
     }
     if (exception instanceof RpcException) return throwError(() => exception.getError());
     if (isGrpcError(exception)) {
-      return throwError(() => ({ code: exception.code, message: exception.details }));
+      // An error from a service this one called passes through with its code, except
+      // UNAVAILABLE: to the caller that means "this service was not reached, try another
+      // replica", which is not true once the call got here and may have done its work.
+      const code = exception.code === GrpcCode.UNAVAILABLE ? GrpcCode.INTERNAL : exception.code;
+      const message =
+        exception.code === GrpcCode.UNAVAILABLE
+          ? `ServerException: the ${this.service} could not reach a service it depends on: ${exception.details}`
+          : exception.details;
+      return throwError(() => ({ code, message }));
     }
     const correlationId = randomUUID();
     const handler = host.getArgByIndex?.<{ getPath?: () => string } | undefined>(2);

@@ -1,0 +1,58 @@
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { decode, subjects, WharfEvent } from '@wharf/messaging';
+import type { common } from '@wharf/proto';
+import type { Logger } from 'pino';
+import type { ClusterSnapshots } from './cluster-snapshots';
+import type { Lookups } from './lookups';
+
+/**
+ * Keeps the scheduler's caches current from state's events (plain NATS subscriptions on the
+ * events stream's subjects: a scheduler wants what happens from now on, not the history):
+ * `container_instance.*` (registered, changed) updates the cluster snapshots; `cluster.*` and
+ * `task_definition.*` forget the cached look-ups. After a reconnect every snapshot is read
+ * again, since events may have been missed meanwhile. Returns a function that stops following.
+ */
+export function followClusterEvents(
+  nc: NatsConnection,
+  snapshots: ClusterSnapshots,
+  lookups: Lookups,
+  logger: Logger,
+): () => Promise<void> {
+  const subscriptions: Subscription[] = [
+    nc.subscribe(subjects.event('*', 'container_instance', '*'), {
+      callback: (err, msg) => {
+        if (err) return logger.warn({ err }, 'container instance events: subscription error');
+        try {
+          const event = decode<WharfEvent<common.ContainerInstance>>(msg.data);
+          snapshots.apply(event.cluster, [event.detail]);
+        } catch (e) {
+          logger.warn({ err: e, subject: msg.subject }, 'ignored an unreadable event');
+        }
+      },
+    }),
+    nc.subscribe(subjects.event('*', 'cluster', '*'), {
+      callback: () => lookups.forgetClusters(),
+    }),
+    nc.subscribe(subjects.event('*', 'task_definition', '*'), {
+      callback: () => lookups.forgetTaskDefinitions(),
+    }),
+  ];
+
+  let following = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (!following) break;
+      if (status.type === 'reconnect') {
+        logger.info('NATS reconnected: cluster snapshots will be read again');
+        snapshots.expireAll();
+        lookups.forgetClusters();
+        lookups.forgetTaskDefinitions();
+      }
+    }
+  })();
+
+  return async () => {
+    following = false;
+    for (const s of subscriptions) s.unsubscribe();
+  };
+}

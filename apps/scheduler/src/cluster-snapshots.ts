@@ -1,0 +1,158 @@
+import { ResourceClaim, SnapshotInstance, subtractClaim } from '@wharf/domain';
+import type { common } from '@wharf/proto';
+import { byRegistration, toSnapshotInstance } from './planner';
+
+/** Reads every container instance of a cluster (all statuses) from state. */
+export type ListInstances = (cluster: string) => Promise<common.ContainerInstance[]>;
+
+interface Known {
+  record: common.ContainerInstance;
+  /** Position in `ClusterView.ordered`. */
+  index: number;
+}
+
+/**
+ * What one scheduler knows about one cluster's container instances: the record state last
+ * sent for each (with its version) and the planner's view of it, oldest registration first.
+ * Records only move forward: an update older than what is known (an event that arrives after
+ * a commit's answer, a list read before an event) is ignored.
+ */
+export class ClusterView {
+  private readonly known = new Map<string, Known>();
+  private ordered: SnapshotInstance[] = [];
+  loadedAt = 0;
+
+  /** Takes each record that is newer than the one known; returns how many were taken. */
+  apply(records: readonly common.ContainerInstance[]): number {
+    let taken = 0;
+    let added = false;
+    for (const record of records) {
+      const known = this.known.get(record.containerInstanceArn);
+      if (known && Number(known.record.version) >= Number(record.version)) continue;
+      taken++;
+      if (known) {
+        known.record = record;
+        this.ordered[known.index] = toSnapshotInstance(record);
+      } else {
+        this.known.set(record.containerInstanceArn, { record, index: -1 });
+        added = true;
+      }
+    }
+    if (added) this.reorder();
+    return taken;
+  }
+
+  /** The planner's view, oldest registration first. Do not modify; see `workingCopy`. */
+  instances(): readonly SnapshotInstance[] {
+    return this.ordered;
+  }
+
+  record(arn: string): common.ContainerInstance | undefined {
+    return this.known.get(arn)?.record;
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  /** A copy to plan several requests on, one after the other (see `WorkingSnapshot.take`). */
+  workingCopy(): WorkingSnapshot {
+    return new WorkingSnapshot(this.ordered, this.known);
+  }
+
+  private reorder(): void {
+    const records = [...this.known.values()].map((k) => k.record).sort(byRegistration);
+    this.ordered = records.map(toSnapshotInstance);
+    records.forEach((r, index) => {
+      this.known.get(r.containerInstanceArn)!.index = index;
+    });
+  }
+}
+
+/**
+ * A cluster view that tasks planned but not yet committed are taken from, so the next request
+ * planned in the same batch sees them: less remaining, their host ports taken, one more task
+ * of their group (distinctInstance and spread count it).
+ */
+export class WorkingSnapshot {
+  readonly instances: SnapshotInstance[];
+
+  constructor(
+    instances: readonly SnapshotInstance[],
+    private readonly known: ReadonlyMap<string, Known>,
+  ) {
+    this.instances = [...instances];
+  }
+
+  take(arn: string, claim: ResourceClaim, group: string): void {
+    const index = this.known.get(arn)?.index;
+    if (index === undefined) return;
+    const before = this.instances[index];
+    this.instances[index] = {
+      ...before,
+      remaining: subtractClaim(before.remaining, claim),
+      taskGroups: { ...before.taskGroups, [group]: (before.taskGroups[group] ?? 0) + 1 },
+    };
+  }
+}
+
+/**
+ * Every cluster's view, kept current without reading the cluster for each request: loaded
+ * once from state, then updated from the instances each commit returns and from state's
+ * `container_instance.changed` events. A view older than `resyncMs` is read again whole (the
+ * safety net for events missed while NATS was away), as is every view after a reconnect.
+ */
+export class ClusterSnapshots {
+  private readonly views = new Map<string, ClusterView>();
+  private readonly loading = new Map<string, Promise<ClusterView>>();
+
+  constructor(
+    private readonly list: ListInstances,
+    private readonly resyncMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The cluster's view, read from state first when it is missing or due a resync. */
+  async get(cluster: string): Promise<ClusterView> {
+    return (await this.read(cluster)).view;
+  }
+
+  /** As `get`, and whether the view was read from state for this call (`fresh`). */
+  async read(cluster: string): Promise<{ view: ClusterView; fresh: boolean }> {
+    const view = this.views.get(cluster);
+    if (view && this.now() - view.loadedAt < this.resyncMs) return { view, fresh: false };
+    let loading = this.loading.get(cluster);
+    if (!loading) {
+      loading = this.load(cluster, view).finally(() => this.loading.delete(cluster));
+      this.loading.set(cluster, loading);
+    }
+    return { view: await loading, fresh: true };
+  }
+
+  /** Records from a commit's answer or an event; clusters not loaded yet are left to `get`. */
+  apply(cluster: string, records: readonly common.ContainerInstance[]): void {
+    this.views.get(cluster)?.apply(records);
+  }
+
+  /** The cluster's view is read again on its next use. */
+  expire(cluster: string): void {
+    const view = this.views.get(cluster);
+    if (view) view.loadedAt = 0;
+  }
+
+  /** Every view is read again on its next use (NATS reconnected: events may be missing). */
+  expireAll(): void {
+    for (const view of this.views.values()) view.loadedAt = 0;
+  }
+
+  private async load(cluster: string, existing: ClusterView | undefined): Promise<ClusterView> {
+    const startedAt = this.now();
+    const records = await this.list(cluster);
+    // Events applied while the list was read are newer than what it says; `apply` keeps them.
+    const view = existing ?? new ClusterView();
+    view.apply(records);
+    view.loadedAt = startedAt;
+    this.views.set(cluster, view);
+    return view;
+  }
+}

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createSchedulerClient, createStateClient } from '@wharf/proto';
+import { createStateClient, type schedulerV1 } from '@wharf/proto';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import type { ApiConfig } from './config';
 import { EcsDispatcher } from './ecs-dispatcher';
 import { EcsExceptionFilter } from './ecs-exception.filter';
 import { EcsController } from './ecs.controller';
+import { createSchedulerPool, SCHEDULER_CLIENT } from './scheduler-pool';
 import { API_CONFIG } from './tokens';
 import { LogsController } from './v1/logs.controller';
 import { PlacementController } from './v1/placement.controller';
@@ -20,13 +21,18 @@ import { UtilisationController } from './v1/utilisation.controller';
 
 @Module({})
 class ApiModule {
-  static create(config: ApiConfig, dispatcher: EcsDispatcher): DynamicModule {
+  static create(
+    config: ApiConfig,
+    dispatcher: EcsDispatcher,
+    scheduler: schedulerV1.SchedulerServiceClient,
+  ): DynamicModule {
     return {
       module: ApiModule,
       controllers: [EcsController, LogsController, UtilisationController, PlacementController],
       providers: [
         { provide: API_CONFIG, useValue: config },
         { provide: EcsDispatcher, useValue: dispatcher },
+        { provide: SCHEDULER_CLIENT, useValue: scheduler },
       ],
     };
   }
@@ -41,7 +47,7 @@ export interface RunningApi {
 
 export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
   const state = createStateClient(config.STATE_URL);
-  const scheduler = createSchedulerClient(config.SCHEDULER_URL);
+  const scheduler = createSchedulerPool(config.SCHEDULER_URL);
   const dispatcher = new EcsDispatcher({
     state: state.client,
     scheduler: scheduler.client,
@@ -69,7 +75,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   });
 
   const app = await NestFactory.create<NestExpressApplication>(
-    ApiModule.create(config, dispatcher),
+    ApiModule.create(config, dispatcher, scheduler.client),
     new ExpressAdapter(),
     { bodyParser: false, logger: new PinoNestLogger(logger) },
   );

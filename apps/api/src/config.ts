@@ -4,12 +4,41 @@ import { commonEnv, env, z } from '@wharf/config';
 const portOrZero = (fallback: number) =>
   z.coerce.number().int().min(0).max(65535).default(fallback);
 
+/**
+ * `host:port[,host:port…]`: one entry per scheduler replica (duplicates dropped, order kept);
+ * an entry that is not `host:port` is a configuration error naming it.
+ */
+export const schedulerUrls = z
+  .string()
+  .default('127.0.0.1:4702')
+  .transform((raw, ctx) => {
+    const urls = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const bad = urls.find((url) => !isHostPort(url));
+    if (bad !== undefined || urls.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be host:port or a comma-separated list of them${bad === undefined ? '' : ` (bad entry "${bad}")`}`,
+      });
+      return z.NEVER;
+    }
+    return [...new Set(urls)];
+  });
+
+function isHostPort(entry: string): boolean {
+  const match = /^([^\s:,]+):(\d{1,5})$/.exec(entry);
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65535;
+}
+
 export const apiConfigSchema = z.object({
   ...commonEnv,
   API_PORT: portOrZero(4700),
   API_HOST: env.string('0.0.0.0'),
   STATE_URL: env.url('127.0.0.1:4701'),
-  SCHEDULER_URL: env.url('127.0.0.1:4702'),
+  /** The scheduler replicas; calls go to them in turn (see scheduler-pool.ts). */
+  SCHEDULER_URL: schedulerUrls,
   /** Largest request body accepted, in bytes. */
   API_MAX_BODY_BYTES: env.int(1024 * 1024, 1024),
 });

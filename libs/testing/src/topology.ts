@@ -5,7 +5,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { Network, type StartedNetwork } from 'testcontainers';
-import { startHost, startService, type StartedHost, type StartedService } from './hosts';
+import { PORTS, startHost, startService, type StartedHost, type StartedService } from './hosts';
 import {
   eventually,
   IMAGES,
@@ -35,6 +35,12 @@ export interface StartTopologyOptions {
   cluster?: string;
   /** How long to wait for every agent to register; default 120 s. */
   registrationTimeoutMs?: number;
+  /**
+   * How many scheduler replicas, each its own container; default 1 (alias `scheduler`). With
+   * more, their aliases are `scheduler-1`, `scheduler-2`, … and the api's SCHEDULER_URL lists
+   * them all.
+   */
+  schedulers?: number;
 }
 
 export interface TopologyHost extends StartedHost {
@@ -48,7 +54,10 @@ export interface Topology {
   nats: StartedNats;
   services: {
     state: StartedService;
+    /** The first scheduler replica. */
     scheduler: StartedService;
+    /** Every scheduler replica, in the order SCHEDULER_URL lists them. */
+    schedulers: StartedService[];
     api: StartedService;
     lb: StartedService;
   };
@@ -72,10 +81,10 @@ export interface Topology {
 const DEFAULT_AGENT_DATA_DIR = '/var/lib/wharf-agent';
 
 /**
- * The whole topology in containers on one Docker network: Postgres, NATS, state, scheduler,
- * api, lb, and `hosts` Wharf hosts (each its own Docker engine plus an agent), with an ECS
- * client of the api. Resolves once every agent has registered. When start-up fails part-way,
- * whatever was started is removed before the error is thrown.
+ * The whole topology in containers on one Docker network: Postgres, NATS, state, scheduler
+ * (`schedulers` replicas), api, lb, and `hosts` Wharf hosts (each its own Docker engine plus an
+ * agent), with an ECS client of the api. Resolves once every agent has registered. When
+ * start-up fails part-way, whatever was started is removed before the error is thrown.
  */
 export async function startTopology(options: StartTopologyOptions = {}): Promise<Topology> {
   const cluster = options.cluster ?? 'default';
@@ -114,19 +123,33 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     const state = await track(
       startService(network, 'state', { ...common, DATABASE_URL: postgres.networkUrl! }),
     );
+    const replicas = options.schedulers ?? 1;
+    if (!Number.isInteger(replicas) || replicas < 1) {
+      throw new Error(`schedulers must be a whole number of at least 1, not ${replicas}`);
+    }
+    const schedulerAliases =
+      replicas === 1
+        ? ['scheduler']
+        : Array.from({ length: replicas }, (_, i) => `scheduler-${i + 1}`);
     const rest = await Promise.allSettled([
-      track(startService(network, 'scheduler', { ...common, STATE_URL: 'state:4701' })),
       track(
         startService(network, 'api', {
           ...common,
           STATE_URL: 'state:4701',
-          SCHEDULER_URL: 'scheduler:4702',
+          SCHEDULER_URL: schedulerAliases
+            .map((alias) => `${alias}:${PORTS.schedulerGrpc}`)
+            .join(','),
         }),
       ),
       track(startService(network, 'lb', { ...common, STATE_URL: 'state:4701' })),
+      ...schedulerAliases.map((alias) =>
+        track(
+          startService(network, 'scheduler', { ...common, STATE_URL: 'state:4701' }, { alias }),
+        ),
+      ),
     ]);
     for (const r of rest) if (r.status === 'rejected') throw r.reason;
-    const [scheduler, api, lb] = rest.map(
+    const [api, lb, ...schedulers] = rest.map(
       (r) => (r as PromiseFulfilledResult<StartedService>).value,
     );
 
@@ -201,7 +224,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       network,
       postgres,
       nats,
-      services: { state, scheduler, api, lb },
+      services: { state, scheduler: schedulers[0], schedulers, api, lb },
       hosts,
       ecs: client,
       cluster,

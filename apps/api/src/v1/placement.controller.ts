@@ -1,9 +1,10 @@
-import { Controller, Inject, OnModuleDestroy, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { firstValueFrom, timeout } from 'rxjs';
 import { clusterNameOf, decodeErrorDetails, GrpcCode } from '@wharf/domain';
-import { createSchedulerClient, GrpcClient, schedulerV1 } from '@wharf/proto';
+import { schedulerV1 } from '@wharf/proto';
 import type { ApiConfig } from '../config';
+import { SCHEDULER_CLIENT } from '../scheduler-pool';
 import { API_CONFIG } from '../tokens';
 
 const SCHEDULER_TIMEOUT_MS = 10_000;
@@ -84,16 +85,12 @@ export function parseExplainBody(raw: Buffer): ExplainBody {
  * for an unknown cluster or task definition, 502/503 when the scheduler fails or is away.
  */
 @Controller('v1/clusters/:cluster/placement')
-export class PlacementController implements OnModuleDestroy {
-  private readonly scheduler: GrpcClient<schedulerV1.SchedulerServiceClient>;
-
-  constructor(@Inject(API_CONFIG) private readonly config: ApiConfig) {
-    this.scheduler = createSchedulerClient(config.SCHEDULER_URL);
-  }
-
-  onModuleDestroy(): void {
-    this.scheduler.close();
-  }
+export class PlacementController {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    /** The api's scheduler pool (every replica in SCHEDULER_URL, in turn). */
+    @Inject(SCHEDULER_CLIENT) private readonly scheduler: schedulerV1.SchedulerServiceClient,
+  ) {}
 
   @Post('explain')
   async explain(
@@ -126,7 +123,7 @@ export class PlacementController implements OnModuleDestroy {
   private async call(req: schedulerV1.ExplainRequest): Promise<schedulerV1.ExplainResponse> {
     try {
       return await firstValueFrom(
-        this.scheduler.client.explain(req).pipe(timeout({ first: SCHEDULER_TIMEOUT_MS })),
+        this.scheduler.explain(req).pipe(timeout({ first: SCHEDULER_TIMEOUT_MS })),
       );
     } catch (err) {
       const code = (err as { code?: unknown } | null)?.code;

@@ -19,7 +19,8 @@ fi
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   log "starting dockerd (log: /var/log/wharf-dockerd.log)"
-  $SUDO sh -c 'nohup dockerd >/var/log/wharf-dockerd.log 2>&1 &'
+  # setsid: its own session, so it outlives the shell (and process group) that started it.
+  $SUDO setsid sh -c 'nohup dockerd >/var/log/wharf-dockerd.log 2>&1 &' </dev/null
 fi
 
 for _ in $(seq 1 60); do

@@ -26,7 +26,11 @@
  *   BENCH_QUALITY_TASKS (2000)   tasks in the binpacking quality workload
  *   BENCH_HEARTBEAT_MS (5000)    simulated heartbeat interval: the agent's default (state's TTL
  *                               stays 30 s)
- *   BENCH_PROFILE (1)            0: no CPU profile of the end-to-end run
+ *   BENCH_SERVICES (processes)   processes: state, scheduler and api each in its own Node process,
+ *                               as deployed (per-service CPU and peak memory are printed);
+ *                               inprocess: all in this process, with the per-step timings and
+ *                               the CPU profile below (where the time goes)
+ *   BENCH_PROFILE (1)            inprocess only; 0: no CPU profile of the end-to-end run
  *   BENCH_PROFILE_FILE           also write the raw .cpuprofile there
  *   BENCH_LOG_LEVEL (warn)       log level of the in-process services (to stderr)
  *   BENCH_TIMEOUT_S (600)        give up waiting after this long
@@ -66,11 +70,19 @@ import { startScheduler } from '../../../apps/scheduler/src/scheduler';
 import { stateConfigSchema } from '../../../apps/state/src/config';
 import { startState } from '../../../apps/state/src/state';
 import { RunTaskUseCase } from '../../../apps/scheduler/src/run-task.use-case';
+import { PlacementBatcher } from '../../../apps/scheduler/src/placement-batcher';
 import { TaskLauncher } from '../../../apps/scheduler/src/task-launch';
 import { ApplyHeartbeatUseCase } from '../../../apps/state/src/apply-heartbeat.use-case';
 import { ApplyTaskReportUseCase } from '../../../apps/state/src/apply-task-report.use-case';
 import { CommitPlacementsUseCase } from '../../../apps/state/src/commit-placements.use-case';
 import { StateQueries } from '../../../apps/state/src/state.queries';
+import {
+  freePort,
+  processFigures,
+  ServiceName,
+  ServiceProcess,
+  spawnService,
+} from './service-processes';
 import { SimulatedAgents } from './simulated-agents';
 
 // ---- settings ------------------------------------------------------------------------------
@@ -91,7 +103,12 @@ const STRATEGY = process.env.BENCH_STRATEGY ?? 'random';
 const PLANNER_MS = intEnv('BENCH_PLANNER_MS', 2000, 1);
 const QUALITY_TASKS = intEnv('BENCH_QUALITY_TASKS', 2000, 1);
 const HEARTBEAT_MS = intEnv('BENCH_HEARTBEAT_MS', 5_000, 100);
-const PROFILE = process.env.BENCH_PROFILE !== '0';
+const SERVICES = process.env.BENCH_SERVICES ?? 'processes';
+if (SERVICES !== 'processes' && SERVICES !== 'inprocess') {
+  throw new Error('BENCH_SERVICES: processes or inprocess');
+}
+const IN_PROCESS = SERVICES === 'inprocess';
+const PROFILE = IN_PROCESS && process.env.BENCH_PROFILE !== '0';
 const PROFILE_FILE = process.env.BENCH_PROFILE_FILE;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 600, 1) * 1000;
@@ -203,9 +220,10 @@ async function containerCpuSeconds(id: string): Promise<number | undefined> {
   return v2 === undefined ? undefined : Number(v2) / 1e6;
 }
 
-async function cpuMeter(pgId: string, natsId: string): Promise<() => Promise<string>> {
-  const pg0 = await containerCpuSeconds(pgId);
-  const nats0 = await containerCpuSeconds(natsId);
+async function cpuMeter(w: Wharf): Promise<() => Promise<string>> {
+  const pg0 = await containerCpuSeconds(w.pgId);
+  const nats0 = await containerCpuSeconds(w.natsId);
+  const services0 = await Promise.all(w.services.map((p) => processFigures(p.pid)));
   const own0 = process.cpuUsage();
   const loop0 = performance.eventLoopUtilization();
   const t0 = performance.now();
@@ -214,11 +232,21 @@ async function cpuMeter(pgId: string, natsId: string): Promise<() => Promise<str
     const own = process.cpuUsage(own0);
     const loop = performance.eventLoopUtilization(loop0);
     const ownS = (own.user + own.system) / 1e6;
-    const parts = [
-      `Wharf process ${ownS.toFixed(1)} s (${Math.round((ownS / wall) * 100)}% of one core; event loop ${Math.round(loop.utilization * 100)}% busy)`,
-    ];
-    const pg1 = await containerCpuSeconds(pgId);
-    const nats1 = await containerCpuSeconds(natsId);
+    const share = (seconds: number) => `${Math.round((seconds / wall) * 100)}% of one core`;
+    const parts: string[] = [];
+    const services1 = await Promise.all(w.services.map((p) => processFigures(p.pid)));
+    w.services.forEach((p, i) => {
+      const used = services1[i].cpuSeconds - services0[i].cpuSeconds;
+      parts.push(`${p.name} ${used.toFixed(1)} s (${share(used)})`);
+    });
+    const self = IN_PROCESS
+      ? 'Wharf process (api + scheduler + state + simulated agents + clients)'
+      : 'bench process (simulated agents + clients)';
+    parts.push(
+      `${self} ${ownS.toFixed(1)} s (${share(ownS)}; event loop ${Math.round(loop.utilization * 100)}% busy)`,
+    );
+    const pg1 = await containerCpuSeconds(w.pgId);
+    const nats1 = await containerCpuSeconds(w.natsId);
     if (pg0 !== undefined && pg1 !== undefined) {
       parts.push(`Postgres ${(pg1 - pg0).toFixed(1)} s`);
     }
@@ -383,8 +411,13 @@ function timeMethod(target: object, method: string, label: string): void {
 const STEPS: [object, string, string][] = [
   [RunTaskUseCase.prototype, 'execute', 'scheduler RunTask (whole call)'],
   [TaskLauncher.prototype, 'resolve', '  resolve cluster + task definition (2 state calls)'],
-  [RunTaskUseCase.prototype, 'placeAndCommit', '  place + commit (serialised per cluster)'],
-  [TaskLauncher.prototype, 'listInstances', '    snapshot: ListContainerInstances (all pages)'],
+  [PlacementBatcher.prototype, 'place', '  waiting for its batch to be planned + committed'],
+  [
+    PlacementBatcher.prototype as unknown as object,
+    'placeBatch',
+    'one batch: plan + commit (serialised per cluster)',
+  ],
+  [TaskLauncher.prototype, 'listInstances', '  snapshot read: ListContainerInstances (all pages)'],
   [TaskLauncher.prototype, 'startOnAgents', '  StartTask on the agents (parallel)'],
   [StateQueries.prototype, 'listContainerInstances', 'state ListContainerInstances (one page)'],
   [CommitPlacementsUseCase.prototype, 'execute', 'state CommitPlacements (transaction)'],
@@ -394,6 +427,17 @@ const STEPS: [object, string, string][] = [
   [ApplyHeartbeatUseCase.prototype, 'execute', 'state apply heartbeat (serial consumer)'],
 ];
 for (const [target, method, label] of STEPS) timeMethod(target, method, label);
+
+/** Placements carried by CommitPlacements since the last `stepTimes.clear()`. */
+let committedPlacements = 0;
+{
+  const proto = CommitPlacementsUseCase.prototype;
+  const timed = proto.execute;
+  proto.execute = function (this: CommitPlacementsUseCase, req) {
+    committedPlacements += req.placements.length;
+    return timed.call(this, req);
+  };
+}
 
 function printSteps(wallSeconds: number): void {
   out(
@@ -407,13 +451,14 @@ function printSteps(wallSeconds: number): void {
       `    ${label.padEnd(52)} ${String(v.length).padStart(6)} ${fmt(sum / v.length, 1).padStart(8)} ${fmt(percentile(v, 50), 1).padStart(7)} ${fmt(percentile(v, 99), 1).padStart(7)} ${fmt(sum / 1000, 1).padStart(7)}  ${fmt((sum / 1000 / wallSeconds) * 100)}%`,
     );
   }
-  const place = stepTimes.get(STEPS[2][2]) ?? [];
-  const list = stepTimes.get(STEPS[3][2]) ?? [];
-  const commit = stepTimes.get(STEPS[6][2]) ?? [];
+  const batches = stepTimes.get(STEPS[3][2]) ?? [];
+  const list = stepTimes.get(STEPS[4][2]) ?? [];
+  const commit = stepTimes.get(STEPS[7][2]) ?? [];
   const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
-  if (place.length) {
+  if (batches.length) {
+    const perBatch = committedPlacements / commit.length;
     out(
-      `    → per RunTask inside the per-cluster queue: ${fmt(sum(place) / place.length, 1)} ms = snapshot ${fmt(sum(list) / place.length, 1)} + commit (state side) ${fmt(sum(commit) / place.length, 1)} + planning, gRPC and the rest ${fmt((sum(place) - sum(list) - sum(commit)) / place.length, 1)}; the queue alone caps one scheduler at ${fmt((COUNT * 1000 * place.length) / sum(place))} placements/s`,
+      `    → ${batches.length} batches, ${commit.length} commits of ${fmt(perBatch, 1)} placements on average; per batch ${fmt(sum(batches) / batches.length, 1)} ms = commit (state side) ${fmt(sum(commit) / batches.length, 1)} + snapshot reads ${fmt(sum(list) / batches.length, 1)} + planning, gRPC and the rest ${fmt((sum(batches) - sum(list) - sum(commit)) / batches.length, 1)}; at that size the queue caps one scheduler at ${fmt((committedPlacements * 1000) / sum(batches))} placements/s`,
     );
   }
 }
@@ -427,6 +472,8 @@ interface Wharf {
   pgUrl: string;
   pgId: string;
   natsId: string;
+  /** The services' processes (none when they run in this process). */
+  services: ServiceProcess[];
 }
 
 async function startWharf(cleanup: Cleanup): Promise<Wharf> {
@@ -434,6 +481,13 @@ async function startWharf(cleanup: Cleanup): Promise<Wharf> {
   const [pg, nats] = await Promise.all([startPostgres(), startNats()]);
   cleanup.push('stopping Postgres', () => pg.container.stop());
   cleanup.push('stopping NATS', () => nats.container.stop());
+  const infra = {
+    natsUrl: nats.url,
+    pgUrl: pg.url,
+    pgId: pg.container.getId(),
+    natsId: nats.container.getId(),
+  };
+  if (!IN_PROCESS) return { ...infra, ...(await spawnServices(cleanup, pg.url, nats.url)) };
   const state = await startState(
     loadConfig(stateConfigSchema, {
       DATABASE_URL: pg.url,
@@ -474,14 +528,64 @@ async function startWharf(cleanup: Cleanup): Promise<Wharf> {
     maxAttempts: 1,
   });
   cleanup.push('closing the ECS client', async () => ecs.destroy());
-  return {
-    ecs,
-    stateUrl: state.grpcUrl,
-    natsUrl: nats.url,
-    pgUrl: pg.url,
-    pgId: pg.container.getId(),
-    natsId: nats.container.getId(),
+  return { ...infra, ecs, stateUrl: state.grpcUrl, services: [] };
+}
+
+/** state, scheduler and api, each its own process on fixed loopback ports. */
+async function spawnServices(
+  cleanup: Cleanup,
+  pgUrl: string,
+  natsUrl: string,
+): Promise<{ ecs: ECSClient; stateUrl: string; services: ServiceProcess[] }> {
+  const [stateGrpc, stateOps, schedulerGrpc, schedulerOps, apiPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const services: ServiceProcess[] = [];
+  const start = async (name: ServiceName, env: Record<string, string>, readyUrl: string) => {
+    const service = await spawnService(name, { LOG_LEVEL, ...env }, readyUrl);
+    cleanup.push(`stopping ${name}`, () => service.stop());
+    services.push(service);
   };
+  const stateUrl = `127.0.0.1:${stateGrpc}`;
+  const schedulerUrl = `127.0.0.1:${schedulerGrpc}`;
+  await start(
+    'state',
+    {
+      DATABASE_URL: pgUrl,
+      NATS_URL: natsUrl,
+      STATE_GRPC_PORT: String(stateGrpc),
+      STATE_OPS_PORT: String(stateOps),
+    },
+    `http://127.0.0.1:${stateOps}/readyz`,
+  );
+  await start(
+    'scheduler',
+    {
+      STATE_URL: stateUrl,
+      NATS_URL: natsUrl,
+      SCHEDULER_GRPC_PORT: String(schedulerGrpc),
+      SCHEDULER_OPS_PORT: String(schedulerOps),
+    },
+    `http://127.0.0.1:${schedulerOps}/readyz`,
+  );
+  await start(
+    'api',
+    {
+      API_PORT: String(apiPort),
+      API_HOST: '127.0.0.1',
+      STATE_URL: stateUrl,
+      SCHEDULER_URL: schedulerUrl,
+    },
+    `http://127.0.0.1:${apiPort}/readyz`,
+  );
+  const ecs = new ECSClient({
+    endpoint: `http://127.0.0.1:${apiPort}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    maxAttempts: 1,
+  });
+  cleanup.push('closing the ECS client', async () => ecs.destroy());
+  return { ecs, stateUrl, services };
 }
 
 async function listInstances(stateUrl: string): Promise<common.ContainerInstance[]> {
@@ -538,7 +642,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     );
   try {
     const runningBefore = await runningInDb();
-    // What the scheduler reads per RunTask (and per re-plan): every instance, full records.
+    // What the scheduler reads to build a cluster snapshot: every instance, full records.
     const snapshotTimes: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
@@ -549,7 +653,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
 
     const memory = new MemorySampler();
     memory.start();
-    const cpu = await cpuMeter(w.pgId, w.natsId);
+    const cpu = await cpuMeter(w);
     const stopProfile = await startCpuProfile();
     const latencies: number[] = [];
     let placed = 0;
@@ -558,6 +662,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     let firstError: string | undefined;
     const failureReasons = new Map<string, number>();
     stepTimes.clear();
+    committedPlacements = 0;
     recording = true;
     const t0 = performance.now();
     let progressAt = t0;
@@ -634,16 +739,29 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
       `  state's report consumer when the last RunTask answered: ${backlog} (heartbeats applied in batches, task reports in order)`,
     );
     out(
-      `  snapshot read per RunTask (ListContainerInstances, ${INSTANCES} full records, idle system): ${fmt(snapshotMs, 1)} ms`,
+      `  snapshot read (ListContainerInstances, ${INSTANCES} full records, idle system): ${fmt(snapshotMs, 1)} ms — once per cluster and every SCHEDULER_SNAPSHOT_RESYNC_MS; commits and events keep it current between`,
     );
-    out(
-      `  peak memory of the one process running api + scheduler + state + simulated agents + bench clients: RSS ${mib(memory.peakRss)}, heap used ${mib(memory.peakHeapUsed)} (heap total ${mib(memory.peakHeapTotal)}); process max RSS since start ${mib(process.resourceUsage().maxRSS * 1024)}`,
-    );
+    if (IN_PROCESS) {
+      out(
+        `  peak memory of the one process running api + scheduler + state + simulated agents + bench clients: RSS ${mib(memory.peakRss)}, heap used ${mib(memory.peakHeapUsed)} (heap total ${mib(memory.peakHeapTotal)}); process max RSS since start ${mib(process.resourceUsage().maxRSS * 1024)}`,
+      );
+    } else {
+      const peaks = await Promise.all(
+        w.services.map(async (p) => `${p.name} ${mib((await processFigures(p.pid)).peakRssBytes)}`),
+      );
+      out(
+        `  peak memory (max RSS since start) of each service: ${peaks.join(', ')}; bench process (simulated agents + clients) ${mib(process.resourceUsage().maxRSS * 1024)}`,
+      );
+    }
     out(`  ${cpuNote}`);
     out(
       `  simulated agents: ${agents.startsAcknowledged} StartTask acknowledged, ${agents.reportsPublished} task reports and ${agents.heartbeatsPublished} heartbeats published, ${agents.publishErrors} publish errors`,
     );
-    printSteps(seconds);
+    if (IN_PROCESS) printSteps(seconds);
+    else
+      out(
+        '  (BENCH_SERVICES=inprocess runs them all in this process and shows where the time goes)',
+      );
     if (profile) summariseProfile(profile);
     return result;
   } finally {
@@ -847,7 +965,9 @@ async function main(): Promise<void> {
     out(
       `placement bench: ${INSTANCES} simulated instances, ${TASKS} tasks, RunTask count ${COUNT}, ${CONCURRENCY} concurrent clients, strategy ${STRATEGY}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
-    out('starting Postgres, NATS, state, scheduler and api (in this process)…');
+    out(
+      `starting Postgres, NATS, state, scheduler and api (${IN_PROCESS ? 'in this process' : 'each its own process'})…`,
+    );
     const w = await startWharf(cleanup);
 
     const agents = new SimulatedAgents({

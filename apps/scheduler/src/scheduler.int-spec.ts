@@ -7,7 +7,7 @@ import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions } from '@nestjs/microservices';
 import { loadConfig } from '@wharf/config';
-import { GrpcCode } from '@wharf/domain';
+import { CAPABILITIES, GrpcCode } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
 import {
   agentV1,
@@ -80,7 +80,11 @@ describe('scheduler against real state', () => {
         containerInstanceArn: '',
         ec2InstanceId: '',
         total: { cpu: 1024, memory, ports: [22], portsUdp: [] },
-        attributes,
+        // What every Wharf agent announces (requiresAttributes of definitions need them).
+        attributes: [
+          ...Object.values(CAPABILITIES).map((name) => ({ name, value: '' })),
+          ...attributes,
+        ],
         agentVersion: 'test',
         dockerVersion: '',
         agentAddress: address,

@@ -1,6 +1,7 @@
 import {
   FAMILY_PATTERN,
   InvalidParameterError,
+  requiredAttributesOf,
   TaskDefinition,
   TaskDefinitionInput,
 } from '@wharf/domain';
@@ -33,7 +34,7 @@ export class RegisterTaskDefinitionUseCase {
         revision,
         status: 'ACTIVE',
         compatibilities: ['EC2'],
-        requiresAttributes: [],
+        requiresAttributes: requiredAttributesOf(input),
         registeredAt: registeredAt.getTime() / 1000,
       };
       const td = await this.taskDefinitions.insert(

@@ -286,6 +286,34 @@ describe('state service (Postgres + NATS)', () => {
     expect(byArn.revision).toBe(1);
   });
 
+  it('derives requiresAttributes from the features a definition uses, as ECS does', async () => {
+    const td = await call(
+      client.registerTaskDefinition({
+        definitionJson: JSON.stringify({
+          family: 'checked',
+          memory: '256',
+          containerDefinitions: [
+            {
+              name: 'db',
+              image: 'wharf/busybox:dev',
+              healthCheck: { command: ['CMD-SHELL', 'true'] },
+            },
+            {
+              name: 'app',
+              image: 'wharf/busybox:dev',
+              dependsOn: [{ containerName: 'db', condition: 'HEALTHY' }],
+            },
+          ],
+        }),
+      }),
+    );
+    expect(JSON.parse(td.definitionJson).requiresAttributes).toEqual([
+      { name: 'ecs.capability.container-health-check' },
+      { name: 'ecs.capability.container-ordering' },
+      { name: 'ecs.capability.task-cpu-mem-limit' },
+    ]);
+  });
+
   it('answers an unknown task definition with NOT_FOUND and a ClientException', async () => {
     for (const ref of ['nope', 'web:99', 'not a ref!']) {
       const err = await grpcError(call(client.describeTaskDefinition({ taskDefinition: ref })));

@@ -5,3 +5,4 @@ export * from './task-definition.types';
 export * from './errors';
 export * from './task-definition.validate';
 export * from './placement';
+export * from './task-definition.requires';

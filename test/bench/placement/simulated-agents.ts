@@ -16,6 +16,7 @@ import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
+import { CAPABILITIES } from '@wharf/domain';
 import { connectNats, encode, HeartbeatReport, subjects, TaskStateReport } from '@wharf/messaging';
 import { agentV1, common, createStateClient, PROTO_LOADER_OPTIONS, protoRoot } from '@wharf/proto';
 
@@ -160,6 +161,8 @@ export class SimulatedAgents {
                 { name: 'ecs.availability-zone', value: `zone-${i % zones}` },
                 { name: 'ecs.os-type', value: 'linux' },
                 { name: 'ecs.cpu-architecture', value: 'x86_64' },
+                // The capabilities a Wharf agent announces (definitions may require them).
+                ...Object.values(CAPABILITIES).map((name) => ({ name, value: '' })),
               ],
               agentVersion: '0.0.0-simulated',
               dockerVersion: 'simulated',

@@ -10,7 +10,12 @@ export const stateConfigSchema = z.object({
   NATS_URL: env.url('nats://127.0.0.1:4222'),
   STATE_GRPC_PORT: portOrZero(4701),
   STATE_OPS_PORT: portOrZero(4711),
-  AGENT_HEARTBEAT_TTL_MS: env.int(30_000, 1),
+  /**
+   * An agent silent this long is disconnected: no placements, and its service tasks are
+   * replaced elsewhere. Three of the agent's 2 s heartbeats, so a host that dies has its
+   * service tasks running elsewhere within about 10 s (a longer TTL tolerates longer blips).
+   */
+  AGENT_HEARTBEAT_TTL_MS: env.int(6_000, 1),
   /** How often silent agents are looked for; default a fifth of the TTL (100 ms – 5 s). */
   AGENT_LIVENESS_INTERVAL_MS: env.optionalInt(10),
   /** Utilisation samples kept per task and per container instance. */

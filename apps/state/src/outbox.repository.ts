@@ -110,3 +110,18 @@ export function instanceChanged(instance: common.ContainerInstance): DomainEvent
     detail: instance,
   };
 }
+
+/** A `service.<created|updated|deleted>` event carrying the service as the gRPC API returns it. */
+export function serviceEvent(
+  event: 'created' | 'updated' | 'deleted',
+  service: common.Service,
+): DomainEvent {
+  return {
+    cluster: clusterNameOf(service.clusterArn),
+    entity: 'service',
+    event,
+    resourceArn: service.serviceArn,
+    version: service.version,
+    detail: service,
+  };
+}

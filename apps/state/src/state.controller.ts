@@ -4,12 +4,19 @@ import { ChangeAttributesUseCase } from './change-attributes.use-case';
 import { ClientTokensUseCase } from './client-tokens.use-case';
 import { CommitPlacementsUseCase } from './commit-placements.use-case';
 import { CreateClusterUseCase } from './create-cluster.use-case';
+import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteServiceUseCase } from './delete-service.use-case';
 import { GetUtilisationQuery } from './get-utilisation.query';
+import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
+import { MarkInstanceTasksLostUseCase } from './mark-instance-tasks-lost.use-case';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
+import { RecordServiceProgressUseCase } from './record-service-progress.use-case';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
+import { ServiceQueries } from './service.queries';
 import { StateQueries } from './state.queries';
+import { UpdateServiceUseCase } from './update-service.use-case';
 
 /** gRPC transport only: every method hands its request to a use case or a query. */
 @Controller()
@@ -26,11 +33,20 @@ export class StateController implements stateV1.StateServiceController {
     private readonly commitPlacementsUseCase: CommitPlacementsUseCase,
     @Inject(MarkTaskStoppingUseCase)
     private readonly markTaskStoppingUseCase: MarkTaskStoppingUseCase,
+    @Inject(MarkInstanceTasksLostUseCase)
+    private readonly markInstanceTasksLostUseCase: MarkInstanceTasksLostUseCase,
     @Inject(GetUtilisationQuery) private readonly getUtilisationQuery: GetUtilisationQuery,
     @Inject(ChangeAttributesUseCase)
     private readonly changeAttributesUseCase: ChangeAttributesUseCase,
     @Inject(ListAttributesQuery) private readonly listAttributesQuery: ListAttributesQuery,
     @Inject(ClientTokensUseCase) private readonly clientTokens: ClientTokensUseCase,
+    @Inject(CreateServiceUseCase) private readonly createServiceUseCase: CreateServiceUseCase,
+    @Inject(UpdateServiceUseCase) private readonly updateServiceUseCase: UpdateServiceUseCase,
+    @Inject(DeleteServiceUseCase) private readonly deleteServiceUseCase: DeleteServiceUseCase,
+    @Inject(ServiceQueries) private readonly serviceQueries: ServiceQueries,
+    @Inject(RecordServiceProgressUseCase)
+    private readonly recordServiceProgressUseCase: RecordServiceProgressUseCase,
+    @Inject(LeasesUseCase) private readonly leases: LeasesUseCase,
   ) {}
 
   createCluster(req: stateV1.CreateClusterRequest): Promise<common.Cluster> {
@@ -83,6 +99,12 @@ export class StateController implements stateV1.StateServiceController {
   markTaskStopping(req: stateV1.MarkTaskStoppingRequest): Promise<common.Task> {
     return this.markTaskStoppingUseCase.execute(req);
   }
+
+  markInstanceTasksLost(
+    req: stateV1.MarkInstanceTasksLostRequest,
+  ): Promise<stateV1.MarkInstanceTasksLostResponse> {
+    return this.markInstanceTasksLostUseCase.execute(req);
+  }
   getUtilisation(req: stateV1.GetUtilisationRequest): Promise<stateV1.GetUtilisationResponse> {
     return this.getUtilisationQuery.execute(req);
   }
@@ -107,5 +129,36 @@ export class StateController implements stateV1.StateServiceController {
   }
   releaseClientToken(req: stateV1.ReleaseClientTokenRequest): Promise<stateV1.ClientTokenAck> {
     return this.clientTokens.release(req);
+  }
+  createService(req: stateV1.CreateServiceRequest): Promise<common.Service> {
+    return this.createServiceUseCase.execute(req);
+  }
+  updateService(req: stateV1.UpdateServiceRequest): Promise<common.Service> {
+    return this.updateServiceUseCase.execute(req);
+  }
+  deleteService(req: stateV1.DeleteServiceRequest): Promise<common.Service> {
+    return this.deleteServiceUseCase.execute(req);
+  }
+  describeServices(
+    req: stateV1.DescribeServicesRequest,
+  ): Promise<stateV1.DescribeServicesResponse> {
+    return this.serviceQueries.describeServices(req);
+  }
+  listServices(req: stateV1.ListServicesRequest): Promise<stateV1.ListServicesResponse> {
+    return this.serviceQueries.listServices(req);
+  }
+  listServiceTasks(
+    req: stateV1.ListServiceTasksRequest,
+  ): Promise<stateV1.ListServiceTasksResponse> {
+    return this.serviceQueries.listServiceTasks(req);
+  }
+  recordServiceProgress(req: stateV1.RecordServiceProgressRequest): Promise<common.Service> {
+    return this.recordServiceProgressUseCase.execute(req);
+  }
+  acquireLease(req: stateV1.AcquireLeaseRequest): Promise<stateV1.Lease> {
+    return this.leases.acquire(req);
+  }
+  releaseLease(req: stateV1.ReleaseLeaseRequest): Promise<stateV1.Lease> {
+    return this.leases.release(req);
   }
 }

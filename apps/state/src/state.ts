@@ -19,22 +19,31 @@ import type { StateConfig } from './config';
 import { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { CreateClusterUseCase } from './create-cluster.use-case';
+import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteServiceUseCase } from './delete-service.use-case';
 import { createPool } from './db';
 import { GetUtilisationQuery } from './get-utilisation.query';
+import { LeaseRepository } from './lease.repository';
+import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkDisconnectedAgentsUseCase } from './mark-disconnected-agents.use-case';
+import { MarkInstanceTasksLostUseCase } from './mark-instance-tasks-lost.use-case';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
 import { migrate } from './migrations/migrator';
 import { OutboxRelay } from './outbox-relay';
 import { OutboxRepository } from './outbox.repository';
 import { Periodic } from './periodic';
+import { RecordServiceProgressUseCase } from './record-service-progress.use-case';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
 import { ReportConsumer } from './report-consumer';
+import { ServiceQueries } from './service.queries';
+import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
 import { TaskDefinitionRepository } from './task-definition.repository';
 import { TaskRepository } from './task.repository';
+import { UpdateServiceUseCase } from './update-service.use-case';
 import { UtilisationRepository } from './utilisation.repository';
 
 export interface RunningState {
@@ -88,6 +97,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     const outbox = new OutboxRepository();
     const utilisation = new UtilisationRepository();
     const clientTokens = new ClientTokensUseCase(ctx, clusters);
+    const services = new ServiceRepository(ctx.arn);
 
     const providers: Provider[] = [
       {
@@ -112,6 +122,10 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new MarkTaskStoppingUseCase(ctx, tasks, instances, outbox),
       },
       {
+        provide: MarkInstanceTasksLostUseCase,
+        useValue: new MarkInstanceTasksLostUseCase(ctx, instances, tasks, outbox),
+      },
+      {
         provide: GetUtilisationQuery,
         useValue: new GetUtilisationQuery(
           ctx,
@@ -128,6 +142,24 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       },
       { provide: ListAttributesQuery, useValue: new ListAttributesQuery(ctx, clusters, instances) },
       { provide: ClientTokensUseCase, useValue: clientTokens },
+      {
+        provide: CreateServiceUseCase,
+        useValue: new CreateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox),
+      },
+      {
+        provide: UpdateServiceUseCase,
+        useValue: new UpdateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox),
+      },
+      {
+        provide: DeleteServiceUseCase,
+        useValue: new DeleteServiceUseCase(ctx, clusters, services, outbox),
+      },
+      { provide: ServiceQueries, useValue: new ServiceQueries(ctx, clusters, services, tasks) },
+      {
+        provide: RecordServiceProgressUseCase,
+        useValue: new RecordServiceProgressUseCase(ctx, clusters, services, outbox),
+      },
+      { provide: LeasesUseCase, useValue: new LeasesUseCase(ctx, new LeaseRepository()) },
     ];
 
     const ops = new OpsServer('state', logger);

@@ -239,6 +239,26 @@ export class TaskRepository {
     return rows.map(claimOf);
   }
 
+  /** Tasks on an instance not yet STOPPED, locked, in id order. */
+  async liveOn(tx: PoolClient, containerInstanceId: string): Promise<TaskRow[]> {
+    const { rows } = await tx.query<TaskRow>(
+      `SELECT * FROM tasks WHERE container_instance_id = $1 AND last_status <> 'STOPPED'
+        ORDER BY id FOR UPDATE`,
+      [containerInstanceId],
+    );
+    return rows;
+  }
+
+  /** Tasks of a group (e.g. `service:web`) not yet STOPPED, in id order. */
+  async liveInGroup(q: Queryable, cluster: string, group: string): Promise<TaskRow[]> {
+    const { rows } = await q.query<TaskRow>(
+      `SELECT * FROM tasks WHERE cluster = $1 AND task_group = $2 AND last_status <> 'STOPPED'
+        ORDER BY id`,
+      [cluster, group],
+    );
+    return rows;
+  }
+
   async findByIds(q: Queryable, cluster: string, ids: string[]): Promise<TaskRow[]> {
     const { rows } = await q.query<TaskRow>(
       'SELECT * FROM tasks WHERE cluster = $1 AND id = ANY($2::text[])',

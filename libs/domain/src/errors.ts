@@ -8,6 +8,7 @@ export type EcsErrorName =
   | 'InvalidParameterException'
   | 'ClusterNotFoundException'
   | 'ServiceNotFoundException'
+  | 'ServiceNotActiveException'
   | 'ResourceNotFoundException'
   | 'ResourceInUseException'
   | 'UnsupportedFeatureException'
@@ -77,6 +78,37 @@ export class TaskDefinitionNotFoundError extends WharfError {
 export class NotFoundError extends WharfError {
   constructor(message: string, ecsName: EcsErrorName = 'ClientException') {
     super(ecsName, GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** A service name or ARN the cluster does not have (ECS `ServiceNotFoundException`). */
+export class ServiceNotFoundError extends WharfError {
+  constructor(message = 'Service not found.') {
+    super('ServiceNotFoundException', GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** Updating or deleting a service that is DRAINING or INACTIVE. */
+export class ServiceNotActiveError extends WharfError {
+  constructor(message = 'Service was not ACTIVE.') {
+    super('ServiceNotActiveException', GrpcCode.FAILED_PRECONDITION, message);
+  }
+}
+
+/** A feature ECS has and Wharf does not (Fargate, external instances). */
+export class UnsupportedFeatureError extends WharfError {
+  constructor(message: string) {
+    super('UnsupportedFeatureException', GrpcCode.UNIMPLEMENTED, message);
+  }
+}
+
+/**
+ * A write that expected a resource version the resource no longer has (optimistic
+ * concurrency between services): the caller reads the resource again and retries.
+ */
+export class VersionConflictError extends WharfError {
+  constructor(message: string) {
+    super('ClientException', GrpcCode.ABORTED, message);
   }
 }
 

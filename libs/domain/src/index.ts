@@ -4,5 +4,6 @@ export * from './resources';
 export * from './task-definition.types';
 export * from './errors';
 export * from './task-definition.validate';
+export * from './service.validate';
 export * from './placement';
 export * from './task-definition.requires';

@@ -15,7 +15,7 @@ export const STREAMS = {
   reports: { name: 'WHARF_REPORTS', subjects: ['wharf.reports.>'], workQueue: true },
 } as const;
 
-export type EventEntity = 'cluster' | 'task_definition' | 'container_instance' | 'task';
+export type EventEntity = 'cluster' | 'task_definition' | 'container_instance' | 'task' | 'service';
 export type ReportKind = 'task_state' | 'heartbeat' | 'utilisation';
 
 export const subjects = {

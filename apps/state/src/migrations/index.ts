@@ -1,6 +1,7 @@
 import { initial } from './0001_initial';
 import { livenessUtilisation } from './0002_liveness_utilisation';
 import { attributesClientTokens } from './0003_attributes_client_tokens';
+import { services } from './0004_services';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -13,4 +14,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0001_initial', sql: initial },
   { id: '0002_liveness_utilisation', sql: livenessUtilisation },
   { id: '0003_attributes_client_tokens', sql: attributesClientTokens },
+  { id: '0004_services', sql: services },
 ];

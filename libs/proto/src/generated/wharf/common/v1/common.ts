@@ -147,3 +147,77 @@ export interface Failure {
   reason: string;
   detail: string;
 }
+
+/**
+ * One deployment of a service (ECS `Deployment`): the tasks of one task definition revision
+ * and configuration. Tasks of a deployment carry its id in `started_by`.
+ */
+export interface Deployment {
+  /** ecs-svc/<19 digits> */
+  id: string;
+  /** PRIMARY (the newest), ACTIVE (being replaced), INACTIVE */
+  status: string;
+  taskDefinitionArn: string;
+  desiredCount: number;
+  pendingCount: number;
+  runningCount: number;
+  /** tasks that stopped before RUNNING or failed health */
+  failedTasks: number;
+  /** IN_PROGRESS, COMPLETED, FAILED */
+  rolloutState: string;
+  rolloutStateReason: string;
+  /** epoch ms */
+  createdAt: number;
+  /** epoch ms */
+  updatedAt: number;
+  launchType: string;
+}
+
+/** A service event (ECS `ServiceEvent`); DescribeServices returns the newest 100. */
+export interface ServiceEvent {
+  id: string;
+  /** epoch ms */
+  createdAt: number;
+  message: string;
+}
+
+/** An ECS service. Shapes that Wharf passes through unchanged travel as JSON in the ECS shape. */
+export interface Service {
+  serviceArn: string;
+  serviceName: string;
+  clusterArn: string;
+  /** ACTIVE, DRAINING, INACTIVE */
+  status: string;
+  desiredCount: number;
+  runningCount: number;
+  pendingCount: number;
+  /** EC2 */
+  launchType: string;
+  /** the PRIMARY deployment's */
+  taskDefinitionArn: string;
+  /** REPLICA, DAEMON */
+  schedulingStrategy: string;
+  /**
+   * ECS DeploymentConfiguration, defaults filled in (REPLICA 100/200, DAEMON 0/100,
+   * deploymentCircuitBreaker {enable:false, rollback:false}).
+   */
+  deploymentConfigurationJson: string;
+  /** [] when none */
+  placementConstraintsJson: string;
+  /** [] when none (the scheduler applies the default) */
+  placementStrategyJson: string;
+  /** [] when none */
+  loadBalancersJson: string;
+  /** [] when none */
+  tagsJson: string;
+  healthCheckGracePeriodSeconds: number;
+  /** PRIMARY first, then ACTIVE newest first */
+  deployments: Deployment[];
+  /** newest first */
+  events: ServiceEvent[];
+  /** epoch ms */
+  createdAt: number;
+  createdBy: string;
+  /** + 1 on every change */
+  version: number;
+}

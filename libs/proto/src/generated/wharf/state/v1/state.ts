@@ -13,9 +13,151 @@ import {
   ContainerInstance,
   Failure,
   Resources,
+  Service,
   Task,
   TaskDefinition,
 } from "../../common/v1/common";
+
+export interface CreateServiceRequest {
+  cluster: string;
+  serviceName: string;
+  /** family, family:revision or ARN; '' for none (refused) */
+  taskDefinition: string;
+  /** required for REPLICA; DAEMON has none */
+  desiredCount?:
+    | number
+    | undefined;
+  /** '' = REPLICA */
+  schedulingStrategy: string;
+  /** '' = EC2 */
+  launchType: string;
+  /** ECS shapes as JSON; '' when absent. */
+  deploymentConfigurationJson: string;
+  placementConstraintsJson: string;
+  placementStrategyJson: string;
+  loadBalancersJson: string;
+  tagsJson: string;
+  healthCheckGracePeriodSeconds?: number | undefined;
+  clientToken: string;
+}
+
+export interface UpdateServiceRequest {
+  cluster: string;
+  /** name or ARN */
+  service: string;
+  desiredCount?: number | undefined;
+  taskDefinition?: string | undefined;
+  forceNewDeployment: boolean;
+  deploymentConfigurationJson?: string | undefined;
+  placementConstraintsJson?: string | undefined;
+  placementStrategyJson?: string | undefined;
+  loadBalancersJson?: string | undefined;
+  healthCheckGracePeriodSeconds?: number | undefined;
+}
+
+export interface DeleteServiceRequest {
+  cluster: string;
+  service: string;
+  force: boolean;
+}
+
+export interface DescribeServicesRequest {
+  cluster: string;
+  /** names or ARNs, 1 to 10 */
+  services: string[];
+}
+
+export interface DescribeServicesResponse {
+  services: Service[];
+  /** MISSING */
+  failures: Failure[];
+}
+
+export interface MarkInstanceTasksLostRequest {
+  cluster: string;
+  /** ARN or id */
+  containerInstance: string;
+  /** e.g. "service:"; '' = every task */
+  groupPrefix: string;
+  stopCode: string;
+  reason: string;
+}
+
+export interface MarkInstanceTasksLostResponse {
+  /** the tasks now STOPPED */
+  tasks: Task[];
+}
+
+export interface ListServicesRequest {
+  cluster: string;
+  launchType: string;
+  schedulingStrategy: string;
+  /** 0 = 10, at most 100 */
+  maxResults: number;
+  nextToken: string;
+}
+
+export interface ListServicesResponse {
+  serviceArns: string[];
+  nextToken: string;
+}
+
+export interface ListServiceTasksRequest {
+  cluster: string;
+  /** name or ARN */
+  service: string;
+}
+
+export interface ListServiceTasksResponse {
+  tasks: Task[];
+}
+
+export interface DeploymentProgress {
+  id: string;
+  pendingCount: number;
+  runningCount: number;
+  failedTasks: number;
+  /** '' = unchanged */
+  rolloutState: string;
+  rolloutStateReason: string;
+  /** the deployment is done: drop it from the service */
+  inactive: boolean;
+}
+
+export interface RecordServiceProgressRequest {
+  cluster: string;
+  service: string;
+  /** 0 = whatever the version */
+  expectedVersion: number;
+  deployments: DeploymentProgress[];
+  /** messages, oldest first */
+  events: string[];
+  runningCount: number;
+  pendingCount: number;
+  /** '' = unchanged; INACTIVE once a DRAINING service is empty */
+  status: string;
+}
+
+export interface AcquireLeaseRequest {
+  name: string;
+  holder: string;
+  ttlMs: number;
+}
+
+export interface ReleaseLeaseRequest {
+  name: string;
+  holder: string;
+}
+
+export interface Lease {
+  name: string;
+  /** '' when free */
+  holder: string;
+  /** epoch ms */
+  expiresAt: number;
+  /** whether the requesting holder holds it now */
+  held: boolean;
+}
 
 export interface CreateClusterRequest {
   clusterName: string;
@@ -342,6 +484,16 @@ export interface StateServiceClient {
   markTaskStopping(request: MarkTaskStoppingRequest): Observable<Task>;
 
   /**
+   * A lost host: the tasks on a container instance whose agent is disconnected are recorded
+   * STOPPED without waiting for the agent (every task not STOPPED whose group starts with
+   * group_prefix; '' = all), with the stop code and reason given, and their resources
+   * released. Refused (FAILED_PRECONDITION) while the agent is connected. If
+   * the host comes back, its agent stops what is left of them (it re-reads desired status).
+   */
+
+  markInstanceTasksLost(request: MarkInstanceTasksLostRequest): Observable<MarkInstanceTasksLostResponse>;
+
+  /**
    * The latest utilisation sample the agents reported for a task or a container instance,
    * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
    */
@@ -378,6 +530,51 @@ export interface StateServiceClient {
   /** Drops a reservation whose request failed before creating anything, so a retry can run. */
 
   releaseClientToken(request: ReleaseClientTokenRequest): Observable<ClientTokenAck>;
+
+  /**
+   * ECS services. Create validates everything (InvalidParameterException naming the member),
+   * resolves the task definition, fills defaults and creates the first PRIMARY deployment;
+   * a second Create of an ACTIVE service name is refused ("Creation of service was not
+   * idempotent.") unless the request is the same (then the service is returned). Update
+   * changes what it is given; a new task definition, or force_new_deployment, makes a new
+   * PRIMARY deployment (the old one ACTIVE). Delete needs desired count 0 unless force, and
+   * moves the service to DRAINING (desired 0); the scheduler makes it INACTIVE once its tasks
+   * are gone. Each change appends an event `service.<created|updated|deleted>` to the outbox.
+   */
+
+  createService(request: CreateServiceRequest): Observable<Service>;
+
+  updateService(request: UpdateServiceRequest): Observable<Service>;
+
+  deleteService(request: DeleteServiceRequest): Observable<Service>;
+
+  describeServices(request: DescribeServicesRequest): Observable<DescribeServicesResponse>;
+
+  listServices(request: ListServicesRequest): Observable<ListServicesResponse>;
+
+  /** The service's tasks not yet STOPPED (group `service:<name>`), for the service scheduler. */
+
+  listServiceTasks(request: ListServiceTasksRequest): Observable<ListServiceTasksResponse>;
+
+  /**
+   * What the service scheduler observed and decided: counts and rollout state per
+   * deployment, deployments that are done (INACTIVE), events to append, and the service's
+   * status (DRAINING → INACTIVE). Refused with ABORTED when expected_version is set and the
+   * service changed since (the scheduler then reads it again).
+   */
+
+  recordServiceProgress(request: RecordServiceProgressRequest): Observable<Service>;
+
+  /**
+   * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
+   * is free or expired, or renews it for its holder; the answer says who holds it until when.
+   */
+
+  acquireLease(request: AcquireLeaseRequest): Observable<Lease>;
+
+  /** Gives the lease up at once (a replica shutting down), if `holder` holds it. */
+
+  releaseLease(request: ReleaseLeaseRequest): Observable<Lease>;
 }
 
 /**
@@ -443,6 +640,18 @@ export interface StateServiceController {
   markTaskStopping(request: MarkTaskStoppingRequest): Promise<Task> | Observable<Task> | Task;
 
   /**
+   * A lost host: the tasks on a container instance whose agent is disconnected are recorded
+   * STOPPED without waiting for the agent (every task not STOPPED whose group starts with
+   * group_prefix; '' = all), with the stop code and reason given, and their resources
+   * released. Refused (FAILED_PRECONDITION) while the agent is connected. If
+   * the host comes back, its agent stops what is left of them (it re-reads desired status).
+   */
+
+  markInstanceTasksLost(
+    request: MarkInstanceTasksLostRequest,
+  ): Promise<MarkInstanceTasksLostResponse> | Observable<MarkInstanceTasksLostResponse> | MarkInstanceTasksLostResponse;
+
+  /**
    * The latest utilisation sample the agents reported for a task or a container instance,
    * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
    */
@@ -493,6 +702,57 @@ export interface StateServiceController {
   releaseClientToken(
     request: ReleaseClientTokenRequest,
   ): Promise<ClientTokenAck> | Observable<ClientTokenAck> | ClientTokenAck;
+
+  /**
+   * ECS services. Create validates everything (InvalidParameterException naming the member),
+   * resolves the task definition, fills defaults and creates the first PRIMARY deployment;
+   * a second Create of an ACTIVE service name is refused ("Creation of service was not
+   * idempotent.") unless the request is the same (then the service is returned). Update
+   * changes what it is given; a new task definition, or force_new_deployment, makes a new
+   * PRIMARY deployment (the old one ACTIVE). Delete needs desired count 0 unless force, and
+   * moves the service to DRAINING (desired 0); the scheduler makes it INACTIVE once its tasks
+   * are gone. Each change appends an event `service.<created|updated|deleted>` to the outbox.
+   */
+
+  createService(request: CreateServiceRequest): Promise<Service> | Observable<Service> | Service;
+
+  updateService(request: UpdateServiceRequest): Promise<Service> | Observable<Service> | Service;
+
+  deleteService(request: DeleteServiceRequest): Promise<Service> | Observable<Service> | Service;
+
+  describeServices(
+    request: DescribeServicesRequest,
+  ): Promise<DescribeServicesResponse> | Observable<DescribeServicesResponse> | DescribeServicesResponse;
+
+  listServices(
+    request: ListServicesRequest,
+  ): Promise<ListServicesResponse> | Observable<ListServicesResponse> | ListServicesResponse;
+
+  /** The service's tasks not yet STOPPED (group `service:<name>`), for the service scheduler. */
+
+  listServiceTasks(
+    request: ListServiceTasksRequest,
+  ): Promise<ListServiceTasksResponse> | Observable<ListServiceTasksResponse> | ListServiceTasksResponse;
+
+  /**
+   * What the service scheduler observed and decided: counts and rollout state per
+   * deployment, deployments that are done (INACTIVE), events to append, and the service's
+   * status (DRAINING → INACTIVE). Refused with ABORTED when expected_version is set and the
+   * service changed since (the scheduler then reads it again).
+   */
+
+  recordServiceProgress(request: RecordServiceProgressRequest): Promise<Service> | Observable<Service> | Service;
+
+  /**
+   * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
+   * is free or expired, or renews it for its holder; the answer says who holds it until when.
+   */
+
+  acquireLease(request: AcquireLeaseRequest): Promise<Lease> | Observable<Lease> | Lease;
+
+  /** Gives the lease up at once (a replica shutting down), if `holder` holds it. */
+
+  releaseLease(request: ReleaseLeaseRequest): Promise<Lease> | Observable<Lease> | Lease;
 }
 
 export function StateServiceControllerMethods() {
@@ -510,6 +770,7 @@ export function StateServiceControllerMethods() {
       "listTasks",
       "describeTasks",
       "markTaskStopping",
+      "markInstanceTasksLost",
       "getUtilisation",
       "putAttributes",
       "deleteAttributes",
@@ -517,6 +778,15 @@ export function StateServiceControllerMethods() {
       "reserveClientToken",
       "completeClientToken",
       "releaseClientToken",
+      "createService",
+      "updateService",
+      "deleteService",
+      "describeServices",
+      "listServices",
+      "listServiceTasks",
+      "recordServiceProgress",
+      "acquireLease",
+      "releaseLease",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

@@ -65,7 +65,11 @@ export const agentConfigSchema = z.object({
   AGENT_ATTRIBUTES: attributeList,
   AGENT_DATA_DIR: env.string('/var/lib/wharf-agent'),
   DOCKER_SOCKET: env.string('/var/run/docker.sock'),
-  AGENT_HEARTBEAT_INTERVAL_MS: env.int(5000, 100),
+  /**
+   * How often the agent says it is alive. State counts it gone after AGENT_HEARTBEAT_TTL_MS
+   * (6 s: three missed beats), and a lost host's service tasks are replaced after that.
+   */
+  AGENT_HEARTBEAT_INTERVAL_MS: env.int(2000, 100),
   /** How often utilisation (engine stats of the task containers) is reported; 0 turns it off. */
   AGENT_STATS_INTERVAL_MS: env.int(5000, 0),
   AGENT_RESERVED_PORTS: portList,

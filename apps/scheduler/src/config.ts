@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { commonEnv, env, z } from '@wharf/config';
 
 /** A port, where 0 asks for a free one (tests start several services side by side). */
@@ -17,6 +18,20 @@ export const schedulerConfigSchema = z.object({
    * current from commits and events; this is the safety net for events that were missed.
    */
   SCHEDULER_SNAPSHOT_RESYNC_MS: env.int(30_000, 1),
+  /** This replica's name in the service scheduler's lease; defaults to hostname and pid. */
+  SCHEDULER_ID: env.string(`${hostname()}-${process.pid}`),
+  /**
+   * How long the service scheduler's leadership lasts without renewal (renewed every third of
+   * it): a dead leader's successor takes over within about this long.
+   */
+  SERVICE_LEASE_TTL_MS: env.int(6_000, 300),
+  /** A full pass over every service at least this often; task and service events trigger more. */
+  SERVICE_RECONCILE_INTERVAL_MS: env.int(5_000, 100),
+  /**
+   * How long after an instance's agent is disconnected (state's AGENT_HEARTBEAT_TTL_MS) its
+   * service tasks are recorded lost and replaced elsewhere.
+   */
+  SERVICE_LOST_INSTANCE_GRACE_MS: env.int(0, 0),
 });
 
 export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;

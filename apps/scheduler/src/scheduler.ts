@@ -19,6 +19,7 @@ import { createPlanner, Planner } from './planner';
 import { RunTaskUseCase } from './run-task.use-case';
 import { SchedulerController } from './scheduler.controller';
 import { StartTaskUseCase } from './start-task.use-case';
+import { ServiceScheduler } from './services/service-scheduler';
 import { StopTaskUseCase } from './stop-task.use-case';
 import { TaskLauncher } from './task-launch';
 import { LOGGER, PLANNER, SCHEDULER_CONFIG, STATE_CLIENT } from './tokens';
@@ -90,8 +91,10 @@ export async function startScheduler(
   let app: INestMicroservice | undefined;
   let nats: NatsConnection | undefined;
   let unfollow: (() => Promise<void>) | undefined;
+  let services: ServiceScheduler | undefined;
   const release = async () => {
     ops.markShuttingDown();
+    await services?.stop();
     await app?.close();
     await unfollow?.();
     await nats?.close();
@@ -117,6 +120,21 @@ export async function startScheduler(
     );
     app.useGlobalFilters(new GrpcExceptionFilter(logger, 'scheduler'));
     await app.listen();
+    services = new ServiceScheduler(
+      state.client,
+      launcher,
+      batcher,
+      app.get(StopTaskUseCase),
+      snapshots,
+      logger,
+      {
+        reconcileIntervalMs: config.SERVICE_RECONCILE_INTERVAL_MS,
+        holder: config.SCHEDULER_ID,
+        leaseTtlMs: config.SERVICE_LEASE_TTL_MS,
+        lostInstanceGraceMs: config.SERVICE_LOST_INSTANCE_GRACE_MS,
+      },
+    );
+    services.start(nats);
     await ops.listen(config.SCHEDULER_OPS_PORT);
   } catch (err) {
     await release().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { clusterNameOf, InvalidParameterError } from '@wharf/domain';
-import { schedulerV1, stateV1 } from '@wharf/proto';
+import { common, schedulerV1, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
 import { AgentClients } from './agent-clients';
@@ -26,10 +26,22 @@ export class StopTaskUseCase {
 
   async execute(req: schedulerV1.StopTaskRequest): Promise<schedulerV1.StopTaskResponse> {
     if (!req.task) throw new InvalidParameterError('task is required');
-    const cluster = clusterNameOf(req.cluster);
     const reason = req.reason || DEFAULT_STOP_REASON;
+    return { task: await this.stop(clusterNameOf(req.cluster), req.task, reason, 'UserInitiated') };
+  }
+
+  /**
+   * Records the stop (desired STOPPED, reason, stop code: UserInitiated for StopTask,
+   * ServiceSchedulerInitiated for a service's tasks) and tells the task's agent.
+   */
+  async stop(
+    cluster: string,
+    taskRef: string,
+    reason: string,
+    stopCode: string,
+  ): Promise<common.Task> {
     const task = await firstValueFrom(
-      this.state.markTaskStopping({ cluster, task: req.task, reason, stopCode: 'UserInitiated' }),
+      this.state.markTaskStopping({ cluster, task: taskRef, reason, stopCode }),
     );
     if (task.containerInstanceArn && task.lastStatus !== 'STOPPED') {
       await this.tellAgent(
@@ -37,12 +49,19 @@ export class StopTaskUseCase {
         task.containerInstanceArn,
         task.taskArn,
         task.stoppedReason || reason,
+        stopCode,
       );
     }
-    return { task };
+    return task;
   }
 
-  private async tellAgent(cluster: string, instanceArn: string, taskArn: string, reason: string) {
+  private async tellAgent(
+    cluster: string,
+    instanceArn: string,
+    taskArn: string,
+    reason: string,
+    stopCode: string,
+  ) {
     try {
       const { containerInstances } = await firstValueFrom(
         this.state.describeContainerInstances({ cluster, containerInstances: [instanceArn] }),
@@ -51,7 +70,7 @@ export class StopTaskUseCase {
       if (!address) throw new Error('the container instance has no agent address');
       await this.agents.call(
         address,
-        (agent) => agent.stopTask({ taskArn, reason, stopCode: 'UserInitiated' }),
+        (agent) => agent.stopTask({ taskArn, reason, stopCode }),
         this.config.AGENT_CALL_TIMEOUT_MS,
       );
     } catch (err) {

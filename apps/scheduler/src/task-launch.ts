@@ -71,12 +71,16 @@ export class TaskLauncher {
     this.arnContext = { region: config.WHARF_REGION, accountId: config.WHARF_ACCOUNT_ID };
   }
 
-  async resolve(req: LaunchRequest): Promise<Launch> {
+  /**
+   * `allowInactive`: a deregistered revision is still launched (services keep running theirs,
+   * as in ECS); RunTask and StartTask refuse it.
+   */
+  async resolve(req: LaunchRequest, { allowInactive = false } = {}): Promise<Launch> {
     const cluster = await this.lookups.cluster(req.cluster);
     if (cluster?.status !== 'ACTIVE') throw new ClusterNotFoundError();
 
     const taskDefinition = await this.lookups.taskDefinition(req.taskDefinition);
-    if (taskDefinition.status && taskDefinition.status !== 'ACTIVE') {
+    if (!allowInactive && taskDefinition.status && taskDefinition.status !== 'ACTIVE') {
       // ECS runs no new task from a deregistered revision.
       throw new ClientError('TaskDefinition is inactive');
     }

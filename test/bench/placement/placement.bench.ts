@@ -24,8 +24,8 @@
  *   BENCH_STRATEGY (random)      end-to-end strategy: random | binpack | spread
  *   BENCH_PLANNER_MS (2000)      how long each planner-only loop runs
  *   BENCH_QUALITY_TASKS (2000)   tasks in the binpacking quality workload
- *   BENCH_HEARTBEAT_MS (5000)    simulated heartbeat interval: the agent's default (state's TTL
- *                               stays 30 s)
+ *   BENCH_HEARTBEAT_MS (2000)    simulated heartbeat interval: the agent's default (state's TTL
+ *                               stays 6 s)
  *   BENCH_SERVICES (processes)   processes: state, scheduler and api each in its own Node process,
  *                               as deployed (per-service CPU and peak memory are printed);
  *                               inprocess: all in this process, with the per-step timings and
@@ -102,7 +102,7 @@ const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 32, 1);
 const STRATEGY = process.env.BENCH_STRATEGY ?? 'random';
 const PLANNER_MS = intEnv('BENCH_PLANNER_MS', 2000, 1);
 const QUALITY_TASKS = intEnv('BENCH_QUALITY_TASKS', 2000, 1);
-const HEARTBEAT_MS = intEnv('BENCH_HEARTBEAT_MS', 5_000, 100);
+const HEARTBEAT_MS = intEnv('BENCH_HEARTBEAT_MS', 2_000, 100);
 const SERVICES = process.env.BENCH_SERVICES ?? 'processes';
 if (SERVICES !== 'processes' && SERVICES !== 'inprocess') {
   throw new Error('BENCH_SERVICES: processes or inprocess');

@@ -1,0 +1,420 @@
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { decode, subjects, WharfEvent } from '@wharf/messaging';
+import type { common, stateV1 } from '@wharf/proto';
+import type { Logger } from 'pino';
+import { firstValueFrom } from 'rxjs';
+import type { ClusterSnapshots } from '../cluster-snapshots';
+import type { PlacementBatcher } from '../placement-batcher';
+import { compileRequestOptions } from '../placement-options';
+import type { StopTaskUseCase } from '../stop-task.use-case';
+import type { TaskLauncher } from '../task-launch';
+import { LeaderLease } from './leader-lease';
+import { DEFAULT_SERVICE_STRATEGY, planServiceStep } from './service-step';
+
+/** Task group of a service's tasks (ECS: `service:<name>`). */
+export const serviceGroup = (name: string) => `service:${name}`;
+/** How long requests for a pass gather before it runs (event bursts make one pass). */
+const DEBOUNCE_MS = 50;
+/** ListServices' largest page. */
+const SERVICE_PAGE = 100;
+
+export interface ServiceSchedulerSettings {
+  /** A full pass over every service at least this often (events trigger passes between). */
+  reconcileIntervalMs: number;
+  /** This replica's name in the leader lease. */
+  holder: string;
+  leaseTtlMs: number;
+  /**
+   * How long after its agent is seen disconnected an instance's service tasks are recorded
+   * STOPPED (lost) and replaced elsewhere; state's heartbeat TTL comes before it.
+   */
+  lostInstanceGraceMs: number;
+}
+
+/** Why a lost host's service tasks stopped (ECS-like; the instance id is appended). */
+export const LOST_INSTANCE_REASON =
+  'Container instance was lost: its agent stopped sending heartbeats';
+
+/**
+ * The service scheduler: on the leader replica only (`LeaderLease`), keeps every ACTIVE
+ * service at its desired count and carries its deployments through (`planServiceStep`
+ * decides; this class reads what state knows, acts, and records what it did). A pass over a
+ * service runs when one of its tasks changes, when the service changes, and at least every
+ * `reconcileIntervalMs` for all services; passes over one service never overlap.
+ */
+export class ServiceScheduler {
+  private readonly wanted = new Map<string, { cluster: string; name: string }>();
+  private readonly busy = new Set<string>();
+  private flushTimer?: NodeJS.Timeout;
+  private passTimer?: NodeJS.Timeout;
+  private subscriptions: Subscription[] = [];
+  private stopped = false;
+  readonly lease: LeaderLease;
+  /** Disconnected instances (cluster/arn) → when first seen so, until handled or back. */
+  private readonly disconnected = new Map<
+    string,
+    { cluster: string; arn: string; since: number }
+  >();
+  /** Instances whose service tasks were recorded lost; forgotten when the agent is back. */
+  private readonly handled = new Set<string>();
+
+  constructor(
+    private readonly state: stateV1.StateServiceClient,
+    private readonly launcher: TaskLauncher,
+    private readonly batcher: PlacementBatcher,
+    private readonly stopper: StopTaskUseCase,
+    private readonly snapshots: ClusterSnapshots,
+    private readonly logger: Logger,
+    private readonly settings: ServiceSchedulerSettings,
+  ) {
+    // A new leader looks at every service at once rather than at the next periodic pass.
+    this.lease = new LeaderLease(state, settings.holder, settings.leaseTtlMs, logger, (leader) => {
+      if (leader)
+        void this.fullPass().catch((err: unknown) =>
+          this.logger.warn({ err }, 'service scheduler pass failed'),
+        );
+    });
+  }
+
+  start(nc: NatsConnection): void {
+    this.subscriptions = [
+      nc.subscribe(subjects.event('*', 'task', '*'), {
+        callback: (err, msg) => {
+          if (err) return;
+          const event = readEvent<common.Task>(msg.data);
+          const group = event?.detail?.group ?? '';
+          if (event && group.startsWith('service:')) this.request(event.cluster, group.slice(8));
+        },
+      }),
+      nc.subscribe(subjects.event('*', 'container_instance', '*'), {
+        callback: (err, msg) => {
+          if (err) return;
+          const event = readEvent<common.ContainerInstance>(msg.data);
+          if (event?.detail) this.noteInstance(event.cluster, event.detail);
+        },
+      }),
+      nc.subscribe(subjects.event('*', 'service', '*'), {
+        callback: (err, msg) => {
+          if (err) return;
+          const event = readEvent<common.Service>(msg.data);
+          if (event?.detail?.serviceName) this.request(event.cluster, event.detail.serviceName);
+        },
+      }),
+    ];
+    this.lease.start();
+    this.schedulePass(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.passTimer);
+    for (const s of this.subscriptions) s.unsubscribe();
+    await this.lease.stop();
+  }
+
+  /** Asks for a pass over one service soon. */
+  request(cluster: string, name: string): void {
+    if (!this.lease.isLeader()) return;
+    this.wanted.set(`${cluster}/${name}`, { cluster, name });
+    this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    for (const [key, { cluster, name }] of this.wanted) {
+      if (this.busy.has(key)) continue; // taken again when the running pass ends
+      this.wanted.delete(key);
+      this.busy.add(key);
+      void this.reconcile(cluster, name)
+        .catch((err: unknown) =>
+          this.logger.warn({ err, cluster, service: name }, 'service pass failed; retried later'),
+        )
+        .finally(() => {
+          this.busy.delete(key);
+          if (this.wanted.has(key)) this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
+        });
+    }
+  }
+
+  private schedulePass(delayMs: number): void {
+    if (this.stopped) return;
+    this.passTimer = setTimeout(() => {
+      void this.fullPass()
+        .catch((err: unknown) => this.logger.warn({ err }, 'service scheduler pass failed'))
+        .finally(() => this.schedulePass(this.settings.reconcileIntervalMs));
+    }, delayMs);
+  }
+
+  /** Follows an instance's connection: a disconnected one may be lost. */
+  private noteInstance(cluster: string, instance: common.ContainerInstance): void {
+    const key = `${cluster}/${instance.containerInstanceArn}`;
+    const gone =
+      !instance.agentConnected && (instance.status === 'ACTIVE' || instance.status === 'DRAINING');
+    if (!gone) {
+      this.disconnected.delete(key);
+      this.handled.delete(key);
+      return;
+    }
+    if (this.handled.has(key) || this.disconnected.has(key)) return;
+    this.disconnected.set(key, { cluster, arn: instance.containerInstanceArn, since: Date.now() });
+    setTimeout(() => void this.handleLost(key), this.settings.lostInstanceGraceMs).unref();
+  }
+
+  /**
+   * A lost host: its service tasks are recorded STOPPED (state refuses if the agent came
+   * back), which makes their services replace them. Tasks that are not a service's are left
+   * alone: they may still be running, and nothing would replace them.
+   */
+  private async handleLost(key: string): Promise<void> {
+    const entry = this.disconnected.get(key);
+    if (!entry || !this.lease.isLeader()) return;
+    if (Date.now() - entry.since < this.settings.lostInstanceGraceMs) return;
+    try {
+      const { tasks } = await firstValueFrom(
+        this.state.markInstanceTasksLost({
+          cluster: entry.cluster,
+          containerInstance: entry.arn,
+          groupPrefix: 'service:',
+          stopCode: 'ServiceSchedulerInitiated',
+          reason: `${LOST_INSTANCE_REASON} (container-instance ${entry.arn.split('/').pop()}).`,
+        }),
+      );
+      this.disconnected.delete(key);
+      this.handled.add(key);
+      if (tasks.length > 0) {
+        this.logger.warn(
+          { cluster: entry.cluster, instance: entry.arn, tasks: tasks.map((t) => t.taskArn) },
+          'lost container instance: its service tasks will be replaced',
+        );
+      }
+    } catch (err) {
+      // Reconnected meanwhile (refused), or state unreachable: the next full pass looks again.
+      this.disconnected.delete(key);
+      this.logger.info({ err, instance: entry.arn }, 'lost-instance check did not apply');
+    }
+  }
+
+  /** Requests a pass over every service of every cluster, and looks for lost instances. */
+  private async fullPass(): Promise<void> {
+    if (!this.lease.isLeader()) return;
+    let clusterToken = '';
+    do {
+      const page = await firstValueFrom(
+        this.state.listClusters({ maxResults: SERVICE_PAGE, nextToken: clusterToken }),
+      );
+      for (const clusterArn of page.clusterArns) {
+        const cluster = clusterArn.split('/').pop()!;
+        const view = await this.snapshots.get(cluster);
+        for (const i of view.instances()) {
+          const record = view.record(i.arn);
+          if (record) this.noteInstance(cluster, record);
+        }
+        let nextToken = '';
+        do {
+          const services = await firstValueFrom(
+            this.state.listServices({
+              cluster,
+              launchType: '',
+              schedulingStrategy: '',
+              maxResults: SERVICE_PAGE,
+              nextToken,
+            }),
+          );
+          for (const arn of services.serviceArns) this.request(cluster, arn.split('/').pop()!);
+          nextToken = services.nextToken;
+        } while (nextToken);
+      }
+      clusterToken = page.nextToken;
+    } while (clusterToken);
+  }
+
+  /** One pass over one service: read, decide, act, record. */
+  async reconcile(cluster: string, name: string): Promise<void> {
+    const { services } = await firstValueFrom(
+      this.state.describeServices({ cluster, services: [name] }),
+    );
+    const service = services[0];
+    if (!service || service.status === 'INACTIVE') return;
+    const { tasks } = await firstValueFrom(this.state.listServiceTasks({ cluster, service: name }));
+    const step = planServiceStep(
+      service,
+      tasks,
+      Date.now(),
+      await this.healthChecked(cluster, service),
+    );
+    if (!this.lease.isLeader()) return;
+
+    const events: string[] = [];
+    const stopped = await this.stopTasks(cluster, step.stop);
+    if (stopped.length > 0) {
+      events.push(
+        `(service ${name}) has stopped ${stopped.length} running tasks: ${stopped.map(taskRef).join(' ')}.`,
+      );
+    }
+    let started: common.Task[] = [];
+    if (step.start > 0) {
+      const outcome = await this.startTasks(cluster, service, step.start);
+      started = outcome.started;
+      if (started.length > 0) {
+        events.push(
+          `(service ${name}) has started ${started.length} tasks: ${started.map(taskRef).join(' ')}.`,
+        );
+      }
+      const unplaced = outcome.failure && unableToPlaceMessage(name, outcome.failure);
+      if (unplaced && service.events[0]?.message !== unplaced) events.push(unplaced);
+    }
+    events.push(...step.events);
+
+    const primary = service.deployments.find((d) => d.status === 'PRIMARY');
+    const progress = step.progress.map((p) =>
+      p.id === primary?.id
+        ? { ...p, pendingCount: p.pendingCount - step.start + started.length }
+        : p,
+    );
+    const live = progress.filter((p) => !p.inactive);
+    const changed =
+      events.length > 0 ||
+      step.status !== '' ||
+      service.runningCount !== sum(live, 'runningCount') ||
+      service.pendingCount !== sum(live, 'pendingCount') ||
+      progress.some((p) => p.inactive || p.rolloutState !== '') ||
+      progress.some((p) => {
+        const d = service.deployments.find((x) => x.id === p.id);
+        return d?.runningCount !== p.runningCount || d?.pendingCount !== p.pendingCount;
+      });
+    if (!changed) return;
+    await firstValueFrom(
+      this.state.recordServiceProgress({
+        cluster,
+        service: name,
+        expectedVersion: 0,
+        deployments: progress,
+        events,
+        runningCount: sum(live, 'runningCount'),
+        pendingCount: sum(live, 'pendingCount'),
+        status: step.status,
+      }),
+    );
+    this.logger.info(
+      {
+        cluster,
+        service: name,
+        started: started.map((t) => t.taskArn),
+        stopped: stopped.map((t) => t.taskArn),
+        events,
+      },
+      'service pass',
+    );
+  }
+
+  /** The service's deployments whose task definition has container health checks. */
+  private async healthChecked(cluster: string, service: common.Service): Promise<Set<string>> {
+    const checked = new Set<string>();
+    for (const d of service.deployments) {
+      const { definition } = await this.launcher.resolve(
+        { cluster, taskDefinition: d.taskDefinitionArn, overridesJson: '' },
+        { allowInactive: true },
+      );
+      if (definition.containerDefinitions.some((c) => c.healthCheck)) checked.add(d.id);
+    }
+    return checked;
+  }
+
+  private async stopTasks(
+    cluster: string,
+    stops: { task: common.Task; reason: string }[],
+  ): Promise<common.Task[]> {
+    const done = await Promise.all(
+      stops.map(async ({ task, reason }) => {
+        try {
+          return await this.stopper.stop(
+            cluster,
+            task.taskArn,
+            reason,
+            'ServiceSchedulerInitiated',
+          );
+        } catch (err) {
+          this.logger.warn({ err, cluster, task: task.taskArn }, 'could not stop a service task');
+          return undefined;
+        }
+      }),
+    );
+    return done.filter((t): t is common.Task => t !== undefined);
+  }
+
+  private async startTasks(
+    cluster: string,
+    service: common.Service,
+    count: number,
+  ): Promise<{ started: common.Task[]; failure?: common.Failure }> {
+    const primary = service.deployments.find((d) => d.status === 'PRIMARY')!;
+    // A service goes on running its revision after it is deregistered, as in ECS.
+    const launch = await this.launcher.resolve(
+      { cluster, taskDefinition: primary.taskDefinitionArn, overridesJson: '' },
+      { allowInactive: true },
+    );
+    const strategy = JSON.parse(service.placementStrategyJson || '[]') as unknown[];
+    const options = compileRequestOptions({
+      constraintsJson: service.placementConstraintsJson,
+      strategyJson: JSON.stringify(strategy.length > 0 ? strategy : DEFAULT_SERVICE_STRATEGY),
+      definition: launch.definition,
+    });
+    const fields = {
+      group: serviceGroup(service.serviceName),
+      startedBy: primary.id,
+      tagsJson: '[]',
+      launchType: 'EC2',
+    };
+    const tasks = Array.from({ length: count }, () => this.launcher.newTask(launch, fields));
+    let outcome;
+    try {
+      outcome = await this.batcher.place(cluster, { launch, tasks, options });
+    } catch (err) {
+      // No instance at all (InvalidParameterException): a failure of the service, not an error.
+      const detail = err instanceof Error ? err.message.replace(/^[A-Za-z]+: /, '') : String(err);
+      return { started: [], failure: { arn: '', reason: 'MISSING', detail } };
+    }
+    const started = await this.launcher.startOnAgents(
+      cluster,
+      outcome.committed,
+      launch.taskDefinition,
+    );
+    return { started, failure: outcome.failures[0] };
+  }
+}
+
+function readEvent<T>(data: Uint8Array): WharfEvent<T> | undefined {
+  try {
+    return decode<WharfEvent<T>>(data);
+  } catch {
+    return undefined;
+  }
+}
+
+const taskRef = (t: common.Task) => `(task ${t.taskArn.split('/').pop()})`;
+
+function sum(progress: stateV1.DeploymentProgress[], key: 'runningCount' | 'pendingCount') {
+  return progress.reduce((n, p) => n + p[key], 0);
+}
+
+/** What closest instance's failure says, in ECS's words. */
+const CLOSEST: Record<string, string> = {
+  'RESOURCE:MEMORY': 'has insufficient memory available',
+  'RESOURCE:CPU': 'has insufficient CPU units available',
+  'RESOURCE:PORTS': 'is already using a port required by your task',
+  'RESOURCE:PORTS_UDP': 'is already using a port required by your task',
+  ATTRIBUTE: 'is missing an attribute required by your task',
+  AGENT: 'has an agent that is not connected',
+};
+
+/** ECS's event when a service task cannot be placed. */
+export function unableToPlaceMessage(service: string, failure: common.Failure): string {
+  const head = `(service ${service}) was unable to place a task because no container instance met all of its requirements.`;
+  const tail =
+    'For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.';
+  if (!failure.arn) return `${head} Reason: ${failure.detail} ${tail}`;
+  const instance = failure.arn.split('/').pop();
+  const closest = CLOSEST[failure.reason] ?? `encountered error "${failure.reason}"`;
+  return `${head} The closest matching (container-instance ${instance}) ${closest}. ${tail}`;
+}

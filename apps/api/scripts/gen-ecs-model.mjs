@@ -30,6 +30,11 @@ const OPERATIONS = [
   'PutAttributes',
   'DeleteAttributes',
   'ListAttributes',
+  'CreateService',
+  'UpdateService',
+  'DeleteService',
+  'DescribeServices',
+  'ListServices',
 ];
 
 const source = process.argv[2] ?? path.join(here, '../../../../shared/reference/ecs-smithy.json');

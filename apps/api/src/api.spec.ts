@@ -63,7 +63,7 @@ describe('api HTTP layer with its peers down', () => {
   });
 
   it('rejects operations it does not serve and unsupported members', async () => {
-    const res = await post(`${TARGET}.CreateService`, '{"serviceName":"s"}');
+    const res = await post(`${TARGET}.CreateCapacityProvider`, '{"name":"cp"}');
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
     const fargate = await post(

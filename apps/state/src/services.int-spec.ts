@@ -356,11 +356,12 @@ describe('state: services and leases', () => {
     expect(deleted.deployments[0]).toMatchObject({ status: 'PRIMARY', desiredCount: 0 });
     expect(await outboxTypes(s.serviceArn)).toEqual(['service.created@1', 'service.deleted@2']);
 
-    for (const p of [
-      call(client.deleteService({ cluster: CLUSTER, service: 'del', force: true })),
-      update({ service: 'del', desiredCount: 1 }),
+    // thunks, so that each call is made only once its rejection is awaited
+    for (const attempt of [
+      () => call(client.deleteService({ cluster: CLUSTER, service: 'del', force: true })),
+      () => update({ service: 'del', desiredCount: 1 }),
     ]) {
-      const err = await grpcError(p);
+      const err = await grpcError(attempt());
       expect(err.code).toBe(GrpcCode.FAILED_PRECONDITION);
       expect(err.details).toBe('ServiceNotActiveException: Service was not ACTIVE.');
     }

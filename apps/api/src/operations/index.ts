@@ -5,6 +5,13 @@ import {
   listContainerInstances,
 } from './container-instances.operations';
 import type { OperationHandler } from './operation-context';
+import {
+  createService,
+  deleteService,
+  describeServices,
+  listServices,
+  updateService,
+} from './services.operations';
 import { describeTaskDefinition, registerTaskDefinition } from './task-definitions.operations';
 import { describeTasks, listTasks, runTask, startTask, stopTask } from './tasks.operations';
 
@@ -25,6 +32,11 @@ export const OPERATIONS: Record<string, OperationHandler> = {
   PutAttributes: putAttributes,
   DeleteAttributes: deleteAttributes,
   ListAttributes: listAttributes,
+  CreateService: createService,
+  UpdateService: updateService,
+  DeleteService: deleteService,
+  DescribeServices: describeServices,
+  ListServices: listServices,
 };
 
 export type { OperationContext, OperationHandler } from './operation-context';

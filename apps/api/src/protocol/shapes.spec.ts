@@ -5,6 +5,7 @@ import {
   toEcsCluster,
   toEcsContainerInstance,
   toEcsFailure,
+  toEcsService,
   toEcsTask,
   toEcsTaskDefinition,
 } from './shapes';
@@ -191,5 +192,149 @@ describe('shape mapping', () => {
       arn: 'x',
       reason: 'MISSING',
     });
+  });
+
+  it('maps a service exactly as the ECS model has it: seconds, parsed shapes, deployments, events', () => {
+    const service: common.Service = {
+      serviceArn: 'arn:aws:ecs:us-east-1:000000000000:service/default/web',
+      serviceName: 'web',
+      clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/default',
+      status: 'ACTIVE',
+      desiredCount: 3,
+      runningCount: 2,
+      pendingCount: 1,
+      launchType: 'EC2',
+      taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:2',
+      schedulingStrategy: 'REPLICA',
+      deploymentConfigurationJson: JSON.stringify({
+        maximumPercent: 200,
+        minimumHealthyPercent: 100,
+        deploymentCircuitBreaker: { enable: true, rollback: false },
+      }),
+      placementConstraintsJson: '[{"type":"distinctInstance"}]',
+      placementStrategyJson: '[{"type":"binpack","field":"memory"}]',
+      loadBalancersJson: '[{"targetGroupArn":"tg","containerName":"web","containerPort":80}]',
+      tagsJson: '[{"key":"team","value":"a"}]',
+      healthCheckGracePeriodSeconds: 30,
+      deployments: [
+        {
+          id: 'ecs-svc/1234567890123456789',
+          status: 'PRIMARY',
+          taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:2',
+          desiredCount: 3,
+          pendingCount: 1,
+          runningCount: 1,
+          failedTasks: 0,
+          rolloutState: 'IN_PROGRESS',
+          rolloutStateReason: 'ECS deployment ecs-svc/1234567890123456789 in progress.',
+          createdAt: 1_700_000_100_000,
+          updatedAt: 1_700_000_150_500,
+          launchType: 'EC2',
+        },
+        {
+          id: 'ecs-svc/9876543210987654321',
+          status: 'ACTIVE',
+          taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1',
+          desiredCount: 1,
+          pendingCount: 0,
+          runningCount: 1,
+          failedTasks: 2,
+          rolloutState: '',
+          rolloutStateReason: '',
+          createdAt: 1_700_000_000_000,
+          updatedAt: 1_700_000_100_000,
+          launchType: '',
+        },
+      ],
+      events: [
+        {
+          id: 'e2',
+          createdAt: 1_700_000_150_000,
+          message: '(service web) has started 1 tasks.',
+        },
+      ],
+      createdAt: 1_700_000_000_000,
+      createdBy: '',
+      version: 4,
+    };
+    const ecs = toEcsService(service, { includeTags: true });
+    conforms('Service', ecs);
+    expect(ecs).toEqual({
+      serviceArn: service.serviceArn,
+      serviceName: 'web',
+      clusterArn: service.clusterArn,
+      loadBalancers: [{ targetGroupArn: 'tg', containerName: 'web', containerPort: 80 }],
+      serviceRegistries: [],
+      status: 'ACTIVE',
+      desiredCount: 3,
+      runningCount: 2,
+      pendingCount: 1,
+      launchType: 'EC2',
+      taskDefinition: service.taskDefinitionArn,
+      deploymentConfiguration: {
+        maximumPercent: 200,
+        minimumHealthyPercent: 100,
+        deploymentCircuitBreaker: { enable: true, rollback: false },
+      },
+      deployments: [
+        {
+          id: 'ecs-svc/1234567890123456789',
+          status: 'PRIMARY',
+          taskDefinition: service.taskDefinitionArn,
+          desiredCount: 3,
+          pendingCount: 1,
+          runningCount: 1,
+          failedTasks: 0,
+          createdAt: 1_700_000_100,
+          updatedAt: 1_700_000_150.5,
+          launchType: 'EC2',
+          rolloutState: 'IN_PROGRESS',
+          rolloutStateReason: 'ECS deployment ecs-svc/1234567890123456789 in progress.',
+        },
+        {
+          id: 'ecs-svc/9876543210987654321',
+          status: 'ACTIVE',
+          taskDefinition: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1',
+          desiredCount: 1,
+          pendingCount: 0,
+          runningCount: 1,
+          failedTasks: 2,
+          createdAt: 1_700_000_000,
+          updatedAt: 1_700_000_100,
+          launchType: 'EC2',
+        },
+      ],
+      events: [
+        { id: 'e2', createdAt: 1_700_000_150, message: '(service web) has started 1 tasks.' },
+      ],
+      createdAt: 1_700_000_000,
+      placementConstraints: [{ type: 'distinctInstance' }],
+      placementStrategy: [{ type: 'binpack', field: 'memory' }],
+      healthCheckGracePeriodSeconds: 30,
+      schedulingStrategy: 'REPLICA',
+      deploymentController: { type: 'ECS' },
+      tags: [{ key: 'team', value: 'a' }],
+      enableECSManagedTags: false,
+      propagateTags: 'NONE',
+      enableExecuteCommand: false,
+    });
+    expect(ecs).not.toHaveProperty('roleArn');
+
+    const plain = toEcsService({
+      ...service,
+      healthCheckGracePeriodSeconds: 0,
+      placementConstraintsJson: '',
+      loadBalancersJson: '',
+      createdBy: 'arn:aws:iam::000000000000:user/me',
+    });
+    conforms('Service', plain);
+    expect(plain).not.toHaveProperty('tags');
+    expect(plain).not.toHaveProperty('healthCheckGracePeriodSeconds');
+    expect(plain).toMatchObject({
+      placementConstraints: [],
+      loadBalancers: [],
+      createdBy: 'arn:aws:iam::000000000000:user/me',
+    });
+    expect(JSON.stringify(plain)).not.toMatch(/null|""/);
   });
 });

@@ -190,3 +190,61 @@ export function toEcsTask(t: common.Task, opts: { includeTags?: boolean } = {}):
     version: t.version,
   });
 }
+
+export function toEcsDeployment(d: common.Deployment): Json {
+  return compact({
+    id: d.id,
+    status: d.status,
+    taskDefinition: d.taskDefinitionArn,
+    desiredCount: d.desiredCount,
+    pendingCount: d.pendingCount,
+    runningCount: d.runningCount,
+    failedTasks: d.failedTasks,
+    createdAt: seconds(d.createdAt),
+    updatedAt: seconds(d.updatedAt),
+    launchType: nonEmpty(d.launchType) ?? 'EC2',
+    rolloutState: nonEmpty(d.rolloutState),
+    rolloutStateReason: nonEmpty(d.rolloutStateReason),
+  });
+}
+
+export function toEcsServiceEvent(e: common.ServiceEvent): Json {
+  return compact({ id: e.id, createdAt: seconds(e.createdAt), message: e.message });
+}
+
+/**
+ * The ECS Service. Wharf's services are always deployed by the rolling update (`ECS`
+ * controller), without tag propagation, managed tags or ECS Exec, so those members say so;
+ * members for features Wharf lacks (roleArn, networkConfiguration, capacity providers,
+ * platform, task sets) are left out. healthCheckGracePeriodSeconds is only there when set
+ * (state keeps 0 for "not given", and ECS only allows it with load balancers).
+ */
+export function toEcsService(s: common.Service, opts: { includeTags?: boolean } = {}): Json {
+  return compact({
+    serviceArn: s.serviceArn,
+    serviceName: s.serviceName,
+    clusterArn: s.clusterArn,
+    loadBalancers: parseJson<Json[]>(s.loadBalancersJson, []),
+    serviceRegistries: [],
+    status: s.status,
+    desiredCount: s.desiredCount,
+    runningCount: s.runningCount,
+    pendingCount: s.pendingCount,
+    launchType: nonEmpty(s.launchType) ?? 'EC2',
+    taskDefinition: nonEmpty(s.taskDefinitionArn),
+    deploymentConfiguration: parseJson<Json | undefined>(s.deploymentConfigurationJson, undefined),
+    deployments: s.deployments.map(toEcsDeployment),
+    events: s.events.map(toEcsServiceEvent),
+    createdAt: seconds(s.createdAt),
+    placementConstraints: parseJson<Json[]>(s.placementConstraintsJson, []),
+    placementStrategy: parseJson<Json[]>(s.placementStrategyJson, []),
+    healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds || undefined,
+    schedulingStrategy: nonEmpty(s.schedulingStrategy) ?? 'REPLICA',
+    deploymentController: { type: 'ECS' },
+    tags: opts.includeTags ? parseJson<EcsTag[]>(s.tagsJson, []) : undefined,
+    createdBy: nonEmpty(s.createdBy),
+    enableECSManagedTags: false,
+    propagateTags: 'NONE',
+    enableExecuteCommand: false,
+  });
+}

@@ -63,6 +63,9 @@ describe('a REPLICA service on three hosts', () => {
   beforeAll(async () => {
     topology = await startTopology({
       schedulers: 2,
+      // RUNNING is healthy at once (ECS waits 40 s for tasks without health checks; the unit
+      // tests cover that), so rollouts here take seconds.
+      commonEnv: { SERVICE_HEALTHY_AFTER_RUNNING_MS: '0' },
       hosts: [
         { env: { AGENT_ATTRIBUTES: 'ecs.availability-zone=az-a' } },
         { env: { AGENT_ATTRIBUTES: 'ecs.availability-zone=az-b' } },

@@ -22,6 +22,7 @@ const OPERATIONS = [
   'DescribeTaskDefinition',
   'ListContainerInstances',
   'DescribeContainerInstances',
+  'UpdateContainerInstancesState',
   'RunTask',
   'StopTask',
   'DescribeTasks',

@@ -32,6 +32,17 @@ export const schedulerConfigSchema = z.object({
    * service tasks are recorded lost and replaced elsewhere.
    */
   SERVICE_LOST_INSTANCE_GRACE_MS: env.int(0, 0),
+  /**
+   * A RUNNING service task without container health checks counts as healthy this long after
+   * it started (ECS: 40 s): for minimumHealthyPercent during deployments and for completing one.
+   */
+  SERVICE_HEALTHY_AFTER_RUNNING_MS: env.int(40_000, 0),
+  /**
+   * Service tasks that fail to start in a row back off: this long after the first failure,
+   * doubling after each further one, up to SERVICE_THROTTLE_MAX_MS (ECS: 15 minutes).
+   */
+  SERVICE_THROTTLE_BASE_MS: env.int(5_000, 0),
+  SERVICE_THROTTLE_MAX_MS: env.int(15 * 60_000, 0),
 });
 
 export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;

@@ -126,9 +126,13 @@ export async function startScheduler(
       batcher,
       app.get(StopTaskUseCase),
       snapshots,
+      planner,
       logger,
       {
         reconcileIntervalMs: config.SERVICE_RECONCILE_INTERVAL_MS,
+        healthyAfterRunningMs: config.SERVICE_HEALTHY_AFTER_RUNNING_MS,
+        throttleBaseMs: config.SERVICE_THROTTLE_BASE_MS,
+        throttleMaxMs: config.SERVICE_THROTTLE_MAX_MS,
         holder: config.SCHEDULER_ID,
         leaseTtlMs: config.SERVICE_LEASE_TTL_MS,
         lostInstanceGraceMs: config.SERVICE_LOST_INSTANCE_GRACE_MS,

@@ -196,6 +196,16 @@ export class ContainerInstanceRepository {
     );
   }
 
+  /** Sets the status of the instances and bumps each version (the caller holds the locks). */
+  async updateStatus(tx: PoolClient, ids: string[], status: string): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.query(
+      `UPDATE container_instances SET status = $2, version = version + 1
+        WHERE id = ANY($1::text[])`,
+      [ids, status],
+    );
+  }
+
   /** Every instance of a cluster with its attributes (agent's and custom), in id order. */
   async attributesOf(
     q: Queryable,

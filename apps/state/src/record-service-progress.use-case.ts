@@ -24,7 +24,7 @@ const ROLLOUT_STATES = ['IN_PROGRESS', 'COMPLETED', 'FAILED'];
  * What the service scheduler observed and decided, applied under the service's row lock:
  * counts and rollout state per deployment (a deployment marked inactive is INACTIVE and no
  * longer shown), the service's counts, events appended in the order given, and the status
- * (only DRAINING → INACTIVE). With expected_version set, a service that changed since is
+ * (only DRAINING → INACTIVE), and a DAEMON service's desired count. With expected_version set, a service that changed since is
  * refused (ABORTED) and nothing is written. When nothing visible changes, nothing is written
  * and the version stays; otherwise the version grows by one and `service.updated` is written.
  */
@@ -75,6 +75,19 @@ export class RecordServiceProgressUseCase {
         );
       }
 
+      const daemonDesired = req.daemonDesiredCount;
+      if (daemonDesired !== undefined) {
+        if (row.scheduling_strategy !== 'DAEMON') {
+          throw new InvalidParameterError(
+            `daemonDesiredCount: service ${row.name} uses the REPLICA scheduling strategy.`,
+          );
+        }
+        if (daemonDesired < 0) {
+          throw new InvalidParameterError('daemonDesiredCount cannot be negative.');
+        }
+      }
+      const desiredCount = daemonDesired ?? row.desired_count;
+
       const deployments = await this.services.deploymentsOf(tx, row.id);
       const byId = new Map(deployments.map((d) => [d.id, d]));
       const changed: DeploymentRow[] = [];
@@ -100,18 +113,23 @@ export class RecordServiceProgressUseCase {
       const serviceChanged =
         status !== row.status ||
         req.runningCount !== row.running_count ||
-        req.pendingCount !== row.pending_count;
+        req.pendingCount !== row.pending_count ||
+        desiredCount !== row.desired_count;
       if (!serviceChanged && changed.length === 0 && req.events.length === 0) {
         const [unchanged] = await this.services.toProtos(tx, [row]);
         return unchanged;
       }
 
       await this.services.updateDeployments(tx, changed);
+      if (desiredCount !== row.desired_count) {
+        await this.services.setDeploymentsDesired(tx, row.id, desiredCount);
+      }
       await this.services.appendEvents(tx, row.id, req.events);
       await this.services.recordProgress(tx, row.id, {
         status,
         runningCount: req.runningCount,
         pendingCount: req.pendingCount,
+        desiredCount,
       });
       const [service] = await this.services.toProtos(tx, [
         await this.services.findById(tx, row.id),

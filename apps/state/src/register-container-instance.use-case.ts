@@ -58,6 +58,8 @@ export class RegisterContainerInstanceUseCase {
           (rem, claim) => clampAtZero(subtractClaim(rem, claim)),
           registered,
         );
+        // An agent restarting on a DRAINING host must not put it back into placement: as in
+        // ECS, only UpdateContainerInstancesState ends draining.
         const status = existing.status === 'INACTIVE' ? 'ACTIVE' : existing.status;
         await this.instances.updateRegistration(tx, id, fields(status, remaining));
       } else {

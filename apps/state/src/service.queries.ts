@@ -85,8 +85,18 @@ export class ServiceQueries {
       ? await this.services.findByName(this.ctx.pool, cluster, serviceNameOf(req.service))
       : undefined;
     if (!row) throw new ServiceNotFoundError();
-    const tasks = await this.tasks.liveInGroup(this.ctx.pool, cluster, `service:${row.name}`);
-    return { tasks: tasks.map((t) => this.tasks.toProto(t)) };
+    const group = `service:${row.name}`;
+    const tasks = await this.tasks.liveInGroup(this.ctx.pool, cluster, group);
+    const stopped =
+      req.stoppedSinceMs > 0
+        ? await this.tasks.stoppedInGroupSince(
+            this.ctx.pool,
+            cluster,
+            group,
+            new Date(req.stoppedSinceMs),
+          )
+        : [];
+    return { tasks: [...tasks, ...stopped].map((t) => this.tasks.toProto(t)) };
   }
 
   private async existingCluster(ref: string): Promise<string> {

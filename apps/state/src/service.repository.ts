@@ -204,12 +204,12 @@ export class ServiceRepository {
   async recordProgress(
     tx: PoolClient,
     id: string,
-    p: { status: string; runningCount: number; pendingCount: number },
+    p: { status: string; runningCount: number; pendingCount: number; desiredCount: number },
   ): Promise<void> {
     await tx.query(
       `UPDATE services SET status = $2, running_count = $3, pending_count = $4,
-         version = version + 1 WHERE id = $1`,
-      [id, p.status, p.runningCount, p.pendingCount],
+         desired_count = $5, version = version + 1 WHERE id = $1`,
+      [id, p.status, p.runningCount, p.pendingCount, p.desiredCount],
     );
   }
 

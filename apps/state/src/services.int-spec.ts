@@ -556,6 +556,7 @@ describe('state: services and leases', () => {
         availabilityZone: '',
       },
     });
+    const start = Date.now() - 1000; // Postgres' clock and ours may differ by a little
     const commit = await call(
       client.commitPlacements({
         cluster: CLUSTER,
@@ -579,9 +580,32 @@ describe('state: services and leases', () => {
       }),
     );
     const res = await call(
-      client.listServiceTasks({ cluster: CLUSTER, service: `${ARN}:service/${CLUSTER}/tasks` }),
+      client.listServiceTasks({
+        cluster: CLUSTER,
+        service: `${ARN}:service/${CLUSTER}/tasks`,
+        stoppedSinceMs: 0,
+      }),
     );
     expect(res.tasks.map((t) => t.taskArn).sort()).toEqual([a.taskArn, b.taskArn].sort());
+    // with the ones STOPPED since a time (the failed launch just now, not before it)
+    const withStopped = await call(
+      client.listServiceTasks({ cluster: CLUSTER, service: 'tasks', stoppedSinceMs: start }),
+    );
+    expect(withStopped.tasks.map((t) => t.taskArn).sort()).toEqual(
+      [a.taskArn, b.taskArn, c.taskArn].sort(),
+    );
+    expect(withStopped.tasks.find((t) => t.taskArn === c.taskArn)).toMatchObject({
+      lastStatus: 'STOPPED',
+      stopCode: 'TaskFailedToStart',
+    });
+    const later = await call(
+      client.listServiceTasks({
+        cluster: CLUSTER,
+        service: 'tasks',
+        stoppedSinceMs: Date.now() + 60_000,
+      }),
+    );
+    expect(later.tasks).toHaveLength(2);
     expect(res.tasks[0]).toMatchObject({
       group: 'service:tasks',
       startedBy: 'ecs-svc/1234567890123456789',
@@ -589,7 +613,7 @@ describe('state: services and leases', () => {
     });
     expect(res.tasks[0].containers).toHaveLength(1);
     const missing = await grpcError(
-      call(client.listServiceTasks({ cluster: CLUSTER, service: 'ghost' })),
+      call(client.listServiceTasks({ cluster: CLUSTER, service: 'ghost', stoppedSinceMs: 0 })),
     );
     expect(missing.details).toMatch(/^ServiceNotFoundException/);
   });
@@ -716,6 +740,21 @@ describe('state: services and leases', () => {
     expect(described.events).toHaveLength(100);
     expect(described.events[0].message).toBe('e119');
     expect(described.events[99].message).toBe('e20');
+
+    // a DAEMON service's desired count is what the scheduler says; a REPLICA's is the user's
+    const replica = await grpcError(progress({ service: 'prog', daemonDesiredCount: 3 }));
+    expect(replica.details).toMatch(/daemonDesiredCount: service prog uses the REPLICA/);
+    const daemon = await create({
+      serviceName: 'daemon-progress',
+      taskDefinition: 'web:1',
+      desiredCount: undefined,
+      schedulingStrategy: 'DAEMON',
+    });
+    expect(daemon.desiredCount).toBe(0);
+    const counted = await progress({ service: 'daemon-progress', daemonDesiredCount: 3 });
+    expect(counted.desiredCount).toBe(3);
+    expect(counted.deployments[0].desiredCount).toBe(3);
+    expect(counted.version).toBe(daemon.version + 1);
 
     const badStatus = await grpcError(progress({ service: 'prog', status: 'INACTIVE' }));
     expect(badStatus.details).toMatch(/only a DRAINING one becomes INACTIVE/);

@@ -16,6 +16,7 @@ import { RegisterContainerInstanceUseCase } from './register-container-instance.
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
 import { ServiceQueries } from './service.queries';
 import { StateQueries } from './state.queries';
+import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
 import { UpdateServiceUseCase } from './update-service.use-case';
 
 /** gRPC transport only: every method hands its request to a use case or a query. */
@@ -29,6 +30,8 @@ export class StateController implements stateV1.StateServiceController {
     private readonly registerTaskDefinitionUseCase: RegisterTaskDefinitionUseCase,
     @Inject(RegisterContainerInstanceUseCase)
     private readonly registerContainerInstanceUseCase: RegisterContainerInstanceUseCase,
+    @Inject(UpdateContainerInstancesStateUseCase)
+    private readonly updateContainerInstancesStateUseCase: UpdateContainerInstancesStateUseCase,
     @Inject(CommitPlacementsUseCase)
     private readonly commitPlacementsUseCase: CommitPlacementsUseCase,
     @Inject(MarkTaskStoppingUseCase)
@@ -84,6 +87,11 @@ export class StateController implements stateV1.StateServiceController {
     req: stateV1.DescribeContainerInstancesRequest,
   ): Promise<stateV1.DescribeContainerInstancesResponse> {
     return this.queries.describeContainerInstances(req);
+  }
+  updateContainerInstancesState(
+    req: stateV1.UpdateContainerInstancesStateRequest,
+  ): Promise<stateV1.UpdateContainerInstancesStateResponse> {
+    return this.updateContainerInstancesStateUseCase.execute(req);
   }
   commitPlacements(
     req: stateV1.CommitPlacementsRequest,

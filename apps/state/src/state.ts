@@ -43,6 +43,7 @@ import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
 import { TaskDefinitionRepository } from './task-definition.repository';
 import { TaskRepository } from './task.repository';
+import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
 import { UpdateServiceUseCase } from './update-service.use-case';
 import { UtilisationRepository } from './utilisation.repository';
 
@@ -135,6 +136,10 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
           utilisation,
           config.UTILISATION_HISTORY_SAMPLES,
         ),
+      },
+      {
+        provide: UpdateContainerInstancesStateUseCase,
+        useValue: new UpdateContainerInstancesStateUseCase(ctx, clusters, instances, outbox),
       },
       {
         provide: ChangeAttributesUseCase,

@@ -259,6 +259,22 @@ export class TaskRepository {
     return rows;
   }
 
+  /** A group's tasks that STOPPED at or after `since`, oldest first. */
+  async stoppedInGroupSince(
+    q: Queryable,
+    cluster: string,
+    group: string,
+    since: Date,
+  ): Promise<TaskRow[]> {
+    const { rows } = await q.query<TaskRow>(
+      `SELECT * FROM tasks WHERE cluster = $1 AND task_group = $2 AND last_status = 'STOPPED'
+          AND stopped_at >= $3
+        ORDER BY stopped_at, id`,
+      [cluster, group, since],
+    );
+    return rows;
+  }
+
   async findByIds(q: Queryable, cluster: string, ids: string[]): Promise<TaskRow[]> {
     const { rows } = await q.query<TaskRow>(
       'SELECT * FROM tasks WHERE cluster = $1 AND id = ANY($2::text[])',

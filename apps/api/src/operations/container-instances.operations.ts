@@ -1,6 +1,16 @@
 import { toEcsContainerInstance, toEcsFailure } from '../protocol/shapes';
 import { EcsApiError } from '../protocol/ecs-errors';
-import { call, checkListSize, checkMaxResults, OperationHandler, str } from './operation-context';
+import {
+  call,
+  checkListSize,
+  checkMaxResults,
+  invalidParameter,
+  OperationHandler,
+  str,
+} from './operation-context';
+
+/** The statuses UpdateContainerInstancesState may set (the model's enum has more). */
+const SETTABLE_STATUSES = ['ACTIVE', 'DRAINING'];
 
 export const listContainerInstances: OperationHandler = async (input, { state }) => {
   if (input.filter !== undefined) {
@@ -32,6 +42,34 @@ export const describeContainerInstances: OperationHandler = async (input, { stat
     state.describeContainerInstances({
       cluster: str(input.cluster),
       containerInstances: requested,
+    }),
+  );
+  return {
+    containerInstances: res.containerInstances.map(toEcsContainerInstance),
+    failures: res.failures.map(toEcsFailure),
+  };
+};
+
+/**
+ * Sets ACTIVE or DRAINING on up to 10 instances. The model's enum lets REGISTERING,
+ * DEREGISTERING and REGISTRATION_FAILED through; ECS refuses them, and so does this. Instances
+ * not found, or in a status that cannot change, come back as `failures`, not as an error.
+ */
+export const updateContainerInstancesState: OperationHandler = async (input, { state }) => {
+  const status = input.status as string;
+  if (!SETTABLE_STATUSES.includes(status)) {
+    throw invalidParameter(
+      `status must be one of [${SETTABLE_STATUSES.join(', ')}]; got '${status}'.`,
+    );
+  }
+  const requested = input.containerInstances as string[];
+  checkListSize('containerInstances', requested, 10);
+  const res = await call(
+    'state',
+    state.updateContainerInstancesState({
+      cluster: str(input.cluster),
+      containerInstances: requested,
+      status,
     }),
   );
   return {

@@ -3,6 +3,7 @@ import { createCluster, describeClusters, listClusters } from './clusters.operat
 import {
   describeContainerInstances,
   listContainerInstances,
+  updateContainerInstancesState,
 } from './container-instances.operations';
 import type { OperationHandler } from './operation-context';
 import {
@@ -24,6 +25,7 @@ export const OPERATIONS: Record<string, OperationHandler> = {
   DescribeTaskDefinition: describeTaskDefinition,
   ListContainerInstances: listContainerInstances,
   DescribeContainerInstances: describeContainerInstances,
+  UpdateContainerInstancesState: updateContainerInstancesState,
   RunTask: runTask,
   StopTask: stopTask,
   DescribeTasks: describeTasks,

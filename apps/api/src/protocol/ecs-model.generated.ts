@@ -22,6 +22,10 @@ export const ECS_MODEL: EcsModel = {
       input: 'DescribeContainerInstancesRequest',
       output: 'DescribeContainerInstancesResponse',
     },
+    UpdateContainerInstancesState: {
+      input: 'UpdateContainerInstancesStateRequest',
+      output: 'UpdateContainerInstancesStateResponse',
+    },
     RunTask: { input: 'RunTaskRequest', output: 'RunTaskResponse' },
     StopTask: { input: 'StopTaskRequest', output: 'StopTaskResponse' },
     DescribeTasks: { input: 'DescribeTasksRequest', output: 'DescribeTasksResponse' },
@@ -678,6 +682,19 @@ export const ECS_MODEL: EcsModel = {
       },
     },
     InstanceHealthCheckType: { type: 'enum', values: ['CONTAINER_RUNTIME'] },
+    UpdateContainerInstancesStateRequest: {
+      type: 'structure',
+      members: {
+        cluster: 'String',
+        containerInstances: 'StringList',
+        status: 'ContainerInstanceStatus',
+      },
+      required: ['containerInstances', 'status'],
+    },
+    UpdateContainerInstancesStateResponse: {
+      type: 'structure',
+      members: { containerInstances: 'ContainerInstances', failures: 'Failures' },
+    },
     RunTaskRequest: {
       type: 'structure',
       members: {

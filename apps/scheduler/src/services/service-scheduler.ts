@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { PLACEMENT_REASONS } from '@wharf/domain';
 import { decode, subjects, WharfEvent } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
@@ -6,10 +7,16 @@ import { firstValueFrom } from 'rxjs';
 import type { ClusterSnapshots } from '../cluster-snapshots';
 import type { PlacementBatcher } from '../placement-batcher';
 import { compileRequestOptions } from '../placement-options';
+import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
 import type { TaskLauncher } from '../task-launch';
 import { LeaderLease } from './leader-lease';
-import { DEFAULT_SERVICE_STRATEGY, planServiceStep } from './service-step';
+import {
+  DEFAULT_SERVICE_STRATEGY,
+  planServiceStep,
+  ServiceStepContext,
+  ServiceStepSettings,
+} from './service-step';
 
 /** Task group of a service's tasks (ECS: `service:<name>`). */
 export const serviceGroup = (name: string) => `service:${name}`;
@@ -17,8 +24,16 @@ export const serviceGroup = (name: string) => `service:${name}`;
 const DEBOUNCE_MS = 50;
 /** ListServices' largest page. */
 const SERVICE_PAGE = 100;
+/** How far back a pass reads a service's STOPPED tasks (failed launches) at most. */
+const STOPPED_WINDOW_MS = 60 * 60_000;
+/** Placement checks that say an instance should not run a DAEMON service's task at all. */
+const NOT_FOR_DAEMON = new Set<string>([
+  PLACEMENT_REASONS.STATUS,
+  PLACEMENT_REASONS.ATTRIBUTE,
+  PLACEMENT_REASONS.MEMBER_OF,
+]);
 
-export interface ServiceSchedulerSettings {
+export interface ServiceSchedulerSettings extends ServiceStepSettings {
   /** A full pass over every service at least this often (events trigger passes between). */
   reconcileIntervalMs: number;
   /** This replica's name in the leader lease. */
@@ -44,6 +59,10 @@ export const LOST_INSTANCE_REASON =
  */
 export class ServiceScheduler {
   private readonly wanted = new Map<string, { cluster: string; name: string }>();
+  /** Throttled services' next pass, when launches may resume. */
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  /** Clusters whose every service wants a pass (an instance changed). */
+  private readonly wantedClusters = new Set<string>();
   private readonly busy = new Set<string>();
   private flushTimer?: NodeJS.Timeout;
   private passTimer?: NodeJS.Timeout;
@@ -64,6 +83,7 @@ export class ServiceScheduler {
     private readonly batcher: PlacementBatcher,
     private readonly stopper: StopTaskUseCase,
     private readonly snapshots: ClusterSnapshots,
+    private readonly planner: Planner,
     private readonly logger: Logger,
     private readonly settings: ServiceSchedulerSettings,
   ) {
@@ -90,7 +110,11 @@ export class ServiceScheduler {
         callback: (err, msg) => {
           if (err) return;
           const event = readEvent<common.ContainerInstance>(msg.data);
-          if (event?.detail) this.noteInstance(event.cluster, event.detail);
+          if (!event?.detail) return;
+          this.noteInstance(event.cluster, event.detail);
+          // A new, drained, reactivated or reconnected instance: DAEMON services gain or lose
+          // a task, REPLICA services move theirs off a draining one.
+          this.requestCluster(event.cluster);
         },
       }),
       nc.subscribe(subjects.event('*', 'service', '*'), {
@@ -109,6 +133,7 @@ export class ServiceScheduler {
     this.stopped = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.passTimer);
+    for (const timer of this.retryTimers.values()) clearTimeout(timer);
     for (const s of this.subscriptions) s.unsubscribe();
     await this.lease.stop();
   }
@@ -120,8 +145,21 @@ export class ServiceScheduler {
     this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
 
+  /** Asks for a pass over every service of a cluster soon. */
+  requestCluster(cluster: string): void {
+    if (!this.lease.isLeader()) return;
+    this.wantedClusters.add(cluster);
+    this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
+  }
+
   private flush(): void {
     this.flushTimer = undefined;
+    for (const cluster of this.wantedClusters) {
+      this.wantedClusters.delete(cluster);
+      void this.requestServicesOf(cluster).catch((err: unknown) =>
+        this.logger.warn({ err, cluster }, 'could not list the services of a cluster'),
+      );
+    }
     for (const [key, { cluster, name }] of this.wanted) {
       if (this.busy.has(key)) continue; // taken again when the running pass ends
       this.wanted.delete(key);
@@ -210,23 +248,27 @@ export class ServiceScheduler {
           const record = view.record(i.arn);
           if (record) this.noteInstance(cluster, record);
         }
-        let nextToken = '';
-        do {
-          const services = await firstValueFrom(
-            this.state.listServices({
-              cluster,
-              launchType: '',
-              schedulingStrategy: '',
-              maxResults: SERVICE_PAGE,
-              nextToken,
-            }),
-          );
-          for (const arn of services.serviceArns) this.request(cluster, arn.split('/').pop()!);
-          nextToken = services.nextToken;
-        } while (nextToken);
+        await this.requestServicesOf(cluster);
       }
       clusterToken = page.nextToken;
     } while (clusterToken);
+  }
+
+  private async requestServicesOf(cluster: string): Promise<void> {
+    let nextToken = '';
+    do {
+      const services = await firstValueFrom(
+        this.state.listServices({
+          cluster,
+          launchType: '',
+          schedulingStrategy: '',
+          maxResults: SERVICE_PAGE,
+          nextToken,
+        }),
+      );
+      for (const arn of services.serviceArns) this.request(cluster, arn.split('/').pop()!);
+      nextToken = services.nextToken;
+    } while (nextToken);
   }
 
   /** One pass over one service: read, decide, act, record. */
@@ -236,14 +278,32 @@ export class ServiceScheduler {
     );
     const service = services[0];
     if (!service || service.status === 'INACTIVE') return;
-    const { tasks } = await firstValueFrom(this.state.listServiceTasks({ cluster, service: name }));
-    const step = planServiceStep(
-      service,
-      tasks,
-      Date.now(),
-      await this.healthChecked(cluster, service),
+    const now = Date.now();
+    // Failed launches count from the oldest deployment still in play (within a window).
+    const since = Math.max(
+      now - STOPPED_WINDOW_MS,
+      Math.min(...service.deployments.map((d) => Number(d.createdAt || now))),
     );
+    const { tasks } = await firstValueFrom(
+      this.state.listServiceTasks({ cluster, service: name, stoppedSinceMs: since }),
+    );
+    const step = planServiceStep(service, tasks, now, await this.context(cluster, service));
     if (!this.lease.isLeader()) return;
+    if (step.retryAt !== undefined) {
+      // Throttled: look again when launches may resume (the periodic pass would, later).
+      const key = `${cluster}/${name}`;
+      clearTimeout(this.retryTimers.get(key));
+      this.retryTimers.set(
+        key,
+        setTimeout(
+          () => {
+            this.retryTimers.delete(key);
+            this.request(cluster, name);
+          },
+          step.retryAt - now + 10,
+        ).unref(),
+      );
+    }
 
     const events: string[] = [];
     const stopped = await this.stopTasks(cluster, step.stop);
@@ -255,6 +315,12 @@ export class ServiceScheduler {
     let started: common.Task[] = [];
     if (step.start > 0) {
       const outcome = await this.startTasks(cluster, service, step.start);
+      for (const failure of outcome.launchFailures) {
+        this.logger.warn(
+          { cluster, service: name, task: failure.taskArn, reason: failure.stoppedReason },
+          'a service task failed to start',
+        );
+      }
       started = outcome.started;
       if (started.length > 0) {
         events.push(
@@ -273,15 +339,24 @@ export class ServiceScheduler {
         : p,
     );
     const live = progress.filter((p) => !p.inactive);
+    const daemonDesired =
+      service.schedulingStrategy === 'DAEMON' && step.desiredCount !== service.desiredCount
+        ? step.desiredCount
+        : undefined;
     const changed =
       events.length > 0 ||
+      daemonDesired !== undefined ||
       step.status !== '' ||
       service.runningCount !== sum(live, 'runningCount') ||
       service.pendingCount !== sum(live, 'pendingCount') ||
       progress.some((p) => p.inactive || p.rolloutState !== '') ||
       progress.some((p) => {
         const d = service.deployments.find((x) => x.id === p.id);
-        return d?.runningCount !== p.runningCount || d?.pendingCount !== p.pendingCount;
+        return (
+          d?.runningCount !== p.runningCount ||
+          d?.pendingCount !== p.pendingCount ||
+          d?.failedTasks !== p.failedTasks
+        );
       });
     if (!changed) return;
     await firstValueFrom(
@@ -294,8 +369,21 @@ export class ServiceScheduler {
         runningCount: sum(live, 'runningCount'),
         pendingCount: sum(live, 'pendingCount'),
         status: step.status,
+        daemonDesiredCount: daemonDesired,
       }),
     );
+    if (step.rollbackTo) {
+      // The circuit breaker tripped: the last completed definition comes back as a new
+      // deployment, which the next pass rolls out like any other.
+      await firstValueFrom(
+        this.state.updateService({
+          cluster,
+          service: name,
+          taskDefinition: step.rollbackTo.taskDefinitionArn,
+          forceNewDeployment: true,
+        }),
+      );
+    }
     this.logger.info(
       {
         cluster,
@@ -306,6 +394,39 @@ export class ServiceScheduler {
       },
       'service pass',
     );
+  }
+
+  /** What a pass needs to know besides the service's tasks. */
+  private async context(
+    cluster: string,
+    service: common.Service,
+  ): Promise<Omit<ServiceStepContext, 'now'>> {
+    const view = await this.snapshots.get(cluster);
+    const instances = view.instances();
+    const draining = new Set(instances.filter((i) => i.status === 'DRAINING').map((i) => i.arn));
+    const daemon = { eligible: new Set<string>(), connected: new Set<string>() };
+    if (service.schedulingStrategy === 'DAEMON' && service.status === 'ACTIVE') {
+      // Every ACTIVE instance whose attributes meet the service's constraints and required
+      // attributes should run one task, whether or not it has room for it right now.
+      const { launch, options } = await this.launchOf(cluster, service);
+      const verdicts = this.planner.explain(
+        { instances },
+        this.launcher.placementRequest(launch, serviceGroup(service.serviceName), 1),
+        { ...options, distinctInstance: false },
+      );
+      for (const v of verdicts.instances) {
+        if (v.feasible || !v.failures.some((f) => NOT_FOR_DAEMON.has(f.reason))) {
+          daemon.eligible.add(v.arn);
+        }
+      }
+      for (const i of instances) if (i.agentConnected) daemon.connected.add(i.arn);
+    }
+    return {
+      healthChecked: await this.healthChecked(cluster, service),
+      draining,
+      daemon,
+      settings: this.settings,
+    };
   }
 
   /** The service's deployments whose task definition has container health checks. */
@@ -347,19 +468,13 @@ export class ServiceScheduler {
     cluster: string,
     service: common.Service,
     count: number,
-  ): Promise<{ started: common.Task[]; failure?: common.Failure }> {
+  ): Promise<{
+    started: common.Task[];
+    failure?: common.Failure;
+    launchFailures: common.Task[];
+  }> {
     const primary = service.deployments.find((d) => d.status === 'PRIMARY')!;
-    // A service goes on running its revision after it is deregistered, as in ECS.
-    const launch = await this.launcher.resolve(
-      { cluster, taskDefinition: primary.taskDefinitionArn, overridesJson: '' },
-      { allowInactive: true },
-    );
-    const strategy = JSON.parse(service.placementStrategyJson || '[]') as unknown[];
-    const options = compileRequestOptions({
-      constraintsJson: service.placementConstraintsJson,
-      strategyJson: JSON.stringify(strategy.length > 0 ? strategy : DEFAULT_SERVICE_STRATEGY),
-      definition: launch.definition,
-    });
+    const { launch, options } = await this.launchOf(cluster, service);
     const fields = {
       group: serviceGroup(service.serviceName),
       startedBy: primary.id,
@@ -373,14 +488,41 @@ export class ServiceScheduler {
     } catch (err) {
       // No instance at all (InvalidParameterException): a failure of the service, not an error.
       const detail = err instanceof Error ? err.message.replace(/^[A-Za-z]+: /, '') : String(err);
-      return { started: [], failure: { arn: '', reason: 'MISSING', detail } };
+      return { started: [], failure: { arn: '', reason: 'MISSING', detail }, launchFailures: [] };
     }
-    const started = await this.launcher.startOnAgents(
+    const launched = await this.launcher.startOnAgents(
       cluster,
       outcome.committed,
       launch.taskDefinition,
     );
-    return { started, failure: outcome.failures[0] };
+    // A task an agent could not start comes back STOPPED: a failed launch, not a start.
+    return {
+      started: launched.filter((t) => t.lastStatus !== 'STOPPED'),
+      failure: outcome.failures[0],
+      launchFailures: launched.filter((t) => t.lastStatus === 'STOPPED'),
+    };
+  }
+
+  /**
+   * How the PRIMARY deployment's tasks launch: its task definition (a service goes on running
+   * a revision after it is deregistered, as in ECS) and the placement options — the service's
+   * constraints and strategies (default: spread over zones, then instances); a DAEMON's one
+   * task per instance is a distinctInstance constraint on the service's group.
+   */
+  private async launchOf(cluster: string, service: common.Service) {
+    const primary = service.deployments.find((d) => d.status === 'PRIMARY')!;
+    const launch = await this.launcher.resolve(
+      { cluster, taskDefinition: primary.taskDefinitionArn, overridesJson: '' },
+      { allowInactive: true },
+    );
+    const strategy = JSON.parse(service.placementStrategyJson || '[]') as unknown[];
+    const options = compileRequestOptions({
+      constraintsJson: service.placementConstraintsJson,
+      strategyJson: JSON.stringify(strategy.length > 0 ? strategy : DEFAULT_SERVICE_STRATEGY),
+      definition: launch.definition,
+    });
+    const daemon = service.schedulingStrategy === 'DAEMON';
+    return { launch, options: daemon ? { ...options, distinctInstance: true } : options };
   }
 }
 

@@ -1,5 +1,12 @@
 import type { common } from '@wharf/proto';
-import { planServiceStep, steadyStateMessage } from './service-step';
+import {
+  circuitBreakerThreshold,
+  DEFAULT_STEP_SETTINGS,
+  HEALTH_CHECK_FAILURE,
+  planServiceStep,
+  steadyStateMessage,
+  throttledMessage,
+} from './service-step';
 
 const NEW = 'ecs-svc/2000000000000000000';
 const OLD = 'ecs-svc/1000000000000000000';
@@ -26,8 +33,33 @@ function task(
   } as common.Task;
 }
 
-function deployment(id: string, status: string, rolloutState = 'IN_PROGRESS'): common.Deployment {
-  return { id, status, rolloutState, desiredCount: 0, failedTasks: 0 } as common.Deployment;
+function deployment(
+  id: string,
+  status: string,
+  rolloutState = 'IN_PROGRESS',
+  more: Partial<common.Deployment> = {},
+): common.Deployment {
+  return {
+    id,
+    status,
+    rolloutState,
+    desiredCount: 0,
+    failedTasks: 0,
+    taskDefinitionArn: `td-${id}`,
+    createdAt: 0,
+    ...more,
+  } as common.Deployment;
+}
+
+/** A launch that failed at `stoppedAt` (the agent could not start it). */
+function failedLaunch(startedBy: string, stoppedAt: number): common.Task {
+  return task(startedBy, 'STOPPED', {
+    desiredStatus: 'STOPPED',
+    stopCode: 'TaskFailedToStart',
+    stoppedReason: 'CannotPullContainerError',
+    startedAt: 0,
+    stoppedAt,
+  });
 }
 
 function service(more: Partial<common.Service> = {}): common.Service {
@@ -76,7 +108,9 @@ describe('planServiceStep', () => {
       unknown({ healthStatus: 'HEALTHY' }),
       unknown(),
     ];
-    expect(planServiceStep(service(), tasks, NOW, new Set([NEW])).events).toEqual([]);
+    expect(
+      planServiceStep(service(), tasks, NOW, { healthChecked: new Set([NEW]) }).events,
+    ).toEqual([]);
     // Without health checks a task's health stays UNKNOWN: RUNNING is enough.
     expect(planServiceStep(service(), tasks, NOW).events).toHaveLength(2);
   });
@@ -169,5 +203,253 @@ describe('planServiceStep', () => {
     const stopping = task(NEW, 'RUNNING', { desiredStatus: 'STOPPED' });
     expect(planServiceStep(steady, [task(NEW), stopping], NOW).start).toBe(0);
     expect(planServiceStep(steady, [task(NEW)], NOW).start).toBe(1);
+  });
+
+  it('counts a RUNNING task without health checks healthy only 40 s after it started', () => {
+    const rolling = service({
+      desiredCount: 2,
+      deployments: [deployment(NEW, 'PRIMARY'), deployment(OLD, 'ACTIVE', 'COMPLETED')],
+    });
+    const fresh = () => task(NEW, 'RUNNING', { startedAt: NOW - 10_000 });
+    const old = [task(OLD), task(OLD)];
+    const settings = DEFAULT_STEP_SETTINGS;
+    // New tasks RUNNING for 10 s do not count yet: the old ones stay.
+    expect(planServiceStep(rolling, [...old, fresh(), fresh()], NOW, { settings }).stop).toEqual(
+      [],
+    );
+    const ripe = () => task(NEW, 'RUNNING', { startedAt: NOW - 40_000 });
+    const step = planServiceStep(rolling, [...old, ripe(), ripe()], NOW, { settings });
+    expect(step.stop.map((s) => s.task.startedBy)).toEqual([OLD, OLD]);
+  });
+
+  describe('draining instances', () => {
+    it('replaces service tasks on a DRAINING instance within the deployment bounds', () => {
+      const steady = service({
+        desiredCount: 3,
+        deployments: [deployment(NEW, 'PRIMARY', 'COMPLETED')],
+      });
+      const onDrained = task(NEW, 'RUNNING', { containerInstanceArn: 'drained' });
+      const tasks = [onDrained, task(NEW), task(NEW)];
+      const draining = new Set(['drained']);
+      // First a replacement (4 ≤ 200% of 3); the drained one stays while only 3 are healthy.
+      const first = planServiceStep(steady, tasks, NOW, { draining });
+      expect(first).toMatchObject({ start: 1, stop: [] });
+      // Once the replacement is healthy, the drained one goes.
+      const replaced = planServiceStep(steady, [...tasks, task(NEW)], NOW, { draining });
+      expect(replaced.start).toBe(0);
+      expect(replaced.stop).toEqual([
+        { task: onDrained, reason: 'Container instance is being drained' },
+      ]);
+    });
+
+    it('with maximumPercent 100, stops first down to minimumHealthyPercent', () => {
+      const tight = service({
+        desiredCount: 2,
+        deploymentConfigurationJson: JSON.stringify({
+          maximumPercent: 100,
+          minimumHealthyPercent: 50,
+        }),
+        deployments: [deployment(NEW, 'PRIMARY', 'COMPLETED')],
+      });
+      const a = task(NEW, 'RUNNING', { containerInstanceArn: 'drained' });
+      const b = task(NEW, 'RUNNING', { containerInstanceArn: 'drained' });
+      const step = planServiceStep(tight, [a, b], NOW, { draining: new Set(['drained']) });
+      expect(step.stop).toHaveLength(1);
+      expect(step.start).toBe(0);
+    });
+  });
+
+  describe('DAEMON', () => {
+    const daemonService = (more: Partial<common.Service> = {}) =>
+      service({ schedulingStrategy: 'DAEMON', desiredCount: 0, ...more });
+    const on = (instance: string, startedBy = NEW, lastStatus = 'RUNNING') =>
+      task(startedBy, lastStatus, { containerInstanceArn: instance });
+
+    it('runs one task on every eligible connected instance; desired is their number', () => {
+      const daemon = {
+        eligible: new Set(['a', 'b', 'c']),
+        connected: new Set(['a', 'b']),
+      };
+      const step = planServiceStep(daemonService(), [on('a')], NOW, { daemon });
+      expect(step.desiredCount).toBe(3);
+      expect(step.start).toBe(1); // b; c has no agent connected
+      expect(step.stop).toEqual([]);
+    });
+
+    it('stops a second task on an instance and tasks where the service should not run', () => {
+      const daemon = { eligible: new Set(['a']), connected: new Set(['a', 'x']) };
+      const keep = on('a');
+      const second = on('a', NEW, 'PENDING');
+      const outside = on('x');
+      const step = planServiceStep(daemonService(), [keep, second, outside], NOW, { daemon });
+      expect(step.stop.map((s) => s.task)).toEqual(expect.arrayContaining([second, outside]));
+      expect(step.stop).toHaveLength(2);
+      expect(step.start).toBe(0);
+    });
+
+    it('takes no task to DRAINING instances and moves the ones there', () => {
+      // The scheduler leaves DRAINING instances out of `eligible`; a task there is stopped.
+      const daemon = { eligible: new Set(['a']), connected: new Set(['a', 'd']) };
+      const drained = on('d');
+      const step = planServiceStep(daemonService(), [on('a'), drained], NOW, {
+        daemon,
+        draining: new Set(['d']),
+      });
+      expect(step.stop).toEqual([{ task: drained, reason: 'Container instance is being drained' }]);
+      expect(step.desiredCount).toBe(1);
+    });
+
+    it('deploys instance by instance: an old task first stops, then its instance gets a new one', () => {
+      const rolling = daemonService({
+        deployments: [deployment(NEW, 'PRIMARY'), deployment(OLD, 'ACTIVE', 'COMPLETED')],
+      });
+      const daemon = { eligible: new Set(['a', 'b']), connected: new Set(['a', 'b']) };
+      const step = planServiceStep(rolling, [on('a', OLD), on('b', OLD)], NOW, { daemon });
+      // minimumHealthyPercent 0 and maximumPercent 100 for DAEMON: stop both, start none yet.
+      expect(step.stop).toHaveLength(2);
+      expect(step.start).toBe(0);
+      const next = planServiceStep(rolling, [], NOW, { daemon });
+      expect(next.start).toBe(2);
+    });
+  });
+
+  describe('throttling', () => {
+    const steady = service({
+      desiredCount: 2,
+      deployments: [deployment(NEW, 'PRIMARY', 'COMPLETED')],
+    });
+    const settings = { ...DEFAULT_STEP_SETTINGS, throttleBaseMs: 1_000, throttleMaxMs: 8_000 };
+
+    it('backs off exponentially after launches that fail in a row, up to the cap', () => {
+      const one = [failedLaunch(NEW, NOW - 500)];
+      const first = planServiceStep(steady, one, NOW, { settings });
+      expect(first).toMatchObject({ start: 0, retryAt: NOW + 500 });
+      expect(first.events).toEqual([throttledMessage('web')]);
+      expect(planServiceStep(steady, one, NOW + 600, { settings })).toMatchObject({
+        start: 2,
+        retryAt: undefined,
+      });
+      // 3 in a row: 4 s after the last; 10 in a row: the 8 s cap.
+      const three = [1, 2, 3].map((k) => failedLaunch(NEW, NOW - 3_000 + k));
+      expect(planServiceStep(steady, three, NOW, { settings }).retryAt).toBe(
+        NOW - 3_000 + 3 + 4_000,
+      );
+      const ten = Array.from({ length: 10 }, (_, k) => failedLaunch(NEW, NOW - 100 + k));
+      expect(planServiceStep(steady, ten, NOW, { settings }).retryAt).toBe(NOW - 100 + 9 + 8_000);
+    });
+
+    it('says it once, and forgets failures before a task last reached RUNNING', () => {
+      const said = service({
+        ...steady,
+        events: [{ id: '1', createdAt: 0, message: throttledMessage('web') }],
+      });
+      expect(
+        planServiceStep(said, [failedLaunch(NEW, NOW - 10)], NOW, { settings }).events,
+      ).toEqual([]);
+      const ranSince = task(NEW, 'RUNNING', { startedAt: NOW - 5 });
+      expect(
+        planServiceStep(steady, [failedLaunch(NEW, NOW - 10), ranSince], NOW, { settings }),
+      ).toMatchObject({ start: 1, retryAt: undefined });
+      // Stops the scheduler or a user asked for are no failures.
+      const asked = task(NEW, 'STOPPED', {
+        stopCode: 'UserInitiated',
+        startedAt: 0,
+        stoppedAt: NOW,
+      });
+      expect(planServiceStep(steady, [asked], NOW, { settings }).start).toBe(2);
+    });
+  });
+
+  describe('circuit breaker', () => {
+    const breaker = (rollback: boolean) =>
+      JSON.stringify({
+        maximumPercent: 200,
+        minimumHealthyPercent: 100,
+        deploymentCircuitBreaker: { enable: true, rollback },
+      });
+    const rolling = (rollback: boolean, more: Partial<common.Service> = {}) =>
+      service({
+        desiredCount: 2,
+        deploymentConfigurationJson: breaker(rollback),
+        deployments: [
+          deployment(NEW, 'PRIMARY', 'IN_PROGRESS', { createdAt: NOW - 60_000 }),
+          deployment(OLD, 'ACTIVE', 'COMPLETED', { createdAt: NOW - 120_000 }),
+        ],
+        ...more,
+      });
+    const settings = { ...DEFAULT_STEP_SETTINGS, throttleBaseMs: 0 };
+
+    it('has ECS threshold: half the desired count, at least 10, at most 200', () => {
+      expect([1, 20, 21, 300, 1000].map(circuitBreakerThreshold)).toEqual([10, 10, 11, 150, 200]);
+    });
+
+    it('fails the deployment at the threshold and starts nothing more; old tasks stay', () => {
+      const old = [task(OLD), task(OLD)];
+      const failures = Array.from({ length: 9 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
+      const below = planServiceStep(rolling(false), [...old, ...failures], NOW, { settings });
+      expect(below.progress[0]).toMatchObject({ failedTasks: 9, rolloutState: '' });
+      expect(below.start).toBe(2);
+
+      const tripped = [...failures, failedLaunch(NEW, NOW - 1)];
+      const step = planServiceStep(rolling(false), [...old, ...tripped], NOW, { settings });
+      expect(step.progress[0]).toMatchObject({
+        id: NEW,
+        failedTasks: 10,
+        rolloutState: 'FAILED',
+        rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
+      });
+      expect(step.events).toEqual([
+        `(service web) (deployment ${NEW}) deployment failed: tasks failed to start.`,
+      ]);
+      expect(step).toMatchObject({ start: 0, stop: [], rollbackTo: undefined });
+
+      // Once FAILED (recorded), nothing starts and the old tasks are left running.
+      const failed = rolling(false, {
+        deployments: [
+          deployment(NEW, 'PRIMARY', 'FAILED', { failedTasks: 10 }),
+          deployment(OLD, 'ACTIVE', 'COMPLETED'),
+        ],
+      });
+      expect(planServiceStep(failed, old, NOW, { settings })).toMatchObject({
+        start: 0,
+        stop: [],
+        events: [],
+      });
+    });
+
+    it('counts tasks stopped for failing health checks', () => {
+      const sick = Array.from({ length: 10 }, () =>
+        task(NEW, 'STOPPED', {
+          stopCode: 'ServiceSchedulerInitiated',
+          stoppedReason: HEALTH_CHECK_FAILURE,
+          startedAt: NOW - 30_000,
+          stoppedAt: NOW - 1_000,
+        }),
+      );
+      const step = planServiceStep(rolling(false), [task(OLD), task(OLD), ...sick], NOW, {
+        settings,
+      });
+      expect(step.progress[0]).toMatchObject({ failedTasks: 10, rolloutState: 'FAILED' });
+    });
+
+    it('with rollback, deploys the last completed deployment again', () => {
+      const failures = Array.from({ length: 10 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
+      const step = planServiceStep(rolling(true), [task(OLD), ...failures], NOW, { settings });
+      expect(step.rollbackTo?.id).toBe(OLD);
+      expect(step.events).toContain(
+        `(service web) (deployment ${NEW}) rolling back to deployment ${OLD}.`,
+      );
+      // Nothing completed before it: nothing to roll back to, said so.
+      const first = rolling(true, { deployments: [deployment(NEW, 'PRIMARY')] });
+      const alone = planServiceStep(first, failures, NOW, { settings });
+      expect(alone.rollbackTo).toBeUndefined();
+      expect(alone.events[1]).toMatch(/cannot roll back/);
+    });
+
+    it('is off unless enabled', () => {
+      const failures = Array.from({ length: 12 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
+      const plain = rolling(false, { deploymentConfigurationJson: '' });
+      expect(planServiceStep(plain, failures, NOW, { settings }).progress[0].rolloutState).toBe('');
+    });
   });
 });

@@ -17,6 +17,41 @@ export const steadyStateMessage = (service: string) =>
 export interface DeploymentConfiguration {
   maximumPercent: number;
   minimumHealthyPercent: number;
+  circuitBreaker: { enable: boolean; rollback: boolean };
+}
+
+/** What the scheduler's configuration says about health and retries (ECS's defaults). */
+export interface ServiceStepSettings {
+  /**
+   * A RUNNING task without container health checks counts as healthy this long after it
+   * started (ECS: 40 s), for minimumHealthyPercent and for a deployment to complete.
+   */
+  healthyAfterRunningMs: number;
+  /** Throttling: the delay after the first failed launch, doubled after each further one… */
+  throttleBaseMs: number;
+  /** …up to this (ECS: 15 minutes). */
+  throttleMaxMs: number;
+}
+
+export const DEFAULT_STEP_SETTINGS: ServiceStepSettings = {
+  healthyAfterRunningMs: 40_000,
+  throttleBaseMs: 5_000,
+  throttleMaxMs: 15 * 60_000,
+};
+
+/** What a pass knows besides the service and its tasks. */
+export interface ServiceStepContext {
+  now: number;
+  /** Deployment ids whose task definition has container health checks. */
+  healthChecked: ReadonlySet<string>;
+  /** Container instances (ARNs) that are DRAINING: service tasks there move elsewhere. */
+  draining: ReadonlySet<string>;
+  /**
+   * DAEMON services: the instances that should run one task of the service (ACTIVE, meeting
+   * its constraints and required attributes), and which of them have a connected agent.
+   */
+  daemon: { eligible: ReadonlySet<string>; connected: ReadonlySet<string> };
+  settings: ServiceStepSettings;
 }
 
 /** What one reconciliation pass does to a service. Pure: computed from what state says. */
@@ -31,7 +66,20 @@ export interface ServiceStep {
   events: string[];
   /** INACTIVE once a DRAINING service has no task left. */
   status: string;
+  /** DAEMON: how many instances should run the task (the service's desired count). */
+  desiredCount: number;
+  /** Throttled: no task is started before this time (epoch ms). */
+  retryAt?: number;
+  /** The circuit breaker failed the PRIMARY deployment: deploy this one's definition again. */
+  rollbackTo?: common.Deployment;
 }
+
+/** Why a task stopped by the scheduler for failing its container health checks. */
+export const HEALTH_CHECK_FAILURE = 'Task failed container health checks';
+
+/** ECS's event while launches are being throttled. */
+export const throttledMessage = (service: string) =>
+  `(service ${service}) is unable to consistently start tasks successfully.`;
 
 const STARTING = new Set(['PROVISIONING', 'PENDING', 'ACTIVATING']);
 
@@ -39,12 +87,19 @@ const STARTING = new Set(['PROVISIONING', 'PENDING', 'ACTIVATING']);
 const live = (t: common.Task) => t.desiredStatus === 'RUNNING' && t.lastStatus !== 'STOPPED';
 
 /**
- * RUNNING, and — when its task definition has container health checks (`checked`) — reported
- * HEALTHY. Without checks a task's health stays UNKNOWN (as in ECS) and RUNNING is enough.
+ * RUNNING and — when its task definition has container health checks (`checked`) — reported
+ * HEALTHY; without checks (its health stays UNKNOWN, as in ECS), RUNNING for at least
+ * `healthyAfterMs`.
  */
-export function isHealthy(t: common.Task, checked: boolean): boolean {
+export function isHealthy(
+  t: common.Task,
+  checked: boolean,
+  now = Number.MAX_SAFE_INTEGER,
+  healthyAfterMs = 0,
+): boolean {
   if (!live(t) || t.lastStatus !== 'RUNNING') return false;
-  return checked ? t.healthStatus === 'HEALTHY' : t.healthStatus !== 'UNHEALTHY';
+  if (checked) return t.healthStatus === 'HEALTHY';
+  return t.healthStatus !== 'UNHEALTHY' && now - Number(t.startedAt || 0) >= healthyAfterMs;
 }
 
 function isUnhealthyPastGrace(t: common.Task, graceMs: number, now: number): boolean {
@@ -56,30 +111,80 @@ function isUnhealthyPastGrace(t: common.Task, graceMs: number, now: number): boo
   );
 }
 
+/** A launch that failed: STOPPED without ever RUNNING, and not because it was asked to stop. */
+export function isFailedLaunch(t: common.Task): boolean {
+  return (
+    t.lastStatus === 'STOPPED' &&
+    !Number(t.startedAt) &&
+    t.stopCode !== 'UserInitiated' &&
+    t.stopCode !== 'ServiceSchedulerInitiated'
+  );
+}
+
+/** What the circuit breaker counts: failed launches and tasks that failed health checks. */
+function isDeploymentFailure(t: common.Task): boolean {
+  return (
+    isFailedLaunch(t) || (t.lastStatus === 'STOPPED' && t.stoppedReason === HEALTH_CHECK_FAILURE)
+  );
+}
+
+/** ECS's circuit breaker threshold: half the desired count, at least 10, at most 200. */
+export function circuitBreakerThreshold(desired: number): number {
+  return Math.min(200, Math.max(10, Math.ceil(desired * 0.5)));
+}
+
 export function deploymentConfigurationOf(service: common.Service): DeploymentConfiguration {
   const daemon = service.schedulingStrategy === 'DAEMON';
-  let parsed: Partial<DeploymentConfiguration> = {};
+  let parsed: Partial<{
+    maximumPercent: number;
+    minimumHealthyPercent: number;
+    deploymentCircuitBreaker: { enable?: boolean; rollback?: boolean };
+  }> = {};
   try {
     parsed = JSON.parse(service.deploymentConfigurationJson || '{}') as typeof parsed;
   } catch {
     // state validated it; fall back to the defaults
   }
   return {
-    maximumPercent: parsed.maximumPercent ?? (daemon ? 100 : 200),
+    // A daemon runs one task per instance: never more.
+    maximumPercent: daemon ? 100 : (parsed.maximumPercent ?? 200),
     minimumHealthyPercent: parsed.minimumHealthyPercent ?? (daemon ? 0 : 100),
+    circuitBreaker: {
+      enable: parsed.deploymentCircuitBreaker?.enable === true,
+      rollback: parsed.deploymentCircuitBreaker?.rollback === true,
+    },
   };
 }
 
+const NO_CONTEXT: ServiceStepContext = {
+  now: 0,
+  healthChecked: new Set(),
+  draining: new Set(),
+  daemon: { eligible: new Set(), connected: new Set() },
+  settings: DEFAULT_STEP_SETTINGS,
+};
+
 /**
- * One pass of the REPLICA service scheduler (ECS semantics, ecs-semantics.md §4):
+ * One pass of the service scheduler (ECS semantics, ecs-semantics.md §4). `tasks` are the
+ * service's tasks not yet STOPPED plus the recently STOPPED ones (failed launches are counted
+ * from those).
  *
  * - a task whose containers are UNHEALTHY after the grace period is stopped and replaced;
- * - the PRIMARY deployment is brought to the desired count: tasks are started while RUNNING +
- *   PENDING stays within maximumPercent of desired; a surplus is stopped (those not yet
- *   running first, then from the instance with the most of the service's tasks);
- * - tasks of older deployments are stopped while the healthy tasks stay at or above
- *   minimumHealthyPercent of desired (ones that are not healthy go first, they count for
- *   nothing);
+ * - tasks that must move — of an older deployment, on a DRAINING instance, or (DAEMON) on an
+ *   instance that should not run the service — are stopped while the healthy tasks stay at
+ *   or above minimumHealthyPercent of desired (ones that are not healthy go first, they count
+ *   for nothing);
+ * - REPLICA: the PRIMARY deployment is brought to the desired count; tasks are started while
+ *   RUNNING + PENDING stays within maximumPercent of desired; a surplus is stopped (those not
+ *   yet running first, then from the instance with the most of the service's tasks);
+ * - DAEMON: desired is the number of eligible instances; each eligible connected instance
+ *   without a task of the service gets one, a second one on an instance is stopped;
+ * - throttling: after launches that failed in a row (since a task last reached RUNNING or the
+ *   deployment began), nothing starts until `throttleBaseMs × 2^(failures−1)` (at most
+ *   `throttleMaxMs`) after the last one;
+ * - circuit breaker (when enabled): once the PRIMARY deployment's failures reach the
+ *   threshold its rollout is FAILED, nothing more starts or is replaced for it, and with
+ *   rollback the newest COMPLETED deployment is deployed again;
  * - an older deployment with no task left is done (INACTIVE); the PRIMARY's rollout is
  *   COMPLETED once it alone remains with desired healthy tasks ("deployment completed", then
  *   "has reached a steady state.");
@@ -87,20 +192,64 @@ export function deploymentConfigurationOf(service: common.Service): DeploymentCo
  */
 export function planServiceStep(
   service: common.Service,
-  tasks: readonly common.Task[],
+  allTasks: readonly common.Task[],
   now: number,
-  /** Deployment ids whose task definition has container health checks. */
-  healthChecked: ReadonlySet<string> = new Set(),
+  context: Partial<Omit<ServiceStepContext, 'now'>> = {},
 ): ServiceStep {
-  const healthy = (t: common.Task) => isHealthy(t, healthChecked.has(t.startedBy));
+  const ctx: ServiceStepContext = { ...NO_CONTEXT, ...context, now };
+  const { settings } = ctx;
+  const healthy = (t: common.Task) =>
+    isHealthy(t, ctx.healthChecked.has(t.startedBy), now, settings.healthyAfterRunningMs);
   const name = service.serviceName;
+  const daemon = service.schedulingStrategy === 'DAEMON';
   const draining = service.status === 'DRAINING';
-  const desired = draining ? 0 : service.desiredCount;
+  const tasks = allTasks.filter((t) => t.lastStatus !== 'STOPPED');
+  const stopped = allTasks.filter((t) => t.lastStatus === 'STOPPED');
+  const desired = draining ? 0 : daemon ? ctx.daemon.eligible.size : service.desiredCount;
   const config = deploymentConfigurationOf(service);
   const maxTotal = Math.floor((desired * config.maximumPercent) / 100);
   const minHealthy = Math.ceil((desired * config.minimumHealthyPercent) / 100);
   const graceMs = service.healthCheckGracePeriodSeconds * 1000;
   const primary = service.deployments.find((d) => d.status === 'PRIMARY');
+  const events: string[] = [];
+
+  // The circuit breaker: failures of each deployment, and whether the PRIMARY's trip now.
+  const failedTasks = new Map(
+    service.deployments.map((d) => [
+      d.id,
+      Math.max(
+        d.failedTasks,
+        stopped.filter((t) => t.startedBy === d.id && isDeploymentFailure(t)).length,
+      ),
+    ]),
+  );
+  let primaryFailed = primary?.rolloutState === 'FAILED';
+  let rollbackTo: common.Deployment | undefined;
+  let failedReason = '';
+  if (
+    primary &&
+    !primaryFailed &&
+    !draining &&
+    primary.rolloutState === 'IN_PROGRESS' &&
+    config.circuitBreaker.enable &&
+    (failedTasks.get(primary.id) ?? 0) >= circuitBreakerThreshold(desired)
+  ) {
+    primaryFailed = true;
+    failedReason = 'ECS deployment circuit breaker: tasks failed to start.';
+    events.push(
+      `(service ${name}) (deployment ${primary.id}) deployment failed: tasks failed to start.`,
+    );
+    if (config.circuitBreaker.rollback) {
+      rollbackTo = service.deployments
+        .filter((d) => d !== primary && d.status !== 'INACTIVE' && d.rolloutState === 'COMPLETED')
+        .sort((a, b) => Number(b.createdAt) - Number(a.createdAt))[0];
+      events.push(
+        rollbackTo
+          ? `(service ${name}) (deployment ${primary.id}) rolling back to deployment ${rollbackTo.id}.`
+          : `(service ${name}) (deployment ${primary.id}) cannot roll back: no deployment completed before it.`,
+      );
+    }
+  }
 
   const stop: ServiceStep['stop'] = [];
   const stopping = new Set<string>();
@@ -113,59 +262,90 @@ export function planServiceStep(
     (perInstance.get(b.containerInstanceArn) ?? 0) -
       (perInstance.get(a.containerInstanceArn) ?? 0) || Number(b.createdAt) - Number(a.createdAt);
 
-  // 1. Unhealthy tasks are replaced.
+  // 1. Unhealthy tasks are replaced (not while a failed deployment waits for the user).
   for (const t of tasks) {
-    if (isUnhealthyPastGrace(t, graceMs, now)) {
-      stopTask(t, `Task failed container health checks`);
+    if (isUnhealthyPastGrace(t, graceMs, now) && !(primaryFailed && t.startedBy === primary?.id)) {
+      stopTask(t, HEALTH_CHECK_FAILURE);
     }
   }
   const still = (t: common.Task) => live(t) && !stopping.has(t.taskArn);
 
-  // 2. The PRIMARY deployment's surplus (scale-in, or everything when draining).
-  const primaryLive = tasks.filter((t) => still(t) && t.startedBy === primary?.id);
-  const surplus = primaryLive.length - desired;
-  if (surplus > 0) {
-    const order = [...primaryLive].sort(
-      (a, b) => Number(isStarting(b)) - Number(isStarting(a)) || byCrowdedInstance(a, b),
+  // 2. Which tasks must move: why, or '' for a task that stays.
+  const whyMove = (t: common.Task): string => {
+    if (t.startedBy !== primary?.id) {
+      return `Task stopped by the replacement of its deployment ${t.startedBy || '(none)'}`;
+    }
+    if (ctx.draining.has(t.containerInstanceArn)) return 'Container instance is being drained';
+    if (daemon && !ctx.daemon.eligible.has(t.containerInstanceArn)) {
+      return 'Container instance no longer meets the requirements of the daemon service';
+    }
+    return '';
+  };
+  const staying = tasks.filter((t) => still(t) && !whyMove(t));
+
+  // 3. The PRIMARY deployment's surplus: scale-in (REPLICA), a second task on an instance
+  //    (DAEMON), or everything when the service is deleted.
+  const surplusOrder = [...staying].sort(
+    (a, b) => Number(isStarting(b)) - Number(isStarting(a)) || byCrowdedInstance(a, b),
+  );
+  const surplus = daemon
+    ? duplicatesPerInstance(surplusOrder)
+    : surplusOrder.slice(0, Math.max(0, staying.length - desired));
+  for (const t of surplus) {
+    stopTask(
+      t,
+      draining
+        ? 'Service is being deleted'
+        : 'Scaling activity initiated by (deployment ' + primary!.id + ')',
     );
-    for (const t of order.slice(0, surplus)) {
-      stopTask(
-        t,
-        draining
-          ? 'Service is being deleted'
-          : 'Scaling activity initiated by (deployment ' + primary!.id + ')',
-      );
+  }
+
+  // 4. Tasks that must move, within minimumHealthyPercent (while the PRIMARY has not failed:
+  //    then the old tasks are what keeps the service up).
+  const moving = tasks.filter((t) => still(t) && whyMove(t));
+  let spareHealthy = tasks.filter((t) => still(t) && healthy(t)).length - minHealthy;
+  const movingOrder = [...moving].sort(
+    (a, b) => Number(healthy(a)) - Number(healthy(b)) || byCrowdedInstance(a, b),
+  );
+  for (const t of movingOrder) {
+    const counts = healthy(t);
+    const oldDeployment = t.startedBy !== primary?.id;
+    if (primaryFailed && oldDeployment && !draining) continue;
+    if (counts && spareHealthy <= 0 && !draining) continue;
+    if (counts) spareHealthy--;
+    stopTask(t, whyMove(t));
+  }
+
+  // 5. Start what the PRIMARY misses, within maximumPercent (tasks being stopped still count
+  //    until they are STOPPED) — unless throttled or failed.
+  const occupying = tasks.length;
+  const primaryKept = staying.filter((t) => !stopping.has(t.taskArn)).length;
+  let start = 0;
+  if (primary && !draining && !primaryFailed) {
+    if (daemon) {
+      const occupied = new Set(tasks.map((t) => t.containerInstanceArn));
+      start = [...ctx.daemon.eligible].filter(
+        (i) => ctx.daemon.connected.has(i) && !occupied.has(i),
+      ).length;
+    } else {
+      start = Math.max(0, Math.min(desired - primaryKept, maxTotal - occupying));
+    }
+  }
+  let retryAt: number | undefined;
+  if (start > 0 && primary) {
+    retryAt = throttledUntil(allTasks, Number(primary.createdAt || 0), settings);
+    if (retryAt !== undefined && retryAt > now) {
+      start = 0;
+      if (service.events[0]?.message !== throttledMessage(name))
+        events.push(throttledMessage(name));
+    } else {
+      retryAt = undefined;
     }
   }
 
-  // 3. Older deployments' tasks, within minimumHealthyPercent.
-  const old = tasks.filter((t) => still(t) && t.startedBy !== primary?.id);
-  let spareHealthy = tasks.filter((t) => still(t) && healthy(t)).length - minHealthy;
-  const oldOrder = [...old].sort(
-    (a, b) => Number(healthy(a)) - Number(healthy(b)) || byCrowdedInstance(a, b),
-  );
-  for (const t of oldOrder) {
-    const counts = healthy(t);
-    if (counts && spareHealthy <= 0 && !draining) continue;
-    if (counts) spareHealthy--;
-    stopTask(t, `Task stopped by the replacement of its deployment ${t.startedBy || '(none)'}`);
-  }
-
-  // 4. Start what the PRIMARY misses, within maximumPercent (stopping tasks still count
-  //    until they are STOPPED).
-  const occupying = tasks.filter((t) => t.lastStatus !== 'STOPPED').length;
-  const primaryKept = primaryLive.filter((t) => !stopping.has(t.taskArn)).length;
-  const start =
-    primary && !draining ? Math.max(0, Math.min(desired - primaryKept, maxTotal - occupying)) : 0;
-
-  // 5. Progress per deployment.
+  // 6. Progress per deployment.
   const progress: stateV1.DeploymentProgress[] = [];
-  const events: string[] = [];
-  const oldLeft = new Set(
-    tasks
-      .filter((t) => t.lastStatus !== 'STOPPED' && t.startedBy !== primary?.id)
-      .map((t) => t.startedBy),
-  );
+  const oldLeft = new Set(tasks.filter((t) => t.startedBy !== primary?.id).map((t) => t.startedBy));
   for (const d of service.deployments) {
     if (d.status === 'INACTIVE') continue;
     const mine = tasks.filter((t) => live(t) && t.startedBy === d.id);
@@ -173,17 +353,21 @@ export function planServiceStep(
       id: d.id,
       runningCount: mine.filter((t) => t.lastStatus === 'RUNNING').length,
       pendingCount: mine.filter(isStarting).length + (d === primary ? start : 0),
-      failedTasks: d.failedTasks,
+      failedTasks: failedTasks.get(d.id) ?? d.failedTasks,
       rolloutState: '',
       rolloutStateReason: '',
       inactive: d !== primary && !oldLeft.has(d.id),
     };
-    if (d === primary) {
+    if (d === primary && failedReason) {
+      entry.rolloutState = 'FAILED';
+      entry.rolloutStateReason = failedReason;
+    } else if (d === primary && !primaryFailed) {
       const done =
         oldLeft.size === 0 &&
         mine.filter(healthy).length >= desired &&
         mine.length === desired &&
         start === 0 &&
+        retryAt === undefined &&
         stop.length === 0;
       if (done && d.rolloutState === 'IN_PROGRESS') {
         entry.rolloutState = 'COMPLETED';
@@ -198,7 +382,29 @@ export function planServiceStep(
   }
 
   const status = draining && tasks.length === 0 ? 'INACTIVE' : '';
-  return { start, stop, progress, events, status };
+  return { start, stop, progress, events, status, desiredCount: desired, retryAt, rollbackTo };
+}
+
+/**
+ * When launches may start again after failing in a row: the failed launches since a task of
+ * the service last reached RUNNING (and since `since`, when the deployment began) back off
+ * exponentially from the last one. Undefined when nothing failed.
+ */
+export function throttledUntil(
+  tasks: readonly common.Task[],
+  since: number,
+  settings: ServiceStepSettings,
+): number | undefined {
+  const lastRan = Math.max(since, ...tasks.map((t) => Number(t.startedAt || 0)));
+  const streak = tasks
+    .filter((t) => isFailedLaunch(t) && Number(t.stoppedAt) >= lastRan)
+    .map((t) => Number(t.stoppedAt));
+  if (streak.length === 0) return undefined;
+  const delay = Math.min(
+    settings.throttleMaxMs,
+    settings.throttleBaseMs * 2 ** Math.min(streak.length - 1, 30),
+  );
+  return Math.max(...streak) + delay;
 }
 
 function isStarting(t: common.Task): boolean {
@@ -211,4 +417,15 @@ function instanceCounts(tasks: readonly common.Task[]): Map<string, number> {
     counts.set(t.containerInstanceArn, (counts.get(t.containerInstanceArn) ?? 0) + 1);
   }
   return counts;
+}
+
+/** All but one task per instance, taking the later ones in `ordered` as the ones kept. */
+function duplicatesPerInstance(ordered: readonly common.Task[]): common.Task[] {
+  const kept = new Set<string>();
+  const extra: common.Task[] = [];
+  for (const t of [...ordered].reverse()) {
+    if (kept.has(t.containerInstanceArn)) extra.push(t);
+    else kept.add(t.containerInstanceArn);
+  }
+  return extra;
 }

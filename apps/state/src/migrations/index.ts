@@ -2,6 +2,7 @@ import { initial } from './0001_initial';
 import { livenessUtilisation } from './0002_liveness_utilisation';
 import { attributesClientTokens } from './0003_attributes_client_tokens';
 import { services } from './0004_services';
+import { serviceTaskIndex } from './0005_service_task_index';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -15,4 +16,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0002_liveness_utilisation', sql: livenessUtilisation },
   { id: '0003_attributes_client_tokens', sql: attributesClientTokens },
   { id: '0004_services', sql: services },
+  { id: '0005_service_task_index', sql: serviceTaskIndex },
 ];

@@ -106,6 +106,11 @@ export interface ListServiceTasksRequest {
   cluster: string;
   /** name or ARN */
   service: string;
+  /**
+   * Also the service's tasks that STOPPED at or after this time (epoch ms; 0 = none): the
+   * scheduler counts failed launches (circuit breaker, throttling) from them.
+   */
+  stoppedSinceMs: number;
 }
 
 export interface ListServiceTasksResponse {
@@ -136,6 +141,11 @@ export interface RecordServiceProgressRequest {
   pendingCount: number;
   /** '' = unchanged; INACTIVE once a DRAINING service is empty */
   status: string;
+  /**
+   * A DAEMON service's desired count (and its PRIMARY deployment's): how many instances
+   * should run its task now. Unset = unchanged; refused for a REPLICA service.
+   */
+  daemonDesiredCount?: number | undefined;
 }
 
 export interface AcquireLeaseRequest {
@@ -443,6 +453,19 @@ export interface ReleaseClientTokenRequest {
 export interface ClientTokenAck {
 }
 
+export interface UpdateContainerInstancesStateRequest {
+  cluster: string;
+  /** ARNs or ids, 1 to 10 */
+  containerInstances: string[];
+  /** ACTIVE or DRAINING */
+  status: string;
+}
+
+export interface UpdateContainerInstancesStateResponse {
+  containerInstances: ContainerInstance[];
+  failures: Failure[];
+}
+
 /**
  * The state service is the only process that opens Postgres. Every read and write of the
  * cluster model goes through it. Errors carry canonical gRPC status codes.
@@ -466,6 +489,19 @@ export interface StateServiceClient {
   describeContainerInstances(
     request: DescribeContainerInstancesRequest,
   ): Observable<DescribeContainerInstancesResponse>;
+
+  /**
+   * ECS UpdateContainerInstancesState: sets ACTIVE or DRAINING (the only statuses the API
+   * may set) on up to 10 instances of a cluster. An instance that is not found, or whose
+   * status cannot change that way, is a failure (ECS reasons: MISSING, ...), not an error;
+   * each changed instance gets version + 1 and an event `container_instance.changed`.
+   * A DRAINING instance takes no new placements; the service scheduler moves its service
+   * tasks elsewhere; standalone tasks stay.
+   */
+
+  updateContainerInstancesState(
+    request: UpdateContainerInstancesStateRequest,
+  ): Observable<UpdateContainerInstancesStateResponse>;
 
   /**
    * Commits a placement plan: claims each task's resources on its instance atomically and
@@ -620,6 +656,22 @@ export interface StateServiceController {
     | DescribeContainerInstancesResponse;
 
   /**
+   * ECS UpdateContainerInstancesState: sets ACTIVE or DRAINING (the only statuses the API
+   * may set) on up to 10 instances of a cluster. An instance that is not found, or whose
+   * status cannot change that way, is a failure (ECS reasons: MISSING, ...), not an error;
+   * each changed instance gets version + 1 and an event `container_instance.changed`.
+   * A DRAINING instance takes no new placements; the service scheduler moves its service
+   * tasks elsewhere; standalone tasks stay.
+   */
+
+  updateContainerInstancesState(
+    request: UpdateContainerInstancesStateRequest,
+  ):
+    | Promise<UpdateContainerInstancesStateResponse>
+    | Observable<UpdateContainerInstancesStateResponse>
+    | UpdateContainerInstancesStateResponse;
+
+  /**
    * Commits a placement plan: claims each task's resources on its instance atomically and
    * creates the task. A placement whose instance no longer has room (or whose version moved
    * on, when expected_instance_version is set) is rejected, not partly applied.
@@ -766,6 +818,7 @@ export function StateServiceControllerMethods() {
       "registerContainerInstance",
       "listContainerInstances",
       "describeContainerInstances",
+      "updateContainerInstancesState",
       "commitPlacements",
       "listTasks",
       "describeTasks",

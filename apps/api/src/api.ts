@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createStateClient, type schedulerV1 } from '@wharf/proto';
+import { createStateClient, type schedulerV1, type stateV1 } from '@wharf/proto';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,9 @@ import { EcsExceptionFilter } from './ecs-exception.filter';
 import { EcsController } from './ecs.controller';
 import { createSchedulerPool, SCHEDULER_CLIENT } from './scheduler-pool';
 import { API_CONFIG } from './tokens';
+import { LbApiModule } from './v1/lb.module';
 import { LogsController } from './v1/logs.controller';
+import { OpenApiController } from './v1/openapi.controller';
 import { PlacementController } from './v1/placement.controller';
 import { UtilisationController } from './v1/utilisation.controller';
 
@@ -25,10 +27,19 @@ class ApiModule {
     config: ApiConfig,
     dispatcher: EcsDispatcher,
     scheduler: schedulerV1.SchedulerServiceClient,
+    state: stateV1.StateServiceClient,
+    logger: Logger,
   ): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [EcsController, LogsController, UtilisationController, PlacementController],
+      imports: [LbApiModule.create({ config, state, logger })],
+      controllers: [
+        EcsController,
+        LogsController,
+        UtilisationController,
+        PlacementController,
+        OpenApiController,
+      ],
       providers: [
         { provide: API_CONFIG, useValue: config },
         { provide: EcsDispatcher, useValue: dispatcher },
@@ -75,7 +86,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   });
 
   const app = await NestFactory.create<NestExpressApplication>(
-    ApiModule.create(config, dispatcher, scheduler.client),
+    ApiModule.create(config, dispatcher, scheduler.client, state.client, logger),
     new ExpressAdapter(),
     { bodyParser: false, logger: new PinoNestLogger(logger) },
   );

@@ -22,6 +22,11 @@ export const stateConfigSchema = z.object({
   UTILISATION_HISTORY_SAMPLES: env.int(60, 1),
   /** Samples older than this are dropped (stopped tasks, hosts gone). */
   UTILISATION_RETENTION_MS: env.int(60 * 60 * 1000, 1000),
+  /**
+   * How often draining targets whose deregistration delay has passed are removed: a target
+   * stays draining up to this much longer than its group's delay.
+   */
+  LB_TARGET_SWEEP_INTERVAL_MS: env.int(5_000, 10),
 });
 
 export type StateConfig = z.infer<typeof stateConfigSchema>;

@@ -13,6 +13,8 @@ import { inTransaction } from './db';
 import { OutboxRepository, serviceEvent } from './outbox.repository';
 import { resolveTaskDefinitionArn } from './resolve-task-definition';
 import { canonicalJson, ServiceRepository } from './service.repository';
+import type { LbRepository } from './lb.repository';
+import { checkServiceLoadBalancers } from './service-load-balancers';
 import type { TaskDefinitionRepository } from './task-definition.repository';
 
 /**
@@ -28,6 +30,7 @@ export class CreateServiceUseCase {
     private readonly taskDefinitions: TaskDefinitionRepository,
     private readonly services: ServiceRepository,
     private readonly outbox: OutboxRepository,
+    private readonly lbs: LbRepository,
   ) {}
 
   async execute(req: stateV1.CreateServiceRequest): Promise<common.Service> {
@@ -55,6 +58,13 @@ export class CreateServiceUseCase {
         tx,
         this.taskDefinitions,
         req.taskDefinition,
+      );
+      await checkServiceLoadBalancers(
+        tx,
+        this.lbs,
+        this.taskDefinitions,
+        spec.loadBalancers,
+        taskDefinitionArn,
       );
       const columns = {
         status: 'ACTIVE',

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
-import { clusterNameOf } from '@wharf/domain';
-import { EventEntity, subjects, WharfEvent } from '@wharf/messaging';
-import type { common } from '@wharf/proto';
+import { clusterNameOf, elbTargetKey } from '@wharf/domain';
+import { ELB_EVENT_SCOPE, EventEntity, subjects, WharfEvent } from '@wharf/messaging';
+import type { common, stateV1 } from '@wharf/proto';
 
 export interface DomainEvent {
   cluster: string;
@@ -123,5 +123,35 @@ export function serviceEvent(
     resourceArn: service.serviceArn,
     version: service.version,
     detail: service,
+  };
+}
+
+/** An `lb_resource.<changed|deleted>` event (scope ELB_EVENT_SCOPE) carrying the resource. */
+export function lbResourceEvent(
+  event: 'changed' | 'deleted',
+  resource: stateV1.LbResource,
+): DomainEvent {
+  return {
+    cluster: ELB_EVENT_SCOPE,
+    entity: 'lb_resource',
+    event,
+    resourceArn: resource.arn,
+    version: resource.version,
+    detail: resource,
+  };
+}
+
+/**
+ * A `target.<changed|deleted>` event (scope ELB_EVENT_SCOPE) carrying the target; targets have
+ * no ARN, so `resourceArn` is elbTargetKey (group, id and port).
+ */
+export function targetEvent(event: 'changed' | 'deleted', target: stateV1.LbTarget): DomainEvent {
+  return {
+    cluster: ELB_EVENT_SCOPE,
+    entity: 'target',
+    event,
+    resourceArn: elbTargetKey(target.targetGroupArn, target.id, target.port),
+    version: target.version,
+    detail: target,
   };
 }

@@ -5,15 +5,21 @@ import { ClientTokensUseCase } from './client-tokens.use-case';
 import { CommitPlacementsUseCase } from './commit-placements.use-case';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteLbResourceUseCase } from './delete-lb-resource.use-case';
 import { DeleteServiceUseCase } from './delete-service.use-case';
+import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
 import { GetUtilisationQuery } from './get-utilisation.query';
+import { LbQueries } from './lb.queries';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkInstanceTasksLostUseCase } from './mark-instance-tasks-lost.use-case';
 import { MarkTaskStoppingUseCase } from './mark-task-stopping.use-case';
+import { PutLbResourceUseCase } from './put-lb-resource.use-case';
 import { RecordServiceProgressUseCase } from './record-service-progress.use-case';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
+import { RegisterTargetsUseCase } from './register-targets.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
+import { ReportTargetHealthUseCase } from './report-target-health.use-case';
 import { ServiceQueries } from './service.queries';
 import { StateQueries } from './state.queries';
 import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
@@ -50,6 +56,16 @@ export class StateController implements stateV1.StateServiceController {
     @Inject(RecordServiceProgressUseCase)
     private readonly recordServiceProgressUseCase: RecordServiceProgressUseCase,
     @Inject(LeasesUseCase) private readonly leases: LeasesUseCase,
+    @Inject(PutLbResourceUseCase) private readonly putLbResourceUseCase: PutLbResourceUseCase,
+    @Inject(DeleteLbResourceUseCase)
+    private readonly deleteLbResourceUseCase: DeleteLbResourceUseCase,
+    @Inject(LbQueries) private readonly lbQueries: LbQueries,
+    @Inject(RegisterTargetsUseCase)
+    private readonly registerTargetsUseCase: RegisterTargetsUseCase,
+    @Inject(DeregisterTargetsUseCase)
+    private readonly deregisterTargetsUseCase: DeregisterTargetsUseCase,
+    @Inject(ReportTargetHealthUseCase)
+    private readonly reportTargetHealthUseCase: ReportTargetHealthUseCase,
   ) {}
 
   createCluster(req: stateV1.CreateClusterRequest): Promise<common.Cluster> {
@@ -168,5 +184,26 @@ export class StateController implements stateV1.StateServiceController {
   }
   releaseLease(req: stateV1.ReleaseLeaseRequest): Promise<stateV1.Lease> {
     return this.leases.release(req);
+  }
+  putLbResource(req: stateV1.PutLbResourceRequest): Promise<stateV1.LbResource> {
+    return this.putLbResourceUseCase.execute(req);
+  }
+  deleteLbResource(req: stateV1.DeleteLbResourceRequest): Promise<stateV1.LbResource> {
+    return this.deleteLbResourceUseCase.execute(req);
+  }
+  listLbResources(req: stateV1.ListLbResourcesRequest): Promise<stateV1.ListLbResourcesResponse> {
+    return this.lbQueries.listLbResources(req);
+  }
+  registerTargets(req: stateV1.RegisterTargetsRequest): Promise<stateV1.TargetsResponse> {
+    return this.registerTargetsUseCase.execute(req);
+  }
+  deregisterTargets(req: stateV1.DeregisterTargetsRequest): Promise<stateV1.TargetsResponse> {
+    return this.deregisterTargetsUseCase.execute(req);
+  }
+  reportTargetHealth(req: stateV1.ReportTargetHealthRequest): Promise<stateV1.TargetsResponse> {
+    return this.reportTargetHealthUseCase.execute(req);
+  }
+  describeTargetHealth(req: stateV1.DescribeTargetHealthRequest): Promise<stateV1.TargetsResponse> {
+    return this.lbQueries.describeTargetHealth(req);
   }
 }

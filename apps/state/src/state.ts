@@ -20,9 +20,13 @@ import { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteLbResourceUseCase } from './delete-lb-resource.use-case';
 import { DeleteServiceUseCase } from './delete-service.use-case';
+import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
 import { createPool } from './db';
 import { GetUtilisationQuery } from './get-utilisation.query';
+import { LbQueries } from './lb.queries';
+import { LbRepository } from './lb.repository';
 import { LeaseRepository } from './lease.repository';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
@@ -33,14 +37,19 @@ import { migrate } from './migrations/migrator';
 import { OutboxRelay } from './outbox-relay';
 import { OutboxRepository } from './outbox.repository';
 import { Periodic } from './periodic';
+import { PutLbResourceUseCase } from './put-lb-resource.use-case';
 import { RecordServiceProgressUseCase } from './record-service-progress.use-case';
 import { RegisterContainerInstanceUseCase } from './register-container-instance.use-case';
+import { RegisterTargetsUseCase } from './register-targets.use-case';
 import { RegisterTaskDefinitionUseCase } from './register-task-definition.use-case';
+import { ReportTargetHealthUseCase } from './report-target-health.use-case';
 import { ReportConsumer } from './report-consumer';
 import { ServiceQueries } from './service.queries';
 import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
+import { SweepDrainedTargetsUseCase } from './sweep-drained-targets.use-case';
+import { TargetRepository } from './target.repository';
 import { TaskDefinitionRepository } from './task-definition.repository';
 import { TaskRepository } from './task.repository';
 import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
@@ -99,6 +108,8 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     const utilisation = new UtilisationRepository();
     const clientTokens = new ClientTokensUseCase(ctx, clusters);
     const services = new ServiceRepository(ctx.arn);
+    const lbResources = new LbRepository();
+    const lbTargets = new TargetRepository();
 
     const providers: Provider[] = [
       {
@@ -149,11 +160,11 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       { provide: ClientTokensUseCase, useValue: clientTokens },
       {
         provide: CreateServiceUseCase,
-        useValue: new CreateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox),
+        useValue: new CreateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox, lbResources),
       },
       {
         provide: UpdateServiceUseCase,
-        useValue: new UpdateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox),
+        useValue: new UpdateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox, lbResources),
       },
       {
         provide: DeleteServiceUseCase,
@@ -165,6 +176,27 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new RecordServiceProgressUseCase(ctx, clusters, services, outbox),
       },
       { provide: LeasesUseCase, useValue: new LeasesUseCase(ctx, new LeaseRepository()) },
+      {
+        provide: PutLbResourceUseCase,
+        useValue: new PutLbResourceUseCase(ctx, lbResources, outbox),
+      },
+      {
+        provide: DeleteLbResourceUseCase,
+        useValue: new DeleteLbResourceUseCase(ctx, lbResources, lbTargets, outbox),
+      },
+      { provide: LbQueries, useValue: new LbQueries(ctx, lbResources, lbTargets) },
+      {
+        provide: RegisterTargetsUseCase,
+        useValue: new RegisterTargetsUseCase(ctx, lbResources, lbTargets, outbox),
+      },
+      {
+        provide: DeregisterTargetsUseCase,
+        useValue: new DeregisterTargetsUseCase(ctx, lbResources, lbTargets, outbox),
+      },
+      {
+        provide: ReportTargetHealthUseCase,
+        useValue: new ReportTargetHealthUseCase(ctx, lbTargets, outbox),
+      },
     ];
 
     const ops = new OpsServer('state', logger);
@@ -228,6 +260,15 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     tokenExpiry.start();
     cleanup.unshift(() => tokenExpiry.stop());
+    const sweepDrained = new SweepDrainedTargetsUseCase(ctx, lbTargets, outbox);
+    const drainedTargets = new Periodic(
+      'drained-targets',
+      config.LB_TARGET_SWEEP_INTERVAL_MS,
+      () => sweepDrained.execute(),
+      logger,
+    );
+    drainedTargets.start();
+    cleanup.unshift(() => drainedTargets.stop());
 
     const opsPort = config.STATE_OPS_PORT || (await freePort());
     await ops.listen(opsPort);
@@ -241,6 +282,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await liveness.stop();
         await retention.stop();
         await tokenExpiry.stop();
+        await drainedTargets.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete
         await relay.stop(); // publishes what those last writes produced

@@ -19,6 +19,8 @@ import {
   serviceNameOf,
   serviceRefInCluster,
 } from './service.repository';
+import type { LbRepository } from './lb.repository';
+import { checkServiceLoadBalancers } from './service-load-balancers';
 import type { TaskDefinitionRepository } from './task-definition.repository';
 
 /**
@@ -36,6 +38,7 @@ export class UpdateServiceUseCase {
     private readonly taskDefinitions: TaskDefinitionRepository,
     private readonly services: ServiceRepository,
     private readonly outbox: OutboxRepository,
+    private readonly lbs: LbRepository,
   ) {}
 
   async execute(req: stateV1.UpdateServiceRequest): Promise<common.Service> {
@@ -80,6 +83,15 @@ export class UpdateServiceUseCase {
       const taskDefinitionArn = req.taskDefinition
         ? await resolveTaskDefinitionArn(tx, this.taskDefinitions, req.taskDefinition)
         : row.task_definition_arn;
+      if (loadBalancers !== undefined || taskDefinitionArn !== row.task_definition_arn) {
+        await checkServiceLoadBalancers(
+          tx,
+          this.lbs,
+          this.taskDefinitions,
+          spec.loadBalancers,
+          taskDefinitionArn,
+        );
+      }
       const newDeployment = req.forceNewDeployment || taskDefinitionArn !== row.task_definition_arn;
       if (!newDeployment && canonicalJson(spec) === canonicalJson(current)) {
         const [unchanged] = await this.services.toProtos(tx, [row]);

@@ -15,7 +15,17 @@ export type EcsErrorName =
   | 'TargetNotFoundException'
   | 'AttributeLimitExceededException'
   | 'ConflictException'
-  | 'ServerException';
+  | 'ServerException'
+  // ELBv2
+  | 'DuplicateLoadBalancerNameException'
+  | 'DuplicateTargetGroupNameException'
+  | 'DuplicateListenerException'
+  | 'PriorityInUseException'
+  | 'LoadBalancerNotFoundException'
+  | 'ListenerNotFoundException'
+  | 'RuleNotFoundException'
+  | 'TargetGroupNotFoundException'
+  | 'InvalidTargetException';
 
 /** gRPC canonical codes (google/rpc/code.proto). */
 export const GrpcCode = {
@@ -123,6 +133,48 @@ export class TargetNotFoundError extends WharfError {
 export class AttributeLimitExceededError extends WharfError {
   constructor(message: string) {
     super('AttributeLimitExceededException', GrpcCode.RESOURCE_EXHAUSTED, message);
+  }
+}
+
+/** An ELB name, listener port or rule priority already taken (ELBv2 `Duplicate…`/`PriorityInUse`). */
+export class ElbConflictError extends WharfError {
+  constructor(
+    ecsName:
+      | 'DuplicateLoadBalancerNameException'
+      | 'DuplicateTargetGroupNameException'
+      | 'DuplicateListenerException'
+      | 'PriorityInUseException',
+    message: string,
+  ) {
+    super(ecsName, GrpcCode.ALREADY_EXISTS, message);
+  }
+}
+
+/** An ELB resource (load balancer, listener, rule or target group) that does not exist. */
+export class ElbNotFoundError extends WharfError {
+  constructor(
+    ecsName:
+      | 'LoadBalancerNotFoundException'
+      | 'ListenerNotFoundException'
+      | 'RuleNotFoundException'
+      | 'TargetGroupNotFoundException',
+    message: string,
+  ) {
+    super(ecsName, GrpcCode.NOT_FOUND, message);
+  }
+}
+
+/** A resource still used by another (ELBv2 and ECS `ResourceInUseException`). */
+export class ResourceInUseError extends WharfError {
+  constructor(message: string) {
+    super('ResourceInUseException', GrpcCode.FAILED_PRECONDITION, message);
+  }
+}
+
+/** A target that cannot be registered in a target group (ELBv2 `InvalidTargetException`). */
+export class InvalidTargetError extends WharfError {
+  constructor(message: string) {
+    super('InvalidTargetException', GrpcCode.INVALID_ARGUMENT, message);
   }
 }
 

@@ -7,3 +7,4 @@ export * from './task-definition.validate';
 export * from './service.validate';
 export * from './placement';
 export * from './task-definition.requires';
+export * from './elb';

@@ -15,7 +15,20 @@ export const STREAMS = {
   reports: { name: 'WHARF_REPORTS', subjects: ['wharf.reports.>'], workQueue: true },
 } as const;
 
-export type EventEntity = 'cluster' | 'task_definition' | 'container_instance' | 'task' | 'service';
+export type EventEntity =
+  | 'cluster'
+  | 'task_definition'
+  | 'container_instance'
+  | 'task'
+  | 'service'
+  | 'lb_resource'
+  | 'target';
+
+/**
+ * Load balancer resources and targets belong to no cluster: their events use this in place
+ * of the cluster name (`wharf.events._elb.<lb_resource|target>.<event>`).
+ */
+export const ELB_EVENT_SCOPE = '_elb';
 export type ReportKind = 'task_state' | 'heartbeat' | 'utilisation';
 
 export const subjects = {

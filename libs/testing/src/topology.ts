@@ -41,6 +41,11 @@ export interface StartTopologyOptions {
    * them all.
    */
   schedulers?: number;
+  /**
+   * Container ports of the lb to map for the test process (the ports its listeners will be
+   * created on; `topology.services.lb.mapped(port)` reaches them). Default none.
+   */
+  lbListenerPorts?: number[];
 }
 
 export interface TopologyHost extends StartedHost {
@@ -141,7 +146,14 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
             .join(','),
         }),
       ),
-      track(startService(network, 'lb', { ...common, STATE_URL: 'state:4701' })),
+      track(
+        startService(
+          network,
+          'lb',
+          { ...common, STATE_URL: 'state:4701' },
+          { exposedPorts: options.lbListenerPorts },
+        ),
+      ),
       ...schedulerAliases.map((alias) =>
         track(
           startService(network, 'scheduler', { ...common, STATE_URL: 'state:4701' }, { alias }),

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PLACEMENT_REASONS } from '@wharf/domain';
-import { decode, subjects, WharfEvent } from '@wharf/messaging';
+import { decode, ELB_EVENT_SCOPE, subjects, WharfEvent } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
@@ -11,6 +11,12 @@ import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
 import type { TaskLauncher } from '../task-launch';
 import { LeaderLease } from './leader-lease';
+import {
+  loadBalancersOf,
+  LoadBalancerTargets,
+  targetsOfTask,
+  taskTargetHealth,
+} from './load-balancer-targets';
 import {
   DEFAULT_SERVICE_STRATEGY,
   planServiceStep,
@@ -59,6 +65,9 @@ export const LOST_INSTANCE_REASON =
  */
 export class ServiceScheduler {
   private readonly wanted = new Map<string, { cluster: string; name: string }>();
+  /** Tasks draining their load balancer connections → the timer that stops them. */
+  private readonly deactivating = new Map<string, NodeJS.Timeout>();
+  private readonly targets: LoadBalancerTargets;
   /** Throttled services' next pass, when launches may resume. */
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Clusters whose every service wants a pass (an instance changed). */
@@ -87,6 +96,7 @@ export class ServiceScheduler {
     private readonly logger: Logger,
     private readonly settings: ServiceSchedulerSettings,
   ) {
+    this.targets = new LoadBalancerTargets(state);
     // A new leader looks at every service at once rather than at the next periodic pass.
     this.lease = new LeaderLease(state, settings.holder, settings.leaseTtlMs, logger, (leader) => {
       if (leader)
@@ -117,6 +127,15 @@ export class ServiceScheduler {
           this.requestCluster(event.cluster);
         },
       }),
+      // The load balancer found a target (un)healthy: its service may count or replace it.
+      nc.subscribe(subjects.event(ELB_EVENT_SCOPE, 'target', '*'), {
+        callback: (err, msg) => {
+          if (err) return;
+          const service = readEvent<stateV1.LbTarget>(msg.data)?.detail?.serviceArn ?? '';
+          const [cluster, serviceName] = service.split(':service/')[1]?.split('/') ?? [];
+          if (cluster && serviceName) this.request(cluster, serviceName);
+        },
+      }),
       nc.subscribe(subjects.event('*', 'service', '*'), {
         callback: (err, msg) => {
           if (err) return;
@@ -134,6 +153,8 @@ export class ServiceScheduler {
     clearTimeout(this.flushTimer);
     clearTimeout(this.passTimer);
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
+    // Draining tasks stay as they are: the next leader sees them and stops them again.
+    for (const timer of this.deactivating.values()) clearTimeout(timer);
     for (const s of this.subscriptions) s.unsubscribe();
     await this.lease.stop();
   }
@@ -284,10 +305,21 @@ export class ServiceScheduler {
       now - STOPPED_WINDOW_MS,
       Math.min(...service.deployments.map((d) => Number(d.createdAt || now))),
     );
-    const { tasks } = await firstValueFrom(
+    const listed = await firstValueFrom(
       this.state.listServiceTasks({ cluster, service: name, stoppedSinceMs: since }),
     );
-    const step = planServiceStep(service, tasks, now, await this.context(cluster, service));
+    // A task draining connections before it stops counts as being stopped already.
+    const tasks = listed.tasks.map((t) =>
+      this.deactivating.has(t.taskArn) ? { ...t, desiredStatus: 'STOPPED' } : t,
+    );
+    const loadBalancers = loadBalancersOf(service);
+    const targets =
+      loadBalancers.length > 0 ? await this.targets.current(service, loadBalancers) : undefined;
+    const context = await this.context(cluster, service);
+    const step = planServiceStep(service, tasks, now, {
+      ...context,
+      targetHealth: targets && taskTargetHealth(targets),
+    });
     if (!this.lease.isLeader()) return;
     if (step.retryAt !== undefined) {
       // Throttled: look again when launches may resume (the periodic pass would, later).
@@ -306,11 +338,26 @@ export class ServiceScheduler {
     }
 
     const events: string[] = [];
-    const stopped = await this.stopTasks(cluster, step.stop);
+    // Behind a load balancer, a task with a target stops only after draining its connections.
+    const draining = targets
+      ? step.stop.filter(({ task }) =>
+          targets.some(
+            (t) => t.taskArn === task.taskArn && t.state !== 'draining' && t.state !== 'unused',
+          ),
+        )
+      : [];
+    const stopped = await this.stopTasks(
+      cluster,
+      step.stop.filter((s) => !draining.includes(s)),
+    );
     if (stopped.length > 0) {
       events.push(
         `(service ${name}) has stopped ${stopped.length} running tasks: ${stopped.map(taskRef).join(' ')}.`,
       );
+    }
+    if (draining.length > 0) {
+      await this.deactivate(cluster, name, targets!, draining);
+      events.push(`(service ${name}) has begun draining connections on ${draining.length} tasks.`);
     }
     let started: common.Task[] = [];
     if (step.start > 0) {
@@ -329,6 +376,21 @@ export class ServiceScheduler {
       }
       const unplaced = outcome.failure && unableToPlaceMessage(name, outcome.failure);
       if (unplaced && service.events[0]?.message !== unplaced) events.push(unplaced);
+    }
+    if (targets) {
+      // Targets follow the tasks that run and are wanted; the rest are deregistered.
+      const view = await this.snapshots.get(cluster);
+      const leaving = new Set(step.stop.map((s) => s.task.taskArn));
+      const wanted = tasks
+        .filter((t) => !leaving.has(t.taskArn))
+        .flatMap((t) => targetsOfTask(t, loadBalancers, view));
+      const changes = await this.targets.sync(service, wanted, targets);
+      for (const [group, n] of changes.registered) {
+        events.push(`(service ${name}) registered ${n} targets in (target-group ${group})`);
+      }
+      for (const [group, n] of changes.deregistered) {
+        events.push(`(service ${name}) deregistered ${n} targets in (target-group ${group})`);
+      }
     }
     events.push(...step.events);
 
@@ -394,6 +456,33 @@ export class ServiceScheduler {
       },
       'service pass',
     );
+  }
+
+  /**
+   * Deregisters the tasks' targets now and stops each task once its target groups'
+   * deregistration delay has passed (in-flight requests finish first, as with ECS).
+   */
+  private async deactivate(
+    cluster: string,
+    name: string,
+    targets: readonly stateV1.LbTarget[],
+    stops: { task: common.Task; reason: string }[],
+  ): Promise<void> {
+    for (const { task, reason } of stops) {
+      const delayMs = await this.targets.deactivate(targets, task.taskArn);
+      this.logger.info(
+        { cluster, service: name, task: task.taskArn, delayMs },
+        'service task draining connections before it stops',
+      );
+      const timer = setTimeout(() => {
+        void this.stopTasks(cluster, [{ task, reason }]).finally(() => {
+          this.deactivating.delete(task.taskArn);
+          this.request(cluster, name);
+        });
+      }, delayMs);
+      timer.unref();
+      this.deactivating.set(task.taskArn, timer);
+    }
   }
 
   /** What a pass needs to know besides the service's tasks. */

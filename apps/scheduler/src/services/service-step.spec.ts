@@ -2,6 +2,7 @@ import type { common } from '@wharf/proto';
 import {
   circuitBreakerThreshold,
   DEFAULT_STEP_SETTINGS,
+  ELB_HEALTH_CHECK_FAILURE,
   HEALTH_CHECK_FAILURE,
   planServiceStep,
   steadyStateMessage,
@@ -450,6 +451,48 @@ describe('planServiceStep', () => {
       const failures = Array.from({ length: 12 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
       const plain = rolling(false, { deploymentConfigurationJson: '' });
       expect(planServiceStep(plain, failures, NOW, { settings }).progress[0].rolloutState).toBe('');
+    });
+  });
+
+  describe('behind a load balancer', () => {
+    const rolling = service({
+      desiredCount: 2,
+      healthCheckGracePeriodSeconds: 30,
+      deployments: [deployment(NEW, 'PRIMARY'), deployment(OLD, 'ACTIVE', 'COMPLETED')],
+    });
+
+    it('counts a task healthy only once the load balancer says so', () => {
+      const old = [task(OLD), task(OLD)];
+      const fresh = [task(NEW), task(NEW)];
+      const health = (state: string) =>
+        new Map(
+          [...old, ...fresh].map((t) => [t.taskArn, t.startedBy === OLD ? 'healthy' : state]),
+        );
+      const waiting = planServiceStep(rolling, [...old, ...fresh], NOW, {
+        targetHealth: health('initial'),
+      });
+      expect(waiting.stop).toEqual([]);
+      const ready = planServiceStep(rolling, [...old, ...fresh], NOW, {
+        targetHealth: health('healthy'),
+      });
+      expect(ready.stop.map((s) => s.task.startedBy)).toEqual([OLD, OLD]);
+    });
+
+    it('replaces a task the load balancer finds unhealthy after the grace period', () => {
+      const steady = service({
+        desiredCount: 2,
+        healthCheckGracePeriodSeconds: 30,
+        deployments: [deployment(NEW, 'PRIMARY', 'COMPLETED')],
+      });
+      const young = task(NEW, 'RUNNING', { startedAt: NOW - 10_000 });
+      const old = task(NEW, 'RUNNING', { startedAt: NOW - 60_000 });
+      const targetHealth = new Map([
+        [young.taskArn, 'unhealthy'],
+        [old.taskArn, 'unhealthy'],
+      ]);
+      const step = planServiceStep(steady, [young, old], NOW, { targetHealth });
+      expect(step.stop).toEqual([{ task: old, reason: ELB_HEALTH_CHECK_FAILURE }]);
+      expect(step.start).toBe(1);
     });
   });
 });

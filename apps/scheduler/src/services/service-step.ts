@@ -51,6 +51,12 @@ export interface ServiceStepContext {
    * its constraints and required attributes), and which of them have a connected agent.
    */
   daemon: { eligible: ReadonlySet<string>; connected: ReadonlySet<string> };
+  /**
+   * Services behind a load balancer: each task's health there (`taskTargetHealth`). Such a
+   * task counts as healthy only once the load balancer says so; one it finds unhealthy after
+   * the grace period is replaced.
+   */
+  targetHealth?: ReadonlyMap<string, string>;
   settings: ServiceStepSettings;
 }
 
@@ -76,6 +82,8 @@ export interface ServiceStep {
 
 /** Why a task stopped by the scheduler for failing its container health checks. */
 export const HEALTH_CHECK_FAILURE = 'Task failed container health checks';
+/** …and for failing its load balancer's health checks. */
+export const ELB_HEALTH_CHECK_FAILURE = 'Task failed ELB health checks';
 
 /** ECS's event while launches are being throttled. */
 export const throttledMessage = (service: string) =>
@@ -124,7 +132,9 @@ export function isFailedLaunch(t: common.Task): boolean {
 /** What the circuit breaker counts: failed launches and tasks that failed health checks. */
 function isDeploymentFailure(t: common.Task): boolean {
   return (
-    isFailedLaunch(t) || (t.lastStatus === 'STOPPED' && t.stoppedReason === HEALTH_CHECK_FAILURE)
+    isFailedLaunch(t) ||
+    (t.lastStatus === 'STOPPED' &&
+      (t.stoppedReason === HEALTH_CHECK_FAILURE || t.stoppedReason === ELB_HEALTH_CHECK_FAILURE))
   );
 }
 
@@ -198,8 +208,12 @@ export function planServiceStep(
 ): ServiceStep {
   const ctx: ServiceStepContext = { ...NO_CONTEXT, ...context, now };
   const { settings } = ctx;
+  const targetHealth = ctx.targetHealth;
   const healthy = (t: common.Task) =>
-    isHealthy(t, ctx.healthChecked.has(t.startedBy), now, settings.healthyAfterRunningMs);
+    targetHealth
+      ? isHealthy(t, ctx.healthChecked.has(t.startedBy)) &&
+        targetHealth.get(t.taskArn) === 'healthy'
+      : isHealthy(t, ctx.healthChecked.has(t.startedBy), now, settings.healthyAfterRunningMs);
   const name = service.serviceName;
   const daemon = service.schedulingStrategy === 'DAEMON';
   const draining = service.status === 'DRAINING';
@@ -264,8 +278,15 @@ export function planServiceStep(
 
   // 1. Unhealthy tasks are replaced (not while a failed deployment waits for the user).
   for (const t of tasks) {
-    if (isUnhealthyPastGrace(t, graceMs, now) && !(primaryFailed && t.startedBy === primary?.id)) {
+    if (primaryFailed && t.startedBy === primary?.id) continue;
+    if (isUnhealthyPastGrace(t, graceMs, now)) {
       stopTask(t, HEALTH_CHECK_FAILURE);
+    } else if (
+      live(t) &&
+      targetHealth?.get(t.taskArn) === 'unhealthy' &&
+      now - Number(t.startedAt || 0) >= graceMs
+    ) {
+      stopTask(t, ELB_HEALTH_CHECK_FAILURE);
     }
   }
   const still = (t: common.Task) => live(t) && !stopping.has(t.taskArn);

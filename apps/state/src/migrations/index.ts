@@ -3,6 +3,7 @@ import { livenessUtilisation } from './0002_liveness_utilisation';
 import { attributesClientTokens } from './0003_attributes_client_tokens';
 import { services } from './0004_services';
 import { serviceTaskIndex } from './0005_service_task_index';
+import { loadBalancers } from './0006_load_balancers';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -17,4 +18,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0003_attributes_client_tokens', sql: attributesClientTokens },
   { id: '0004_services', sql: services },
   { id: '0005_service_task_index', sql: serviceTaskIndex },
+  { id: '0006_load_balancers', sql: loadBalancers },
 ];

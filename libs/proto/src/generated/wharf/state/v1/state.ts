@@ -467,6 +467,123 @@ export interface UpdateContainerInstancesStateResponse {
 }
 
 /**
+ * One load balancer resource: `spec_json` is its normalized spec (libs/domain/src/elb:
+ * LoadBalancer, Listener, Rule or TargetGroup as JSON, ARN included).
+ */
+export interface LbResource {
+  arn: string;
+  /** load-balancer | listener | rule | target-group */
+  kind: string;
+  /** load balancer and target group names; '' otherwise */
+  name: string;
+  /** listener → load balancer; rule → listener; '' otherwise */
+  parentArn: string;
+  specJson: string;
+  version: number;
+  /** epoch ms */
+  createdAt: number;
+}
+
+export interface PutLbResourceRequest {
+  kind: string;
+  /** '' = create; else replace this resource (same kind) */
+  arn: string;
+  /** the *Input shape of the kind */
+  specJson: string;
+}
+
+export interface DeleteLbResourceRequest {
+  kind: string;
+  arn: string;
+}
+
+export interface ListLbResourcesRequest {
+  /** '' = every kind */
+  kind: string;
+  /** '' = any */
+  parentArn: string;
+  /** empty = all */
+  arns: string[];
+  /** empty = all */
+  names: string[];
+}
+
+export interface ListLbResourcesResponse {
+  resources: LbResource[];
+}
+
+/** A target: a task's host address and port in a target group. */
+export interface LbTarget {
+  targetGroupArn: string;
+  /** the container instance id (target type instance) or IP */
+  id: string;
+  port: number;
+  /** where the lb connects (the host's address) */
+  host: string;
+  /** the task it serves, when a service registered it */
+  taskArn: string;
+  serviceArn: string;
+  /** initial | healthy | unhealthy | draining | unused | unavailable */
+  state: string;
+  /** ELBv2 TargetHealthReasonEnum, e.g. Target.ResponseCodeMismatch */
+  reason: string;
+  description: string;
+  /** epoch ms */
+  registeredAt: number;
+  /** epoch ms; 0 unless draining */
+  drainingSince: number;
+  updatedAt: number;
+  version: number;
+}
+
+export interface TargetRef {
+  id: string;
+  /** 0 = the target group's port */
+  port: number;
+  /** Register only; '' = id */
+  host: string;
+  /** Register only */
+  taskArn: string;
+  /** Register only */
+  serviceArn: string;
+}
+
+export interface RegisterTargetsRequest {
+  targetGroupArn: string;
+  targets: TargetRef[];
+}
+
+export interface DeregisterTargetsRequest {
+  targetGroupArn: string;
+  targets: TargetRef[];
+}
+
+export interface TargetHealthReport {
+  targetGroupArn: string;
+  id: string;
+  port: number;
+  /** healthy | unhealthy */
+  state: string;
+  reason: string;
+  description: string;
+}
+
+export interface ReportTargetHealthRequest {
+  reports: TargetHealthReport[];
+}
+
+export interface DescribeTargetHealthRequest {
+  /** '' = every target group */
+  targetGroupArn: string;
+  /** empty = all of the group's */
+  targets: TargetRef[];
+}
+
+export interface TargetsResponse {
+  targets: LbTarget[];
+}
+
+/**
  * The state service is the only process that opens Postgres. Every read and write of the
  * cluster model goes through it. Errors carry canonical gRPC status codes.
  */
@@ -600,6 +717,46 @@ export interface StateServiceClient {
    */
 
   recordServiceProgress(request: RecordServiceProgressRequest): Observable<Service>;
+
+  /**
+   * Load balancer resources (libs/domain/src/elb): load balancers, listeners, rules and
+   * target groups, each stored as its normalized spec. Put creates (arn '') or replaces (arn
+   * given) one resource after validating it (INVALID_ARGUMENT naming the member) and its
+   * references (NOT_FOUND for a missing load balancer, listener or target group;
+   * ALREADY_EXISTS for a taken name, listener port or rule priority). Delete removes one
+   * (a load balancer with its listeners and rules, a listener with its rules; a target group
+   * still used by an action or a service is FAILED_PRECONDITION ResourceInUse). Each change
+   * writes `lb_resource.<changed|deleted>` (scope ELB_EVENT_SCOPE) with the resource.
+   */
+
+  putLbResource(request: PutLbResourceRequest): Observable<LbResource>;
+
+  deleteLbResource(request: DeleteLbResourceRequest): Observable<LbResource>;
+
+  /**
+   * Resources of a kind ('' = every kind), optionally only those under a parent (a load
+   * balancer's listeners, a listener's rules), by ARN or name; ordered by creation.
+   */
+
+  listLbResources(request: ListLbResourcesRequest): Observable<ListLbResourcesResponse>;
+
+  /**
+   * Targets of target groups. Register adds (or re-activates) targets in state `initial`;
+   * Deregister moves them to `draining` (state removes them, `unused`, once the group's
+   * deregistration delay has passed). ReportTargetHealth records what an lb's health checks
+   * found (healthy / unhealthy with reason and description); a report about a target that is
+   * draining or gone is ignored. DescribeTargetHealth lists a group's targets (or every
+   * group's, target_group_arn '') with their health. Each change writes `target.changed`
+   * (or `target.deleted`), scope ELB_EVENT_SCOPE, with the target.
+   */
+
+  registerTargets(request: RegisterTargetsRequest): Observable<TargetsResponse>;
+
+  deregisterTargets(request: DeregisterTargetsRequest): Observable<TargetsResponse>;
+
+  reportTargetHealth(request: ReportTargetHealthRequest): Observable<TargetsResponse>;
+
+  describeTargetHealth(request: DescribeTargetHealthRequest): Observable<TargetsResponse>;
 
   /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
@@ -796,6 +953,56 @@ export interface StateServiceController {
   recordServiceProgress(request: RecordServiceProgressRequest): Promise<Service> | Observable<Service> | Service;
 
   /**
+   * Load balancer resources (libs/domain/src/elb): load balancers, listeners, rules and
+   * target groups, each stored as its normalized spec. Put creates (arn '') or replaces (arn
+   * given) one resource after validating it (INVALID_ARGUMENT naming the member) and its
+   * references (NOT_FOUND for a missing load balancer, listener or target group;
+   * ALREADY_EXISTS for a taken name, listener port or rule priority). Delete removes one
+   * (a load balancer with its listeners and rules, a listener with its rules; a target group
+   * still used by an action or a service is FAILED_PRECONDITION ResourceInUse). Each change
+   * writes `lb_resource.<changed|deleted>` (scope ELB_EVENT_SCOPE) with the resource.
+   */
+
+  putLbResource(request: PutLbResourceRequest): Promise<LbResource> | Observable<LbResource> | LbResource;
+
+  deleteLbResource(request: DeleteLbResourceRequest): Promise<LbResource> | Observable<LbResource> | LbResource;
+
+  /**
+   * Resources of a kind ('' = every kind), optionally only those under a parent (a load
+   * balancer's listeners, a listener's rules), by ARN or name; ordered by creation.
+   */
+
+  listLbResources(
+    request: ListLbResourcesRequest,
+  ): Promise<ListLbResourcesResponse> | Observable<ListLbResourcesResponse> | ListLbResourcesResponse;
+
+  /**
+   * Targets of target groups. Register adds (or re-activates) targets in state `initial`;
+   * Deregister moves them to `draining` (state removes them, `unused`, once the group's
+   * deregistration delay has passed). ReportTargetHealth records what an lb's health checks
+   * found (healthy / unhealthy with reason and description); a report about a target that is
+   * draining or gone is ignored. DescribeTargetHealth lists a group's targets (or every
+   * group's, target_group_arn '') with their health. Each change writes `target.changed`
+   * (or `target.deleted`), scope ELB_EVENT_SCOPE, with the target.
+   */
+
+  registerTargets(
+    request: RegisterTargetsRequest,
+  ): Promise<TargetsResponse> | Observable<TargetsResponse> | TargetsResponse;
+
+  deregisterTargets(
+    request: DeregisterTargetsRequest,
+  ): Promise<TargetsResponse> | Observable<TargetsResponse> | TargetsResponse;
+
+  reportTargetHealth(
+    request: ReportTargetHealthRequest,
+  ): Promise<TargetsResponse> | Observable<TargetsResponse> | TargetsResponse;
+
+  describeTargetHealth(
+    request: DescribeTargetHealthRequest,
+  ): Promise<TargetsResponse> | Observable<TargetsResponse> | TargetsResponse;
+
+  /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
    * is free or expired, or renews it for its holder; the answer says who holds it until when.
    */
@@ -838,6 +1045,13 @@ export function StateServiceControllerMethods() {
       "listServices",
       "listServiceTasks",
       "recordServiceProgress",
+      "putLbResource",
+      "deleteLbResource",
+      "listLbResources",
+      "registerTargets",
+      "deregisterTargets",
+      "reportTargetHealth",
+      "describeTargetHealth",
       "acquireLease",
       "releaseLease",
     ];

@@ -1,0 +1,3 @@
+export * from './elb.types';
+export * from './elb.arn';
+export * from './elb.validate';

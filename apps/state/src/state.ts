@@ -160,11 +160,25 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       { provide: ClientTokensUseCase, useValue: clientTokens },
       {
         provide: CreateServiceUseCase,
-        useValue: new CreateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox, lbResources),
+        useValue: new CreateServiceUseCase(
+          ctx,
+          clusters,
+          taskDefinitions,
+          services,
+          outbox,
+          lbResources,
+        ),
       },
       {
         provide: UpdateServiceUseCase,
-        useValue: new UpdateServiceUseCase(ctx, clusters, taskDefinitions, services, outbox, lbResources),
+        useValue: new UpdateServiceUseCase(
+          ctx,
+          clusters,
+          taskDefinitions,
+          services,
+          outbox,
+          lbResources,
+        ),
       },
       {
         provide: DeleteServiceUseCase,

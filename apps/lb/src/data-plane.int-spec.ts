@@ -1,0 +1,557 @@
+import { createHash } from 'node:crypto';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { createLogger } from '@wharf/observability';
+import { eventually } from '@wharf/testing';
+import { Registry } from 'prom-client';
+import { DataPlane } from './data-plane';
+import type { Action, Listener, Rule, TargetGroup } from '@wharf/domain';
+import type { TargetHealthReport } from './health-checker';
+import { LbMetrics } from './lb-metrics';
+import { loadBalancerSpec, resource, target, targetGroupSpec } from './lb-test-fixtures';
+
+jest.setTimeout(60_000);
+
+// ---------------------------------------------------------------- backends
+
+interface Backend {
+  name: string;
+  port: number;
+  server: Server;
+  /** connections that carried proxied requests (health checks have their own) */
+  proxiedConnections: Set<unknown>;
+  healthStatus: number;
+  /** requests to /slow wait until this is called */
+  releaseSlow(): void;
+  slowStarted: Promise<void>;
+}
+
+async function startBackend(name: string): Promise<Backend> {
+  let release!: () => void;
+  let released = new Promise<void>((r) => (release = r));
+  let markSlowStarted!: () => void;
+  const backend: Backend = {
+    name,
+    port: 0,
+    proxiedConnections: new Set(),
+    healthStatus: 200,
+    server: undefined as unknown as Server,
+    releaseSlow: () => release(),
+    slowStarted: new Promise<void>((r) => (markSlowStarted = r)),
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') {
+      res.writeHead(backend.healthStatus).end();
+      return;
+    }
+    backend.proxiedConnections.add(req.socket);
+    if (path === '/echo') {
+      res.writeHead(200, { 'x-backend': name, 'content-type': 'application/octet-stream' });
+      req.pipe(res);
+      return;
+    }
+    if (path === '/big') {
+      const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'));
+      res.writeHead(200, { 'x-backend': name });
+      Readable.from(chunks(size)).pipe(res);
+      return;
+    }
+    if (path.endsWith('/slow')) {
+      markSlowStarted();
+      void released.then(() => {
+        res.writeHead(200, { 'x-backend': name });
+        res.end(`${name} slow done`);
+      });
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name });
+      res.end(JSON.stringify({ backend: name, url: req.url, headers: req.headers }));
+    });
+  });
+  server.on('upgrade', (req, socket) => {
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Backend: ${name}\r\n\r\n`,
+    );
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  backend.server = server;
+  backend.port = (server.address() as AddressInfo).port;
+  // a fresh gate for the next slow request
+  backend.releaseSlow = () => {
+    release();
+    released = new Promise<void>((r) => (release = r));
+  };
+  return backend;
+}
+
+function* chunks(size: number): Generator<Buffer> {
+  const chunk = Buffer.alloc(64 * 1024, 'abcdefghijklmnopqrstuvwxyz');
+  for (let sent = 0; sent < size; sent += chunk.length) {
+    yield sent + chunk.length <= size ? chunk : chunk.subarray(0, size - sent);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// ---------------------------------------------------------------- client
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  reusedSocket: boolean;
+}
+
+function call(
+  port: number,
+  path: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    agent?: Agent;
+    body?: Readable;
+  } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: options.agent ?? false,
+      },
+      (res: IncomingMessage) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(parts),
+            reusedSocket: req.reusedSocket,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (options.body) options.body.pipe(req);
+    else req.end();
+  });
+}
+
+const backendOf = (reply: Reply) => reply.headers['x-backend'];
+
+// ---------------------------------------------------------------- resources
+
+const ARN = 'arn:aws:elasticloadbalancing:us-east-1:000000000000';
+const LB = `${ARN}:loadbalancer/app/web/1`;
+const LISTENER = `${ARN}:listener/app/web/1/main`;
+const tgArn = (name: string) => `${ARN}:targetgroup/${name}/1`;
+
+const fastHealthCheck: TargetGroup['healthCheck'] = {
+  path: '/health',
+  port: 'traffic-port',
+  intervalSeconds: 0.1,
+  timeoutSeconds: 0.5,
+  healthyThresholdCount: 2,
+  unhealthyThresholdCount: 2,
+  matcher: { httpCode: '200-299' },
+};
+
+const forward = (name: string): Action => ({ type: 'forward', targetGroupArn: tgArn(name) });
+
+describe('lb data plane with in-process backends', () => {
+  const logger = createLogger('lb-test', 'silent');
+  const reports: TargetHealthReport[] = [];
+  let a: Backend, b: Backend, c: Backend, d: Backend;
+  let deadPort: number;
+  let port: number;
+  let plane: DataPlane;
+  let registry: Registry;
+  const versions = new Map<string, number>();
+  const nextVersion = (key: string) => {
+    const v = (versions.get(key) ?? 0) + 1;
+    versions.set(key, v);
+    return v;
+  };
+
+  const putListener = (listenerPort: number, defaultActions: Action[], arn = LISTENER) => {
+    const spec: Listener = {
+      listenerArn: arn,
+      loadBalancerArn: LB,
+      port: listenerPort,
+      protocol: 'HTTP',
+      defaultActions,
+    };
+    plane.model.putResource(resource('listener', spec, nextVersion(arn)));
+  };
+  const putRule = (priority: number, conditions: Rule['conditions'], actions: Action[]) => {
+    const spec: Rule = {
+      ruleArn: `${LISTENER}/rule/${priority}`,
+      listenerArn: LISTENER,
+      priority,
+      conditions,
+      actions,
+    };
+    plane.model.putResource(resource('rule', spec, nextVersion(spec.ruleArn)));
+  };
+  const putGroup = (name: string, overrides: Partial<TargetGroup> = {}) =>
+    plane.model.putResource(
+      resource(
+        'target-group',
+        targetGroupSpec(tgArn(name), { healthCheck: fastHealthCheck, ...overrides }),
+        nextVersion(tgArn(name)),
+      ),
+    );
+  const putTarget = (group: string, backendPort: number, state = 'healthy') =>
+    plane.model.putTarget(
+      target(tgArn(group), '127.0.0.1', backendPort, {
+        state,
+        version: nextVersion(`${group}|${backendPort}`),
+      }),
+    );
+
+  beforeAll(async () => {
+    [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map(startBackend));
+    deadPort = await freePort();
+    port = await freePort();
+    const metrics = new LbMetrics();
+    registry = new Registry();
+    metrics.register(registry);
+    plane = new DataPlane({
+      logger,
+      metrics,
+      reportTargetHealth: async (r) => {
+        reports.push(...r);
+      },
+      bindHost: '127.0.0.1',
+      maxSocketsPerTarget: 16,
+      targetIdleSocketMs: 4000,
+      closeGraceMs: 500,
+    });
+    plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 1));
+    for (const g of ['a', 'b', 'dead', 'empty']) putGroup(g);
+    putTarget('a', a.port);
+    putTarget('b', b.port);
+    putTarget('dead', deadPort);
+    putListener(port, [forward('a')]);
+    putRule(10, [{ field: 'path-pattern', values: ['/b/*'] }], [forward('b')]);
+    putRule(20, [{ field: 'host-header', values: ['B.example.*'] }], [forward('b')]);
+    putRule(30, [{ field: 'path-pattern', values: ['/dead'] }], [forward('dead')]);
+    putRule(40, [{ field: 'path-pattern', values: ['/empty'] }], [forward('empty')]);
+    putRule(
+      50,
+      [{ field: 'path-pattern', values: ['/fixed'] }],
+      [
+        {
+          type: 'fixed-response',
+          fixedResponseConfig: {
+            statusCode: '418',
+            contentType: 'application/json',
+            messageBody: '{"tea":true}',
+          },
+        },
+      ],
+    );
+    putRule(
+      60,
+      [{ field: 'path-pattern', values: ['/old/*'] }],
+      [
+        {
+          type: 'redirect',
+          redirectConfig: { statusCode: 'HTTP_301', host: 'new.example.com', path: '/new/#{path}' },
+        },
+      ],
+    );
+    await plane.proxy.ready();
+  });
+
+  afterAll(async () => {
+    await plane?.stop();
+    await Promise.all([a, b, c, d].map((s) => s && new Promise((r) => s.server.close(r))));
+  });
+
+  it('routes by path and by host, else to the default action', async () => {
+    expect(backendOf(await call(port, '/b/anything'))).toBe('b');
+    expect(backendOf(await call(port, '/x', { headers: { host: 'b.EXAMPLE.com:8080' } }))).toBe(
+      'b',
+    );
+    expect(backendOf(await call(port, '/bee'))).toBe('a');
+    expect(backendOf(await call(port, '/'))).toBe('a');
+  });
+
+  it('keeps client connections alive and pools connections to targets', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    await call(port, '/warm', { agent });
+    const before = a.proxiedConnections.size;
+    const replies = [];
+    for (let i = 0; i < 5; i++) replies.push(await call(port, `/k${i}`, { agent }));
+    agent.destroy();
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(replies.every((r) => r.reusedSocket)).toBe(true);
+    // sequential requests reuse the pooled connection to the target
+    expect(a.proxiedConnections.size - before).toBe(0);
+  });
+
+  it('streams a large body to the target and back, and a large response', async () => {
+    const size = 24 * 1024 * 1024 + 17;
+    const expected = createHash('sha256');
+    for (const chunk of chunks(size)) expected.update(chunk);
+    const digest = expected.digest('hex');
+    const echoed = await call(port, '/echo', {
+      method: 'POST',
+      body: Readable.from(chunks(size)),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    expect(echoed.status).toBe(200);
+    expect(echoed.body.length).toBe(size);
+    expect(createHash('sha256').update(echoed.body).digest('hex')).toBe(digest);
+    const big = await call(port, `/big?size=${size}`);
+    expect(big.body.length).toBe(size);
+    expect(createHash('sha256').update(big.body).digest('hex')).toBe(digest);
+  });
+
+  it('preserves Host and adds X-Forwarded-For (appended), -Proto and -Port', async () => {
+    const reply = await call(port, '/headers?q=1', {
+      headers: {
+        host: 'shop.example.org',
+        'x-forwarded-for': '203.0.113.9',
+        connection: 'keep-alive',
+      },
+    });
+    const seen = JSON.parse(reply.body.toString()) as { url: string; headers: IncomingHttpHeaders };
+    expect(seen.url).toBe('/headers?q=1');
+    expect(seen.headers.host).toBe('shop.example.org');
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-port']).toBe(String(port));
+  });
+
+  it('passes WebSocket upgrades through and pipes both ways', async () => {
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.write(
+      'GET /b/socket HTTP/1.1\r\nHost: ws.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const text = () => Buffer.concat(received).toString();
+    await eventually(
+      async () => (text().includes('\r\n\r\n') ? true : undefined),
+      'the 101',
+      5000,
+      20,
+    );
+    expect(text()).toMatch(/^HTTP\/1\.1 101 /);
+    expect(text()).toMatch(/X-Backend: b/i);
+    received.length = 0;
+    socket.write('ping across the upgrade');
+    await eventually(
+      async () => (text() === 'ping across the upgrade' ? true : undefined),
+      'the echo',
+      5000,
+      20,
+    );
+    socket.destroy();
+  });
+
+  it('answers 502 when the target refuses, 503 when the group has no target', async () => {
+    const dead = await call(port, '/dead');
+    expect(dead.status).toBe(502);
+    expect(dead.body.toString()).toContain('502 Bad Gateway');
+    const empty = await call(port, '/empty');
+    expect(empty.status).toBe(503);
+  });
+
+  it('serves fixed responses and redirects', async () => {
+    const fixed = await call(port, '/fixed');
+    expect(fixed.status).toBe(418);
+    expect(fixed.headers['content-type']).toBe('application/json');
+    expect(fixed.body.toString()).toBe('{"tea":true}');
+    const moved = await call(port, '/old/page?x=1', { headers: { host: 'shop.example.org' } });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.location).toBe(`http://new.example.com:${port}/new/old/page?x=1`);
+  });
+
+  it('takes a target out of rotation when its health checks fail, and back', async () => {
+    putGroup('h');
+    putTarget('h', c.port);
+    putTarget('h', d.port);
+    putRule(70, [{ field: 'path-pattern', values: ['/h/*'] }], [forward('h')]);
+    const spread = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) seen.add(String(backendOf(await call(port, '/h/x'))));
+      return [...seen].sort().join(',');
+    };
+    expect(await spread()).toBe('c,d');
+    d.healthStatus = 500;
+    await eventually(
+      async () => ((await spread()) === 'c' ? true : undefined),
+      'd to leave',
+      10_000,
+      50,
+    );
+    await eventually(
+      async () =>
+        reports.some(
+          (r) =>
+            r.targetGroupArn === tgArn('h') &&
+            r.port === d.port &&
+            r.state === 'unhealthy' &&
+            r.reason === 'Target.ResponseCodeMismatch',
+        )
+          ? true
+          : undefined,
+      'the unhealthy report',
+      5000,
+      50,
+    );
+    const before = reports.length;
+    d.healthStatus = 200;
+    await eventually(
+      async () => ((await spread()) === 'c,d' ? true : undefined),
+      'd to return',
+      10_000,
+      50,
+    );
+    await eventually(
+      async () =>
+        reports.slice(before).some((r) => r.port === d.port && r.state === 'healthy')
+          ? true
+          : undefined,
+      'the healthy report',
+      5000,
+      50,
+    );
+    // a result that changes nothing is not reported again
+    const settled = reports.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reports.length).toBe(settled);
+  });
+
+  it('gives a draining target no new requests while its requests in flight finish', async () => {
+    putGroup('drain');
+    putTarget('drain', c.port);
+    putRule(80, [{ field: 'path-pattern', values: ['/drain/*'] }], [forward('drain')]);
+    const inFlight = call(port, '/drain/slow');
+    await c.slowStarted;
+    putTarget('drain', d.port);
+    putTarget('drain', c.port, 'draining');
+    for (let i = 0; i < 4; i++) expect(backendOf(await call(port, '/drain/x'))).toBe('d');
+    c.releaseSlow();
+    const finished = await inFlight;
+    expect(finished.status).toBe(200);
+    expect(finished.body.toString()).toBe('c slow done');
+  });
+
+  it('changes a live listener without dropping an open keep-alive connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect(backendOf(await call(port, '/live', { agent }))).toBe('a');
+    putListener(port, [
+      {
+        type: 'fixed-response',
+        fixedResponseConfig: { statusCode: '200', messageBody: 'changed' },
+      },
+    ]);
+    const after = await call(port, '/live', { agent });
+    expect(after.reusedSocket).toBe(true);
+    expect(after.body.toString()).toBe('changed');
+    putListener(port, [forward('a')]);
+    const back = await call(port, '/live', { agent });
+    expect(back.reusedSocket).toBe(true);
+    expect(backendOf(back)).toBe('a');
+    agent.destroy();
+  });
+
+  it('opens and closes listener ports as listeners come and go', async () => {
+    const other = await freePort();
+    const arn = `${LISTENER}-2`;
+    putListener(other, [forward('b')], arn);
+    await plane.proxy.ready();
+    expect(backendOf(await call(other, '/'))).toBe('b');
+    // a WebSocket open through it is closed after the grace period (500 ms here)
+    const socket = connect(other, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+    );
+    await eventually(
+      async () =>
+        Buffer.concat(received).toString().startsWith('HTTP/1.1 101') ? true : undefined,
+      'the upgrade',
+      5000,
+      20,
+    );
+    plane.model.deleteResource({ arn, version: nextVersion(arn) });
+    await eventually(
+      async () =>
+        call(other, '/').then(
+          () => undefined,
+          () => true,
+        ),
+      'the port to close',
+      5000,
+      50,
+    );
+    await closed;
+  });
+
+  it('closes client connections idle for longer than the load balancer idle timeout', async () => {
+    plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 1), 2));
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(
+      async () => (Buffer.concat(received).toString().includes('"backend":"a"') ? true : undefined),
+      'the response',
+      5000,
+      20,
+    );
+    const answered = Date.now();
+    const at = await closed;
+    expect(at - answered).toBeGreaterThan(700);
+    expect(at - answered).toBeLessThan(2500);
+    plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 3));
+  });
+
+  it('counts requests by listener and status class, and target errors', async () => {
+    const text = await registry.metrics();
+    expect(text).toMatch(
+      new RegExp(`wharf_lb_requests_total\\{port="${port}",status_class="2xx"\\} \\d+`),
+    );
+    expect(text).toMatch(
+      new RegExp(`wharf_lb_requests_total\\{port="${port}",status_class="5xx"\\} [1-9]`),
+    );
+    expect(text).toMatch(
+      /wharf_lb_target_errors_total\{target_group="[^"]*dead[^"]*",kind="ECONNREFUSED"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /wharf_lb_upstream_duration_seconds_count\{target_group="[^"]*\/a\/1"\} [1-9]/,
+    );
+  });
+});

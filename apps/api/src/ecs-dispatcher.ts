@@ -11,8 +11,11 @@ export class EcsDispatcher {
   constructor(private readonly ctx: OperationContext) {}
 
   async dispatch(operation: string, input: Record<string, unknown>): Promise<unknown> {
-    const handler = OPERATIONS[operation];
-    const modelOp = ECS_MODEL.operations[operation];
+    // Own properties only: `constructor` or `toString` must not find Object.prototype's.
+    const handler = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
+    const modelOp = Object.hasOwn(ECS_MODEL.operations, operation)
+      ? ECS_MODEL.operations[operation]
+      : undefined;
     if (!handler || !modelOp) {
       throw new EcsApiError(
         'UnknownOperationException',

@@ -23,19 +23,21 @@ export class EcsController {
   ): Promise<string> {
     const operation = parseTarget(target);
     res.locals.operation = operation;
-    const input = parseBody(await readBody(req, this.config.API_MAX_BODY_BYTES));
+    const input = parseBody(await readBody(req, res, this.config.API_MAX_BODY_BYTES));
     const output = await this.dispatcher.dispatch(operation, input);
     res.setHeader('content-type', AMZ_JSON_1_1);
     return JSON.stringify(output ?? {});
   }
 }
 
-async function readBody(req: Request, limit: number): Promise<Buffer> {
+async function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
+      // The rest of the body is never read: the connection cannot carry another request.
+      res.setHeader('connection', 'close');
       throw new EcsApiError(
         'SerializationException',
         `The request body exceeds ${limit} bytes`,

@@ -74,9 +74,15 @@ const EXPECTED: Record<string, string> = {
   timestamp: 'a timestamp (epoch seconds)',
 };
 
+const INTEGER_RANGE: Record<string, [number, number]> = {
+  integer: [-(2 ** 31), 2 ** 31 - 1],
+  // JSON numbers past 2^53 are not exact; a long must at least fit in 64 bits.
+  long: [-(2 ** 63), 2 ** 63 - 1],
+};
+
 /**
  * The first place where `value` does not match `shapeName`, or undefined. Members that the
- * model does not know are ignored, as AWS services do, unless `strict`; null counts as absent.
+ * model does not know are ignored, as AWS services do, unless `strict`; a null member counts as absent, a null list item or map value is refused (no ECS list or map is sparse).
  */
 export function findViolation(
   model: EcsModel,
@@ -120,7 +126,10 @@ export function findViolation(
     case 'list': {
       if (!Array.isArray(value)) return typeError();
       for (let i = 0; i < value.length; i++) {
-        if (value[i] === null) continue;
+        // No ECS list is @sparse: a null item is not "absent", it is a value of the wrong type.
+        if (value[i] === null) {
+          return { kind: 'type', path: `${path}[${i}]`, message: `${path}[${i}] must not be null` };
+        }
         const found = findViolation(model, shape.member!, value[i], `${path}[${i}]`, opts);
         if (found) return found;
       }
@@ -129,7 +138,9 @@ export function findViolation(
     case 'map': {
       if (jsonType(value) !== 'object') return typeError();
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (v === null) continue;
+        if (v === null) {
+          return { kind: 'type', path: `${path}.${k}`, message: `${path}.${k} must not be null` };
+        }
         const found = findViolation(model, shape.value!, v, `${path}.${k}`, opts);
         if (found) return found;
       }
@@ -150,8 +161,20 @@ export function findViolation(
     case 'boolean':
       return typeof value === 'boolean' ? undefined : typeError();
     case 'integer':
-    case 'long':
-      return typeof value === 'number' && Number.isInteger(value) ? undefined : typeError();
+    case 'long': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) return typeError();
+      // Smithy's Integer is 32-bit and Long 64-bit: a larger number is not one of them (and
+      // an int32 proto field would silently wrap it: 4294967297 became 1).
+      const [min, max] = INTEGER_RANGE[shape.type];
+      if (value < min || value > max) {
+        return {
+          kind: 'type',
+          path,
+          message: `${path} must be an integer from ${min} to ${max}, not ${value}`,
+        };
+      }
+      return undefined;
+    }
     case 'double':
     case 'timestamp':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : typeError();

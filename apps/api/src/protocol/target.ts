@@ -24,6 +24,26 @@ export function parseTarget(header: string | string[] | undefined): string {
   return operation;
 }
 
+/**
+ * How deeply a request body may nest. The ECS model's inputs nest a few levels; far deeper
+ * JSON (in members the model does not know) would only overflow the stack of whatever walks or
+ * re-serialises it later (JSON.stringify of 10,000 levels throws a RangeError).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Does `value` nest objects and arrays more than `max` levels deep? (No recursion.) */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as object)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** The request body: empty means `{}`; anything but a JSON object is a SerializationException. */
 export function parseBody(raw: Buffer | string | undefined): Record<string, unknown> {
   const text = raw === undefined ? '' : raw.toString('utf8');
@@ -36,6 +56,12 @@ export function parseBody(raw: Buffer | string | undefined): Record<string, unkn
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new EcsApiError('SerializationException', 'The request body must be a JSON object');
+  }
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new EcsApiError(
+      'SerializationException',
+      `The request body nests more than ${MAX_JSON_DEPTH} levels deep`,
+    );
   }
   return value as Record<string, unknown>;
 }

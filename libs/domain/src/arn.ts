@@ -66,5 +66,8 @@ export function parseTaskDefinitionRef(
   }
   const m = /^([A-Za-z0-9_-]{1,255})(?::(\d+))?$/.exec(body);
   if (!m) return undefined;
-  return { family: m[1], revision: m[2] === undefined ? undefined : Number(m[2]) };
+  const revision = m[2] === undefined ? undefined : Number(m[2]);
+  // Revisions are 32-bit (ECS's Integer): a larger one names nothing.
+  if (revision !== undefined && revision > 2_147_483_647) return undefined;
+  return { family: m[1], revision };
 }

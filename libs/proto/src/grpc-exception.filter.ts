@@ -41,7 +41,14 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
     if (exception instanceof WharfError) {
       return throwError(() => ({
         code: exception.grpcCode,
-        message: encodeErrorDetails(exception),
+        message: capDetails(encodeErrorDetails(exception)),
+      }));
+    }
+    if (isUnstorableText(exception)) {
+      return throwError(() => ({
+        code: GrpcCode.INVALID_ARGUMENT,
+        message:
+          'InvalidParameterException: a value contains a character that cannot be stored (NUL, or invalid UTF-8).',
       }));
     }
     if (exception instanceof RpcException) return throwError(() => exception.getError());
@@ -54,7 +61,7 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
         exception.code === GrpcCode.UNAVAILABLE
           ? `ServerException: the ${this.service} could not reach a service it depends on: ${exception.details}`
           : exception.details;
-      return throwError(() => ({ code, message }));
+      return throwError(() => ({ code, message: capDetails(message ?? '') }));
     }
     const correlationId = randomUUID();
     const handler = host.getArgByIndex?.<{ getPath?: () => string } | undefined>(2);
@@ -67,4 +74,22 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
       message: `ServerException: internal error in the ${this.service} (correlation id ${correlationId})`,
     }));
   }
+}
+
+/**
+ * gRPC carries the details in a trailer, and a trailer of hundreds of kilobytes (an error
+ * that quotes a huge input) makes the peer drop the connection: details are capped.
+ */
+export const MAX_ERROR_DETAILS = 2048;
+
+function capDetails(details: string): string {
+  return details.length <= MAX_ERROR_DETAILS
+    ? details
+    : `${details.slice(0, MAX_ERROR_DETAILS - 1)}…`;
+}
+
+/** Postgres refusing text it cannot store (22021 a NUL or invalid byte, 22P05 untranslatable). */
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
 }

@@ -6,6 +6,7 @@ import { schedulerV1 } from '@wharf/proto';
 import type { ApiConfig } from '../config';
 import { SCHEDULER_CLIENT } from '../scheduler-pool';
 import { API_CONFIG } from '../tokens';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../protocol/target';
 
 const SCHEDULER_TIMEOUT_MS = 10_000;
 /** As RunTask: at most 10 tasks. */
@@ -44,6 +45,9 @@ export function parseExplainBody(raw: Buffer): ExplainBody {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, 'The body must be a JSON object with at least taskDefinition.');
+  }
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, `The body nests more than ${MAX_JSON_DEPTH} levels deep.`);
   }
   const b = body as Record<string, unknown>;
   if (typeof b.taskDefinition !== 'string' || !b.taskDefinition) {

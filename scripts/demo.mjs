@@ -14,7 +14,8 @@
 //
 // Environment: WHARF_ENDPOINT (http://127.0.0.1:4700), WHARF_CLUSTER (default),
 // WHARF_WORKLOAD_IMAGE (wharf/busybox:dev), WHARF_WAIT_SECONDS (180), AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_REGION (any values; Wharf's defaults are used when unset).
+// AWS_SECRET_ACCESS_KEY (a key Wharf issued: scripts/up.sh writes one to .wharf/credentials.env),
+// AWS_REGION (us-east-1).
 import { createHash, createHmac } from 'node:crypto';
 
 const endpoint = (process.env.WHARF_ENDPOINT ?? 'http://127.0.0.1:4700').replace(/\/$/, '');

@@ -64,6 +64,33 @@ log "starting the stack (${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME up -d)"
 "${COMPOSE[@]}" up -d --remove-orphans
 
 endpoint="http://127.0.0.1:$WHARF_API_PORT"
+mkdir -p .wharf
+if [ "${WHARF_API_AUTH:-sigv4}" = "dev" ]; then
+  auth_note="DEVELOPMENT MODE (WHARF_API_AUTH=dev): the api accepts any credentials"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-wharf}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-wharf}"
+else
+  # Requests must be signed with an access key Wharf issued: make one for this machine's user
+  # (state may still be starting, hence the retries). The secret is shown nowhere else.
+  log "making an access key (wharf admin access-key create)"
+  creds=""
+  for _ in $(seq 1 90); do
+    if creds=$("${COMPOSE[@]}" exec -T api wharf admin access-key create --name "quickstart-$(date +%Y%m%d%H%M%S)" --format env 2>/dev/null); then
+      break
+    fi
+    creds=""
+    sleep 2
+  done
+  if [ -z "$creds" ]; then
+    log "could not make an access key; see '${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs api state'"
+    exit 1
+  fi
+  (umask 077 && printf '%s\nAWS_DEFAULT_REGION=us-east-1\n' "$creds" | tr -d '\r' > .wharf/credentials.env)
+  set -a
+  # shellcheck disable=SC1091
+  . .wharf/credentials.env
+  set +a
+  auth_note="requests are signed with the access key in .wharf/credentials.env (SigV4)"
+fi
 log "waiting for the api at $endpoint and for the agent to register"
 if ! WHARF_ENDPOINT="$endpoint" node scripts/demo.mjs wait; then
   "${COMPOSE[@]}" ps >&2 || true
@@ -77,28 +104,30 @@ fi
 
 # Remember this stack's container instances: `npm run down` removes the task containers left
 # with their label, and no one else's.
-mkdir -p .wharf
 { cat .wharf/compose-instances 2>/dev/null || true; WHARF_ENDPOINT="$endpoint" node scripts/demo.mjs instances || true; } \
   | sort -u > .wharf/compose-instances.tmp && mv -f .wharf/compose-instances.tmp .wharf/compose-instances
 
 cat <<MSG
 
 Wharf is up.
-  ECS API        $endpoint   (aws ecs --endpoint-url $endpoint ...; any credentials)
+  ECS API        $endpoint   (aws ecs --endpoint-url $endpoint ...)
+  auth           $auth_note
   task ports     published on $WHARF_HOST_ADDRESS (this machine's Docker engine runs the tasks)
   lb listeners   127.0.0.1:${WHARF_LB_PORTS:-8080-8089}
   logs           ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs -f
   stop           npm run down   (npm run down -- --volumes also drops the data)
 
 Try it with the AWS CLI:
-  export AWS_ACCESS_KEY_ID=wharf AWS_SECRET_ACCESS_KEY=wharf AWS_DEFAULT_REGION=us-east-1
+  set -a; . .wharf/credentials.env; set +a      # (dev mode: any AWS_ACCESS_KEY_ID/SECRET)
   aws ecs --endpoint-url $endpoint register-task-definition --family hello \\
     --container-definitions '[{"name":"web","image":"wharf/busybox:dev","memory":32,"essential":true,
       "command":["httpd","-f","-p","8000","-h","/"],"portMappings":[{"containerPort":8000}]}]'
   aws ecs --endpoint-url $endpoint run-task --cluster default --task-definition hello
   aws ecs --endpoint-url $endpoint describe-tasks --cluster default --tasks <taskArn from run-task>
   aws ecs --endpoint-url $endpoint stop-task --cluster default --task <taskArn>
-or without it:  node scripts/demo.mjs   (WHARF_ENDPOINT=$endpoint)
+or without it:  node scripts/demo.mjs   (WHARF_ENDPOINT=$endpoint, with those variables set)
+More keys:       ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME exec api wharf admin access-key create --name NAME
+                 (list, revoke ID: wharf admin access-key list | revoke ID)
 
 MSG
 

@@ -52,7 +52,7 @@ describe('concurrent RunTask across two scheduler replicas', () => {
     ecs = new ECSClient({
       endpoint: topology.services.api.url,
       region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      credentials: topology.credentials,
       maxAttempts: 1,
     });
     await ecs.send(

@@ -52,7 +52,7 @@ describe('the load balancer in front of services', () => {
   async function v1<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${api}/v1${path}`, {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: topology!.bearer },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -22,6 +22,7 @@ describe('api HTTP layer with its peers down', () => {
     const port = await closedPort();
     api = await startApi(
       apiConfigSchema.parse({
+        API_AUTH: 'dev',
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         STATE_URL: `127.0.0.1:${port}`,

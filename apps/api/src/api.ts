@@ -12,9 +12,11 @@ import { firstValueFrom, timeout } from 'rxjs';
 import type { ApiConfig } from './config';
 import { EcsDispatcher } from './ecs-dispatcher';
 import { EcsExceptionFilter } from './ecs-exception.filter';
+import { EcsApiError } from './protocol/ecs-errors';
 import { EcsController } from './ecs.controller';
 import { createSchedulerPool, SCHEDULER_CLIENT } from './scheduler-pool';
-import { API_CONFIG } from './tokens';
+import { Authenticator } from './auth/authenticator';
+import { API_CONFIG, AUTHENTICATOR } from './tokens';
 import { LbApiModule } from './v1/lb.module';
 import { LogsController } from './v1/logs.controller';
 import { OpenApiController } from './v1/openapi.controller';
@@ -29,6 +31,7 @@ class ApiModule {
     scheduler: schedulerV1.SchedulerServiceClient,
     state: stateV1.StateServiceClient,
     logger: Logger,
+    auth: Authenticator,
   ): DynamicModule {
     return {
       module: ApiModule,
@@ -44,6 +47,7 @@ class ApiModule {
         { provide: API_CONFIG, useValue: config },
         { provide: EcsDispatcher, useValue: dispatcher },
         { provide: SCHEDULER_CLIENT, useValue: scheduler },
+        { provide: AUTHENTICATOR, useValue: auth },
       ],
     };
   }
@@ -64,6 +68,17 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     scheduler: scheduler.client,
     arnContext: { region: config.WHARF_REGION, accountId: config.WHARF_ACCOUNT_ID },
   });
+
+  const auth = new Authenticator(
+    state.client,
+    { mode: config.API_AUTH, region: config.WHARF_REGION, cacheMs: config.API_AUTH_CACHE_MS },
+    logger,
+  );
+  if (auth.mode === 'dev') {
+    logger.warn(
+      'DEVELOPMENT MODE (API_AUTH=dev): requests are not authenticated, any access key is accepted',
+    );
+  }
 
   const ops = new OpsServer('api', logger);
   ops.addReadinessCheck('state', async () => {
@@ -86,7 +101,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   });
 
   const app = await NestFactory.create<NestExpressApplication>(
-    ApiModule.create(config, dispatcher, scheduler.client, state.client, logger),
+    ApiModule.create(config, dispatcher, scheduler.client, state.client, logger, auth),
     new ExpressAdapter(),
     { bodyParser: false, logger: new PinoNestLogger(logger) },
   );
@@ -113,6 +128,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       logger.info(
         {
           requestId,
+          principal: res.locals.principal as string | undefined,
           operation,
           status: res.statusCode,
           errorType: res.locals.errorType as string | undefined,
@@ -122,6 +138,23 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       );
     });
     next();
+  });
+  // /v1 takes the same access keys as bearer tokens; its description and docs page are open.
+  app.use('/v1', (req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'GET' && (req.path === '/openapi.json' || req.path === '/docs')) {
+      return next();
+    }
+    auth
+      .bearer(req.headers.authorization)
+      .then((principal) => {
+        res.locals.principal = principal;
+        next();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof EcsApiError)) return next(err);
+        res.locals.errorType = err.type;
+        res.status(err.status).json({ message: err.message, code: err.type });
+      });
   });
   app.useGlobalFilters(new EcsExceptionFilter(logger));
 

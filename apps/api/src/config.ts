@@ -41,6 +41,15 @@ export const apiConfigSchema = z.object({
   SCHEDULER_URL: schedulerUrls,
   /** Largest request body accepted, in bytes. */
   API_MAX_BODY_BYTES: env.int(1024 * 1024, 1024),
+  /**
+   * `sigv4` (the default): every ECS request must be signed (SigV4) and every /v1 request
+   * carry `Authorization: Bearer <key id>:<secret>`, with an access key made by
+   * `wharf admin access-key create`. `dev`: development mode, any key or none is accepted
+   * (the api warns at start).
+   */
+  API_AUTH: z.enum(['sigv4', 'dev']).default('sigv4'),
+  /** How long an access key's secret is trusted before state is asked again (revocations). */
+  API_AUTH_CACHE_MS: env.int(10_000, 0),
 });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -3,7 +3,8 @@ import type { Request, Response } from 'express';
 import { EcsDispatcher } from './ecs-dispatcher';
 import { EcsApiError } from './protocol/ecs-errors';
 import { AMZ_JSON_1_1, parseBody, parseTarget } from './protocol/target';
-import { API_CONFIG } from './tokens';
+import { Authenticator } from './auth/authenticator';
+import { API_CONFIG, AUTHENTICATOR } from './tokens';
 import type { ApiConfig } from './config';
 
 /** The ECS JSON 1.1 protocol: every operation is `POST /` named by `X-Amz-Target`. */
@@ -12,6 +13,7 @@ export class EcsController {
   constructor(
     private readonly dispatcher: EcsDispatcher,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(AUTHENTICATOR) private readonly auth: Authenticator,
   ) {}
 
   @Post()
@@ -21,9 +23,19 @@ export class EcsController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
+    const body = await readBody(req, res, this.config.API_MAX_BODY_BYTES);
+    // Who asks comes first: an unsigned or badly signed request learns nothing else.
+    const queryAt = req.originalUrl.indexOf('?');
+    res.locals.principal = await this.auth.ecs({
+      method: req.method,
+      path: req.path,
+      query: queryAt < 0 ? '' : req.originalUrl.slice(queryAt + 1),
+      headers: req.headers,
+      body,
+    });
     const operation = parseTarget(target);
     res.locals.operation = operation;
-    const input = parseBody(await readBody(req, res, this.config.API_MAX_BODY_BYTES));
+    const input = parseBody(body);
     const output = await this.dispatcher.dispatch(operation, input);
     res.setHeader('content-type', AMZ_JSON_1_1);
     return JSON.stringify(output ?? {});

@@ -1748,6 +1748,8 @@ describe('fuzz: the ECS JSON protocol and the /v1 routes refuse what is invalid,
     stops.unshift(() => scheduler.stop());
     const api = await startApi(
       loadConfig(apiConfigSchema, {
+        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
+        API_AUTH: 'dev',
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         STATE_URL: state.grpcUrl,

@@ -52,6 +52,8 @@ describe('load balancers through the api against real state', () => {
     stops.unshift(() => state.stop());
     const api = await startApi(
       loadConfig(apiConfigSchema, {
+        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
+        API_AUTH: 'dev',
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         STATE_URL: state.grpcUrl,

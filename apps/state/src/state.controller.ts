@@ -10,6 +10,7 @@ import { DeleteServiceUseCase } from './delete-service.use-case';
 import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
 import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
+import { AccessKeysUseCase } from './access-keys.use-case';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkInstanceTasksLostUseCase } from './mark-instance-tasks-lost.use-case';
@@ -56,6 +57,7 @@ export class StateController implements stateV1.StateServiceController {
     @Inject(RecordServiceProgressUseCase)
     private readonly recordServiceProgressUseCase: RecordServiceProgressUseCase,
     @Inject(LeasesUseCase) private readonly leases: LeasesUseCase,
+    @Inject(AccessKeysUseCase) private readonly accessKeys: AccessKeysUseCase,
     @Inject(PutLbResourceUseCase) private readonly putLbResourceUseCase: PutLbResourceUseCase,
     @Inject(DeleteLbResourceUseCase)
     private readonly deleteLbResourceUseCase: DeleteLbResourceUseCase,
@@ -205,5 +207,18 @@ export class StateController implements stateV1.StateServiceController {
   }
   describeTargetHealth(req: stateV1.DescribeTargetHealthRequest): Promise<stateV1.TargetsResponse> {
     return this.lbQueries.describeTargetHealth(req);
+  }
+
+  createAccessKey(req: stateV1.CreateAccessKeyRequest): Promise<stateV1.AccessKeySecret> {
+    return this.accessKeys.create(req);
+  }
+  listAccessKeys(): Promise<stateV1.ListAccessKeysResponse> {
+    return this.accessKeys.list();
+  }
+  revokeAccessKey(req: stateV1.RevokeAccessKeyRequest): Promise<stateV1.AccessKey> {
+    return this.accessKeys.revoke(req);
+  }
+  resolveAccessKey(req: stateV1.ResolveAccessKeyRequest): Promise<stateV1.AccessKeySecret> {
+    return this.accessKeys.resolve(req);
   }
 }

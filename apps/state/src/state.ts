@@ -28,6 +28,7 @@ import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
 import { LbRepository } from './lb.repository';
 import { LeaseRepository } from './lease.repository';
+import { AccessKeysUseCase } from './access-keys.use-case';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkDisconnectedAgentsUseCase } from './mark-disconnected-agents.use-case';
@@ -190,6 +191,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new RecordServiceProgressUseCase(ctx, clusters, services, outbox),
       },
       { provide: LeasesUseCase, useValue: new LeasesUseCase(ctx, new LeaseRepository()) },
+      { provide: AccessKeysUseCase, useValue: new AccessKeysUseCase(ctx) },
       {
         provide: PutLbResourceUseCase,
         useValue: new PutLbResourceUseCase(ctx, lbResources, outbox),

@@ -48,6 +48,11 @@ export interface StartTopologyOptions {
   lbListenerPorts?: number[];
 }
 
+export interface AccessKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 export interface TopologyHost extends StartedHost {
   /** The container instance this host's agent registered as (from its data directory). */
   containerInstanceArn: string;
@@ -67,8 +72,12 @@ export interface Topology {
     lb: StartedService;
   };
   hosts: TopologyHost[];
-  /** An ECS client of the api, as a user would have. */
+  /** An ECS client of the api, as a user would have, signing with `credentials`. */
   ecs: ECSClient;
+  /** The access key the topology made for the tests (also a /v1 bearer token). */
+  credentials: AccessKey;
+  /** `Authorization` for /v1: `Bearer <access key id>:<secret>`. */
+  bearer: string;
   cluster: string;
   /** DescribeTasks of these tasks in the topology's cluster (in the order given). */
   describeTasks(taskArns: string[]): Promise<Task[]>;
@@ -194,11 +203,19 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     for (const r of startedHosts) if (r.status === 'rejected') throw r.reason;
     const started = startedHosts.map((r) => (r as PromiseFulfilledResult<StartedHost>).value);
 
-    const client = new ECSClient({
-      endpoint: api.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    });
+    // An access key, made as an administrator would (`wharf admin` in the api container):
+    // the api authenticates every request (API_AUTH=sigv4, its default).
+    const issued = await api.container.exec([
+      'wharf',
+      'admin',
+      'access-key',
+      'create',
+      '--name',
+      'e2e',
+    ]);
+    if (issued.exitCode !== 0) throw new Error(`wharf admin failed: ${issued.output}`);
+    const credentials = JSON.parse(issued.stdout) as AccessKey;
+    const client = new ECSClient({ endpoint: api.url, region: 'us-east-1', credentials });
     ecs = client;
     await eventually(
       async () => {
@@ -239,6 +256,8 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       services: { state, scheduler: schedulers[0], schedulers, api, lb },
       hosts,
       ecs: client,
+      credentials,
+      bearer: `Bearer ${credentials.accessKeyId}:${credentials.secretAccessKey}`,
       cluster,
       describeTasks,
       waitForTask: async (taskArn, accept, what, timeoutMs = 120_000) => {

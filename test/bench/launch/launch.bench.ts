@@ -329,6 +329,8 @@ async function startWharf(cleanup: Cleanup): Promise<WharfSetup> {
   cleanup.push('stopping scheduler', () => scheduler.stop());
   const api = await startApi(
     loadConfig(apiConfigSchema, {
+      // Authentication has its own test (auth.int-spec.ts); any key is fine here.
+      API_AUTH: 'dev',
       API_PORT: '0',
       API_HOST: '127.0.0.1',
       STATE_URL: state.grpcUrl,

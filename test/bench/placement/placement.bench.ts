@@ -512,6 +512,8 @@ async function startWharf(cleanup: Cleanup): Promise<Wharf> {
   cleanup.push('stopping scheduler', () => scheduler.stop());
   const api = await startApi(
     loadConfig(apiConfigSchema, {
+      // Authentication has its own test (auth.int-spec.ts); any key is fine here.
+      API_AUTH: 'dev',
       API_PORT: '0',
       API_HOST: '127.0.0.1',
       STATE_URL: state.grpcUrl,
@@ -572,6 +574,7 @@ async function spawnServices(
     'api',
     {
       API_PORT: String(apiPort),
+      API_AUTH: 'dev',
       API_HOST: '127.0.0.1',
       STATE_URL: stateUrl,
       SCHEDULER_URL: schedulerUrl,

@@ -4,6 +4,7 @@
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { checkInput, EcsDispatcher } from '../ecs-dispatcher';
+import type { Authenticator } from '../auth/authenticator';
 import { EcsController } from '../ecs.controller';
 import type { OperationContext } from '../operations';
 import { apiConfigSchema } from '../config';
@@ -106,7 +107,13 @@ describe('a body over the limit', () => {
   // The rest of it is not read, so the connection is closed rather than reused.
   it('is a 413 SerializationException that closes the connection', async () => {
     const config = loadConfig(apiConfigSchema, { API_MAX_BODY_BYTES: '1024' });
-    const controller = new EcsController(new EcsDispatcher({} as OperationContext), config);
+    // (The body is read before anyone is authenticated: this one never gets that far.)
+    const auth = { ecs: () => Promise.reject(new Error('not reached')) };
+    const controller = new EcsController(
+      new EcsDispatcher({} as OperationContext),
+      config,
+      auth as unknown as Authenticator,
+    );
     const headers: Record<string, string> = {};
     const res = {
       locals: {},

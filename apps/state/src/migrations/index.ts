@@ -4,6 +4,7 @@ import { attributesClientTokens } from './0003_attributes_client_tokens';
 import { services } from './0004_services';
 import { serviceTaskIndex } from './0005_service_task_index';
 import { loadBalancers } from './0006_load_balancers';
+import { accessKeys } from './0007_access_keys';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -19,4 +20,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0004_services', sql: services },
   { id: '0005_service_task_index', sql: serviceTaskIndex },
   { id: '0006_load_balancers', sql: loadBalancers },
+  { id: '0007_access_keys', sql: accessKeys },
 ];

@@ -583,6 +583,43 @@ export interface TargetsResponse {
   targets: LbTarget[];
 }
 
+export interface AccessKey {
+  accessKeyId: string;
+  /** what it is for, given at creation */
+  name: string;
+  /** Active | Inactive */
+  status: string;
+  /** epoch ms */
+  createdAt: number;
+  /** epoch ms; 0 while Active */
+  revokedAt: number;
+}
+
+export interface AccessKeySecret {
+  key: AccessKey | undefined;
+  secretAccessKey: string;
+}
+
+export interface CreateAccessKeyRequest {
+  /** 1-64 characters [A-Za-z0-9_.@-] */
+  name: string;
+}
+
+export interface ListAccessKeysRequest {
+}
+
+export interface ListAccessKeysResponse {
+  keys: AccessKey[];
+}
+
+export interface RevokeAccessKeyRequest {
+  accessKeyId: string;
+}
+
+export interface ResolveAccessKeyRequest {
+  accessKeyId: string;
+}
+
 /**
  * The state service is the only process that opens Postgres. Every read and write of the
  * cluster model goes through it. Errors carry canonical gRPC status codes.
@@ -757,6 +794,21 @@ export interface StateServiceClient {
   reportTargetHealth(request: ReportTargetHealthRequest): Observable<TargetsResponse>;
 
   describeTargetHealth(request: DescribeTargetHealthRequest): Observable<TargetsResponse>;
+
+  /**
+   * Access keys, for the api's SigV4 authentication (and bearer tokens on /v1). Create makes
+   * an Active key and is the only answer carrying its secret besides ResolveAccessKey, which
+   * is for the api alone (it needs the secret to check a signature; NOT_FOUND for an unknown
+   * or revoked key). List never carries secrets. Revoke makes a key Inactive for good.
+   */
+
+  createAccessKey(request: CreateAccessKeyRequest): Observable<AccessKeySecret>;
+
+  listAccessKeys(request: ListAccessKeysRequest): Observable<ListAccessKeysResponse>;
+
+  revokeAccessKey(request: RevokeAccessKeyRequest): Observable<AccessKey>;
+
+  resolveAccessKey(request: ResolveAccessKeyRequest): Observable<AccessKeySecret>;
 
   /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
@@ -1003,6 +1055,27 @@ export interface StateServiceController {
   ): Promise<TargetsResponse> | Observable<TargetsResponse> | TargetsResponse;
 
   /**
+   * Access keys, for the api's SigV4 authentication (and bearer tokens on /v1). Create makes
+   * an Active key and is the only answer carrying its secret besides ResolveAccessKey, which
+   * is for the api alone (it needs the secret to check a signature; NOT_FOUND for an unknown
+   * or revoked key). List never carries secrets. Revoke makes a key Inactive for good.
+   */
+
+  createAccessKey(
+    request: CreateAccessKeyRequest,
+  ): Promise<AccessKeySecret> | Observable<AccessKeySecret> | AccessKeySecret;
+
+  listAccessKeys(
+    request: ListAccessKeysRequest,
+  ): Promise<ListAccessKeysResponse> | Observable<ListAccessKeysResponse> | ListAccessKeysResponse;
+
+  revokeAccessKey(request: RevokeAccessKeyRequest): Promise<AccessKey> | Observable<AccessKey> | AccessKey;
+
+  resolveAccessKey(
+    request: ResolveAccessKeyRequest,
+  ): Promise<AccessKeySecret> | Observable<AccessKeySecret> | AccessKeySecret;
+
+  /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
    * is free or expired, or renews it for its holder; the answer says who holds it until when.
    */
@@ -1052,6 +1125,10 @@ export function StateServiceControllerMethods() {
       "deregisterTargets",
       "reportTargetHealth",
       "describeTargetHealth",
+      "createAccessKey",
+      "listAccessKeys",
+      "revokeAccessKey",
+      "resolveAccessKey",
       "acquireLease",
       "releaseLease",
     ];

@@ -368,6 +368,37 @@ describe('the load balancer in front of services', () => {
     expect(Date.now() - killedAt).toBeLessThan(22_000);
   });
 
+  it('replaces a task the load balancer finds unhealthy, after the grace period', async () => {
+    await stable('service-b');
+    await healthyTargets(groupB, 'service-b');
+    const { taskArns } = await ecs.send(
+      new ListTasksCommand({ cluster: CLUSTER, serviceName: 'service-b' }),
+    );
+    const [task] = await topology!.describeTasks(taskArns!);
+    const host = topology!.hosts.find((h) => h.containerInstanceArn === task.containerInstanceArn)!;
+    // The container keeps running, but its health check path now answers 404.
+    const [id] = (
+      await host.docker(['ps', '-q', '--filter', `label=com.wharf.task-arn=${task.taskArn}`])
+    )
+      .trim()
+      .split('\n');
+    await host.docker(['exec', id, 'rm', '/www/index.html']);
+    const stopped = await topology!.waitForTask(
+      task.taskArn!,
+      (t) => t.lastStatus === 'STOPPED',
+      'the unhealthy task is stopped',
+      90_000,
+    );
+    expect(stopped.stoppedReason).toBe('Task failed ELB health checks');
+    await stable('service-b');
+    await healthyTargets(groupB, 'service-b');
+    const { taskArns: now } = await ecs.send(
+      new ListTasksCommand({ cluster: CLUSTER, serviceName: 'service-b' }),
+    );
+    expect(now).toHaveLength(3);
+    expect(now).not.toContain(task.taskArn);
+  });
+
   it('splits traffic between weighted target groups', async () => {
     await v1('POST', '/rules', {
       listenerArn: listener,

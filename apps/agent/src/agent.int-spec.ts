@@ -226,6 +226,7 @@ describe('agent (with state, NATS and Docker)', () => {
               stoppedAt: 0,
               executionStoppedAt: 0,
               availabilityZone: '',
+              protectedUntil: 0,
             },
           },
         ],

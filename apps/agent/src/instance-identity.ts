@@ -10,11 +10,13 @@ export interface StoredIdentity {
   cluster: string;
 }
 
-const FILE = 'instance.json';
+export const IDENTITY_FILE = 'instance.json';
 
 export async function readIdentity(dataDir: string): Promise<StoredIdentity | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as StoredIdentity;
+    const parsed = JSON.parse(
+      await readFile(join(dataDir, IDENTITY_FILE), 'utf8'),
+    ) as StoredIdentity;
     if (typeof parsed.containerInstanceArn !== 'string' || !parsed.containerInstanceArn) {
       return undefined;
     }
@@ -27,7 +29,7 @@ export async function readIdentity(dataDir: string): Promise<StoredIdentity | un
 
 export async function writeIdentity(dataDir: string, identity: StoredIdentity): Promise<void> {
   await mkdir(dataDir, { recursive: true });
-  const tmp = join(dataDir, `${FILE}.tmp`);
+  const tmp = join(dataDir, `${IDENTITY_FILE}.tmp`);
   await writeFile(tmp, JSON.stringify(identity, null, 2));
-  await rename(tmp, join(dataDir, FILE));
+  await rename(tmp, join(dataDir, IDENTITY_FILE));
 }

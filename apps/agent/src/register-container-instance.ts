@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import type { Logger } from 'pino';
+import { GrpcCode } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
-import { readIdentity, writeIdentity } from './instance-identity';
+import { IDENTITY_FILE, readIdentity, writeIdentity } from './instance-identity';
 import { retryForever } from './retry';
 
 export type RegistrationRequest = Omit<
@@ -10,8 +12,33 @@ export type RegistrationRequest = Omit<
 >;
 
 /**
+ * State refused to register the instance the data directory remembers because it was
+ * deregistered. No retry can cure that, and registering as a new instance on our own would
+ * put a host that may still run orphaned tasks back into placement: the agent stops instead.
+ */
+export class InstanceDeregisteredError extends Error {
+  constructor(
+    readonly containerInstanceArn: string,
+    readonly dataDir: string,
+    detail: string,
+  ) {
+    super(
+      `container instance ${containerInstanceArn} was deregistered; this agent will not run with it. ` +
+        `To register this host as a new container instance, stop the tasks still running on it ` +
+        `and delete ${join(dataDir, IDENTITY_FILE)} (state said: ${detail})`,
+    );
+    this.name = 'InstanceDeregisteredError';
+  }
+}
+
+const isFailedPrecondition = (err: unknown): boolean =>
+  (err as { code?: unknown } | null)?.code === GrpcCode.FAILED_PRECONDITION;
+
+/**
  * Registers this host with state, as the instance it was before when the data directory
- * remembers one, retrying until state answers; then remembers the ARN state gave.
+ * remembers one, retrying until state answers; then remembers the ARN state gave. A
+ * remembered instance that was deregistered (FAILED_PRECONDITION) is not retried:
+ * `InstanceDeregisteredError`, and the data directory is left as it is.
  */
 export async function registerContainerInstance(
   state: stateV1.StateServiceClient,
@@ -28,7 +55,12 @@ export async function registerContainerInstance(
     // always safe to send.
     () => firstValueFrom(state.registerContainerInstance({ ...request, containerInstanceArn })),
     logger,
-  );
+    { isFinal: (err) => !!containerInstanceArn && isFailedPrecondition(err) },
+  ).catch((err: unknown) => {
+    if (!isFailedPrecondition(err)) throw err;
+    const detail = (err as { details?: string }).details ?? String(err);
+    throw new InstanceDeregisteredError(containerInstanceArn, dataDir, detail);
+  });
   await writeIdentity(dataDir, {
     containerInstanceArn: instance.containerInstanceArn,
     cluster: request.cluster,

@@ -64,9 +64,18 @@ describe('api HTTP layer with its peers down', () => {
   });
 
   it('rejects operations it does not serve and unsupported members', async () => {
+    // In the model, not served: why, with the error the operation declares.
     const res = await post(`${TARGET}.CreateCapacityProvider`, '{"name":"cp"}');
     expect(res.status).toBe(400);
-    expect(res.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+    expect(res.headers.get('x-amzn-errortype')).toBe('ClientException');
+    expect(((await res.json()) as { message: string }).message).toMatch(
+      /^CreateCapacityProvider is not supported by Wharf: there are no Auto Scaling groups/,
+    );
+    const taskSet = await post(`${TARGET}.CreateTaskSet`, '{}');
+    expect(taskSet.headers.get('x-amzn-errortype')).toBe('UnsupportedFeatureException');
+    // Not in the model at all.
+    const unknown = await post(`${TARGET}.LaunchRockets`, '{}');
+    expect(unknown.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
     const fargate = await post(
       `${TARGET}.RunTask`,
       '{"taskDefinition":"web","launchType":"FARGATE"}',

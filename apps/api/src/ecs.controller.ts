@@ -36,7 +36,11 @@ export class EcsController {
     const operation = parseTarget(target);
     res.locals.operation = operation;
     const input = parseBody(body);
-    const output = await this.dispatcher.dispatch(operation, input);
+    const output = await this.dispatcher.dispatch(
+      operation,
+      input,
+      res.locals.principal as string | undefined,
+    );
     res.setHeader('content-type', AMZ_JSON_1_1);
     return JSON.stringify(output ?? {});
   }

@@ -219,6 +219,9 @@ function slots(
   return out;
 }
 
+const isPlainObject = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 const set = (slot: Slot, v: unknown) => {
   (slot.parent as Record<string | number, unknown>)[slot.key!] = v;
 };
@@ -266,7 +269,9 @@ function mutate(value: Json, shape: string, kind: MutationKind, r: Rand): Mutati
       (s) =>
         (s.present || s.parent === undefined) &&
         shapeOf(ECS_MODEL, s.shape).type === 'structure' &&
-        (shapeOf(ECS_MODEL, s.shape).required ?? []).length > 0,
+        (shapeOf(ECS_MODEL, s.shape).required ?? []).length > 0 &&
+        // An earlier mutation may have put a non-object where the structure was.
+        isPlainObject(s.parent === undefined ? value : (s.parent as Json)[s.key as string]),
     );
     if (structs.length) {
       const s = pick(r, structs);

@@ -33,6 +33,7 @@ const instance = (arn: string, memory: number, version = 1): common.ContainerIns
   hostname: '',
   hostAddress: '',
   taskGroups: [],
+  tagsJson: '[]',
 });
 
 type Commit = (

@@ -34,6 +34,7 @@ const instance = (arn: string, memory: number, version: number): common.Containe
   hostname: '',
   hostAddress: '',
   taskGroups: [],
+  tagsJson: '[]',
 });
 
 function setup(

@@ -189,6 +189,7 @@ export class TaskLauncher {
       stoppedAt: 0,
       executionStoppedAt: 0,
       availabilityZone: '',
+      protectedUntil: 0,
     };
   }
 

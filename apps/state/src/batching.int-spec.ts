@@ -56,6 +56,7 @@ const EMPTY_TASK: common.Task = {
   stoppedAt: 0,
   executionStoppedAt: 0,
   availabilityZone: '',
+  protectedUntil: 0,
 };
 
 interface Claim {

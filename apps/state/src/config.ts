@@ -27,6 +27,11 @@ export const stateConfigSchema = z.object({
    * stays draining up to this much longer than its group's delay.
    */
   LB_TARGET_SWEEP_INTERVAL_MS: env.int(5_000, 10),
+  /**
+   * How often task definitions left DELETE_IN_PROGRESS (still used when DeleteTaskDefinitions
+   * ran) are looked at again and removed once no task or service uses them.
+   */
+  TASK_DEFINITION_SWEEP_INTERVAL_MS: env.int(30_000, 10),
 });
 
 export type StateConfig = z.infer<typeof stateConfigSchema>;

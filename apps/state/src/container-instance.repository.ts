@@ -4,6 +4,7 @@ import type { common } from '@wharf/proto';
 import { mergeAttributes } from './attributes';
 import { PENDING_STATUSES } from './cluster.repository';
 import { ms } from './db';
+import { normaliseTags } from './resource-tag.repository';
 
 type Queryable = Pool | PoolClient;
 
@@ -35,6 +36,7 @@ export interface InstanceRow {
   /** Stored liveness: flipped false by the liveness sweep, true by a fresh heartbeat. */
   agent_connected: boolean;
   version: string;
+  tags?: unknown;
   running?: number;
   pending?: number;
   /** Tasks not yet STOPPED per group (queries with counts only). */
@@ -329,7 +331,11 @@ export class ContainerInstanceRepository {
     return rows.map((r) => this.toProto(r));
   }
 
-  /** A page in id order, after `afterId` (exclusive); `status` '' means any. */
+  /**
+   * A page in id order, after `afterId` (exclusive); `status` '' means every status but
+   * INACTIVE (ECS ListContainerInstances: deregistered instances are listed only when asked
+   * for by status).
+   */
   async page(
     q: Queryable,
     cluster: string,
@@ -338,7 +344,8 @@ export class ContainerInstanceRepository {
     limit: number,
   ): Promise<common.ContainerInstance[]> {
     const { rows } = await q.query<InstanceRow>(
-      `${WITH_COUNTS} WHERE ci.cluster = $2 AND ($3 = '' OR ci.status = $3) AND ci.id > $4
+      `${WITH_COUNTS} WHERE ci.cluster = $2
+          AND (($3 = '' AND ci.status <> 'INACTIVE') OR ci.status = $3) AND ci.id > $4
         ORDER BY ci.id LIMIT $5`,
       [PENDING_STATUSES, cluster, status, afterId, limit],
     );
@@ -367,6 +374,7 @@ export class ContainerInstanceRepository {
       hostname: r.hostname,
       hostAddress: r.host_address,
       taskGroups: r.task_groups ?? [],
+      tagsJson: JSON.stringify(normaliseTags(r.tags)),
     };
   }
 

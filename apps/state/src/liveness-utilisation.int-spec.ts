@@ -131,6 +131,7 @@ describe('state: agent liveness and utilisation', () => {
               stoppedAt: 0,
               executionStoppedAt: 0,
               availabilityZone: '',
+              protectedUntil: 0,
             },
           },
         ],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   arns,
   clusterNameOf,
+  ClientError,
   ClusterNotFoundError,
   InstanceResources,
   InvalidParameterError,
@@ -20,6 +21,12 @@ import type { TaskRepository } from './task.repository';
  * Registers an agent's host. An agent that comes back with the ARN it kept keeps its
  * identity: new totals, attributes and addresses, and what remains is recomputed from the
  * registered totals minus the claims of its tasks that are not STOPPED.
+ *
+ * A deregistered (INACTIVE) instance is never brought back: as in ECS, deregistration is
+ * final. Its agent is refused (FAILED_PRECONDITION ClientException) rather than silently
+ * given a new identity, because the host may still run the tasks that were orphaned; the
+ * agent stops, and an operator who wants the host back clears the agent's data directory so
+ * it registers as a new instance.
  */
 export class RegisterContainerInstanceUseCase {
   constructor(
@@ -52,6 +59,11 @@ export class RegisterContainerInstanceUseCase {
         ? resourceIdOf(req.containerInstanceArn, 'container-instance')
         : '';
       const existing = id ? (await this.instances.lockByIds(tx, [id])).get(id) : undefined;
+      if (existing && existing.cluster === cluster && existing.status === 'INACTIVE') {
+        throw new ClientError(
+          `Container instance ${existing.arn} was deregistered (INACTIVE) and cannot register again; remove the agent's stored identity to register the host as a new container instance.`,
+        );
+      }
       if (existing && existing.cluster === cluster) {
         const claims = await this.tasks.liveClaimsOn(tx, id);
         const remaining = claims.reduce(
@@ -60,8 +72,7 @@ export class RegisterContainerInstanceUseCase {
         );
         // An agent restarting on a DRAINING host must not put it back into placement: as in
         // ECS, only UpdateContainerInstancesState ends draining.
-        const status = existing.status === 'INACTIVE' ? 'ACTIVE' : existing.status;
-        await this.instances.updateRegistration(tx, id, fields(status, remaining));
+        await this.instances.updateRegistration(tx, id, fields(existing.status, remaining));
       } else {
         id = randomBytes(16).toString('hex');
         const arn = arns.containerInstance(this.ctx.arn, cluster, id);

@@ -553,6 +553,7 @@ describe('state: services and leases', () => {
         stoppedAt: 0,
         executionStoppedAt: 0,
         availabilityZone: '',
+        protectedUntil: 0,
       },
     });
     const start = Date.now() - 1000; // Postgres' clock and ours may differ by a little

@@ -5,12 +5,21 @@ import { ClientTokensUseCase } from './client-tokens.use-case';
 import { CommitPlacementsUseCase } from './commit-placements.use-case';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteClusterUseCase } from './delete-cluster.use-case';
+import { DeleteTaskDefinitionsUseCase } from './delete-task-definitions.use-case';
+import { DeregisterTaskDefinitionUseCase } from './deregister-task-definition.use-case';
+import { TaskDefinitionQueries } from './task-definition.queries';
+import { UpdateClusterUseCase } from './update-cluster.use-case';
 import { DeleteLbResourceUseCase } from './delete-lb-resource.use-case';
 import { DeleteServiceUseCase } from './delete-service.use-case';
+import { DeregisterContainerInstanceUseCase } from './deregister-container-instance.use-case';
 import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
+import { GetTaskProtectionQuery } from './get-task-protection.query';
 import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
 import { AccessKeysUseCase } from './access-keys.use-case';
+import { AccountSettingsUseCase } from './account-settings.use-case';
+import { ResourceTagsUseCase } from './resource-tags.use-case';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkInstanceTasksLostUseCase } from './mark-instance-tasks-lost.use-case';
@@ -25,6 +34,7 @@ import { ServiceQueries } from './service.queries';
 import { StateQueries } from './state.queries';
 import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
 import { UpdateServiceUseCase } from './update-service.use-case';
+import { UpdateTaskProtectionUseCase } from './update-task-protection.use-case';
 
 /** gRPC transport only: every method hands its request to a use case or a query. */
 @Controller()
@@ -57,7 +67,16 @@ export class StateController implements stateV1.StateServiceController {
     @Inject(RecordServiceProgressUseCase)
     private readonly recordServiceProgressUseCase: RecordServiceProgressUseCase,
     @Inject(LeasesUseCase) private readonly leases: LeasesUseCase,
+    @Inject(DeleteClusterUseCase) private readonly deleteClusterUseCase: DeleteClusterUseCase,
+    @Inject(UpdateClusterUseCase) private readonly updateClusterUseCase: UpdateClusterUseCase,
+    @Inject(DeregisterTaskDefinitionUseCase)
+    private readonly deregisterTaskDefinitionUseCase: DeregisterTaskDefinitionUseCase,
+    @Inject(DeleteTaskDefinitionsUseCase)
+    private readonly deleteTaskDefinitionsUseCase: DeleteTaskDefinitionsUseCase,
+    @Inject(TaskDefinitionQueries) private readonly taskDefinitionQueries: TaskDefinitionQueries,
     @Inject(AccessKeysUseCase) private readonly accessKeys: AccessKeysUseCase,
+    @Inject(ResourceTagsUseCase) private readonly resourceTags: ResourceTagsUseCase,
+    @Inject(AccountSettingsUseCase) private readonly accountSettings: AccountSettingsUseCase,
     @Inject(PutLbResourceUseCase) private readonly putLbResourceUseCase: PutLbResourceUseCase,
     @Inject(DeleteLbResourceUseCase)
     private readonly deleteLbResourceUseCase: DeleteLbResourceUseCase,
@@ -68,6 +87,11 @@ export class StateController implements stateV1.StateServiceController {
     private readonly deregisterTargetsUseCase: DeregisterTargetsUseCase,
     @Inject(ReportTargetHealthUseCase)
     private readonly reportTargetHealthUseCase: ReportTargetHealthUseCase,
+    @Inject(DeregisterContainerInstanceUseCase)
+    private readonly deregisterContainerInstanceUseCase: DeregisterContainerInstanceUseCase,
+    @Inject(UpdateTaskProtectionUseCase)
+    private readonly updateTaskProtectionUseCase: UpdateTaskProtectionUseCase,
+    @Inject(GetTaskProtectionQuery) private readonly getTaskProtectionQuery: GetTaskProtectionQuery,
   ) {}
 
   createCluster(req: stateV1.CreateClusterRequest): Promise<common.Cluster> {
@@ -80,6 +104,32 @@ export class StateController implements stateV1.StateServiceController {
     req: stateV1.DescribeClustersRequest,
   ): Promise<stateV1.DescribeClustersResponse> {
     return this.queries.describeClusters(req);
+  }
+  deleteCluster(req: stateV1.DeleteClusterRequest): Promise<common.Cluster> {
+    return this.deleteClusterUseCase.execute(req);
+  }
+  updateCluster(req: stateV1.UpdateClusterRequest): Promise<common.Cluster> {
+    return this.updateClusterUseCase.execute(req);
+  }
+  deregisterTaskDefinition(
+    req: stateV1.DeregisterTaskDefinitionRequest,
+  ): Promise<common.TaskDefinition> {
+    return this.deregisterTaskDefinitionUseCase.execute(req);
+  }
+  deleteTaskDefinitions(
+    req: stateV1.DeleteTaskDefinitionsRequest,
+  ): Promise<stateV1.DeleteTaskDefinitionsResponse> {
+    return this.deleteTaskDefinitionsUseCase.execute(req);
+  }
+  listTaskDefinitions(
+    req: stateV1.ListTaskDefinitionsRequest,
+  ): Promise<stateV1.ListTaskDefinitionsResponse> {
+    return this.taskDefinitionQueries.listTaskDefinitions(req);
+  }
+  listTaskDefinitionFamilies(
+    req: stateV1.ListTaskDefinitionFamiliesRequest,
+  ): Promise<stateV1.ListTaskDefinitionFamiliesResponse> {
+    return this.taskDefinitionQueries.listTaskDefinitionFamilies(req);
   }
   registerTaskDefinition(
     req: stateV1.RegisterTaskDefinitionRequest,
@@ -124,6 +174,22 @@ export class StateController implements stateV1.StateServiceController {
   }
   markTaskStopping(req: stateV1.MarkTaskStoppingRequest): Promise<common.Task> {
     return this.markTaskStoppingUseCase.execute(req);
+  }
+
+  deregisterContainerInstance(
+    req: stateV1.DeregisterContainerInstanceRequest,
+  ): Promise<stateV1.DeregisterContainerInstanceResponse> {
+    return this.deregisterContainerInstanceUseCase.execute(req);
+  }
+  updateTaskProtection(
+    req: stateV1.UpdateTaskProtectionRequest,
+  ): Promise<stateV1.TaskProtectionResponse> {
+    return this.updateTaskProtectionUseCase.execute(req);
+  }
+  getTaskProtection(
+    req: stateV1.GetTaskProtectionRequest,
+  ): Promise<stateV1.TaskProtectionResponse> {
+    return this.getTaskProtectionQuery.execute(req);
   }
 
   markInstanceTasksLost(
@@ -220,5 +286,26 @@ export class StateController implements stateV1.StateServiceController {
   }
   resolveAccessKey(req: stateV1.ResolveAccessKeyRequest): Promise<stateV1.AccessKeySecret> {
     return this.accessKeys.resolve(req);
+  }
+
+  tagResource(req: stateV1.TagResourceRequest): Promise<stateV1.ResourceTags> {
+    return this.resourceTags.tag(req);
+  }
+  untagResource(req: stateV1.UntagResourceRequest): Promise<stateV1.ResourceTags> {
+    return this.resourceTags.untag(req);
+  }
+  listTagsForResource(req: stateV1.ListTagsForResourceRequest): Promise<stateV1.ResourceTags> {
+    return this.resourceTags.list(req);
+  }
+  putAccountSetting(req: stateV1.PutAccountSettingRequest): Promise<stateV1.AccountSetting> {
+    return this.accountSettings.put(req);
+  }
+  deleteAccountSetting(req: stateV1.DeleteAccountSettingRequest): Promise<stateV1.AccountSetting> {
+    return this.accountSettings.delete(req);
+  }
+  listAccountSettings(
+    req: stateV1.ListAccountSettingsRequest,
+  ): Promise<stateV1.ListAccountSettingsResponse> {
+    return this.accountSettings.list(req);
   }
 }

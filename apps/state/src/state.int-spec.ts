@@ -67,6 +67,7 @@ const EMPTY_TASK: common.Task = {
   stoppedAt: 0,
   executionStoppedAt: 0,
   availabilityZone: '',
+  protectedUntil: 0,
 };
 
 const EMPTY_LIST_TASKS: stateV1.ListTasksRequest = {

@@ -20,15 +20,27 @@ import { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { CreateClusterUseCase } from './create-cluster.use-case';
 import { CreateServiceUseCase } from './create-service.use-case';
+import { DeleteClusterUseCase } from './delete-cluster.use-case';
+import { DeleteTaskDefinitionsUseCase } from './delete-task-definitions.use-case';
+import { DeregisterTaskDefinitionUseCase } from './deregister-task-definition.use-case';
+import { SweepDeletedTaskDefinitionsUseCase } from './sweep-deleted-task-definitions.use-case';
+import { TaskDefinitionQueries } from './task-definition.queries';
+import { UpdateClusterUseCase } from './update-cluster.use-case';
 import { DeleteLbResourceUseCase } from './delete-lb-resource.use-case';
 import { DeleteServiceUseCase } from './delete-service.use-case';
+import { DeregisterContainerInstanceUseCase } from './deregister-container-instance.use-case';
 import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
 import { createPool } from './db';
+import { GetTaskProtectionQuery } from './get-task-protection.query';
 import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
 import { LbRepository } from './lb.repository';
 import { LeaseRepository } from './lease.repository';
 import { AccessKeysUseCase } from './access-keys.use-case';
+import { AccountSettingRepository } from './account-setting.repository';
+import { AccountSettingsUseCase } from './account-settings.use-case';
+import { ResourceTagRepository } from './resource-tag.repository';
+import { ResourceTagsUseCase } from './resource-tags.use-case';
 import { LeasesUseCase } from './leases.use-case';
 import { ListAttributesQuery } from './list-attributes.query';
 import { MarkDisconnectedAgentsUseCase } from './mark-disconnected-agents.use-case';
@@ -55,6 +67,7 @@ import { TaskDefinitionRepository } from './task-definition.repository';
 import { TaskRepository } from './task.repository';
 import { UpdateContainerInstancesStateUseCase } from './update-container-instances-state.use-case';
 import { UpdateServiceUseCase } from './update-service.use-case';
+import { UpdateTaskProtectionUseCase } from './update-task-protection.use-case';
 import { UtilisationRepository } from './utilisation.repository';
 
 export interface RunningState {
@@ -135,6 +148,18 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new MarkTaskStoppingUseCase(ctx, tasks, instances, outbox),
       },
       {
+        provide: DeregisterContainerInstanceUseCase,
+        useValue: new DeregisterContainerInstanceUseCase(ctx, clusters, instances, tasks, outbox),
+      },
+      {
+        provide: UpdateTaskProtectionUseCase,
+        useValue: new UpdateTaskProtectionUseCase(ctx, clusters, tasks, outbox),
+      },
+      {
+        provide: GetTaskProtectionQuery,
+        useValue: new GetTaskProtectionQuery(ctx, clusters, tasks),
+      },
+      {
         provide: MarkInstanceTasksLostUseCase,
         useValue: new MarkInstanceTasksLostUseCase(ctx, instances, tasks, outbox),
       },
@@ -191,7 +216,29 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new RecordServiceProgressUseCase(ctx, clusters, services, outbox),
       },
       { provide: LeasesUseCase, useValue: new LeasesUseCase(ctx, new LeaseRepository()) },
+      { provide: DeleteClusterUseCase, useValue: new DeleteClusterUseCase(ctx, clusters, outbox) },
+      { provide: UpdateClusterUseCase, useValue: new UpdateClusterUseCase(ctx, clusters, outbox) },
+      {
+        provide: DeregisterTaskDefinitionUseCase,
+        useValue: new DeregisterTaskDefinitionUseCase(ctx, taskDefinitions, outbox),
+      },
+      {
+        provide: DeleteTaskDefinitionsUseCase,
+        useValue: new DeleteTaskDefinitionsUseCase(ctx, taskDefinitions, outbox),
+      },
+      {
+        provide: TaskDefinitionQueries,
+        useValue: new TaskDefinitionQueries(ctx, taskDefinitions),
+      },
       { provide: AccessKeysUseCase, useValue: new AccessKeysUseCase(ctx) },
+      {
+        provide: ResourceTagsUseCase,
+        useValue: new ResourceTagsUseCase(ctx, clusters, new ResourceTagRepository()),
+      },
+      {
+        provide: AccountSettingsUseCase,
+        useValue: new AccountSettingsUseCase(ctx, new AccountSettingRepository()),
+      },
       {
         provide: PutLbResourceUseCase,
         useValue: new PutLbResourceUseCase(ctx, lbResources, outbox),
@@ -285,6 +332,16 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     drainedTargets.start();
     cleanup.unshift(() => drainedTargets.stop());
+    // DELETE_IN_PROGRESS task definitions go once no task or service uses them.
+    const sweepDeleted = new SweepDeletedTaskDefinitionsUseCase(ctx, taskDefinitions, outbox);
+    const deletedTaskDefinitions = new Periodic(
+      'deleted-task-definitions',
+      config.TASK_DEFINITION_SWEEP_INTERVAL_MS,
+      () => sweepDeleted.execute(),
+      logger,
+    );
+    deletedTaskDefinitions.start();
+    cleanup.unshift(() => deletedTaskDefinitions.stop());
 
     const opsPort = config.STATE_OPS_PORT || (await freePort());
     await ops.listen(opsPort);
@@ -299,6 +356,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await retention.stop();
         await tokenExpiry.stop();
         await drainedTargets.stop();
+        await deletedTaskDefinitions.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete
         await relay.stop(); // publishes what those last writes produced

@@ -37,6 +37,8 @@ export interface TaskRow {
   stopping_at: Date | null;
   stopped_at: Date | null;
   execution_stopped_at: Date | null;
+  /** Scale-in protection until then (UpdateTaskProtection); null = not protected. */
+  protected_until: Date | null;
 }
 
 /** The mutable part of a task, as a report or a stop request changes it. */
@@ -275,6 +277,30 @@ export class TaskRepository {
     return rows;
   }
 
+  /** Locks the tasks of `cluster` with these ids (in id order, as `lockByArns`). */
+  async lockByIds(tx: PoolClient, cluster: string, ids: string[]): Promise<Map<string, TaskRow>> {
+    const { rows } = await tx.query<TaskRow>(
+      'SELECT * FROM tasks WHERE cluster = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE',
+      [cluster, ids],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /**
+   * Sets the scale-in protection of the tasks (epoch ms; 0 clears it) and bumps each version,
+   * in one statement (the caller holds the row locks). Returns the new rows in id order.
+   */
+  async setProtectedUntil(tx: PoolClient, ids: string[], until: number): Promise<TaskRow[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await tx.query<TaskRow>(
+      `UPDATE tasks SET protected_until = $2, version = version + 1
+        WHERE id = ANY($1::text[])
+       RETURNING *`,
+      [ids, tsParam(until)],
+    );
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   async findByIds(q: Queryable, cluster: string, ids: string[]): Promise<TaskRow[]> {
     const { rows } = await q.query<TaskRow>(
       'SELECT * FROM tasks WHERE cluster = $1 AND id = ANY($2::text[])',
@@ -339,6 +365,7 @@ export class TaskRepository {
       stoppedAt: ms(r.stopped_at),
       executionStoppedAt: ms(r.execution_stopped_at),
       availabilityZone: '',
+      protectedUntil: protectedUntilOf(r),
     };
   }
 
@@ -385,4 +412,10 @@ export class TaskRepository {
       executionStoppedAt: ms(r.execution_stopped_at),
     };
   }
+}
+
+/** Epoch ms until which the task is protected; 0 when it is not (never, cleared or expired). */
+export function protectedUntilOf(r: Pick<TaskRow, 'protected_until'>, now = Date.now()): number {
+  const until = ms(r.protected_until);
+  return until > now ? until : 0;
 }

@@ -15,6 +15,9 @@ export type EcsErrorName =
   | 'TargetNotFoundException'
   | 'AttributeLimitExceededException'
   | 'ConflictException'
+  | 'ClusterContainsContainerInstancesException'
+  | 'ClusterContainsServicesException'
+  | 'ClusterContainsTasksException'
   | 'ServerException'
   // ELBv2
   | 'DuplicateLoadBalancerNameException'
@@ -105,6 +108,19 @@ export class ServiceNotActiveError extends WharfError {
   }
 }
 
+/** DeleteCluster of a cluster that still has instances, services or tasks. */
+export class ClusterNotEmptyError extends WharfError {
+  constructor(
+    ecsName:
+      | 'ClusterContainsContainerInstancesException'
+      | 'ClusterContainsServicesException'
+      | 'ClusterContainsTasksException',
+    message: string,
+  ) {
+    super(ecsName, GrpcCode.FAILED_PRECONDITION, message);
+  }
+}
+
 /** A feature ECS has and Wharf does not (Fargate, external instances). */
 export class UnsupportedFeatureError extends WharfError {
   constructor(message: string) {
@@ -119,6 +135,13 @@ export class UnsupportedFeatureError extends WharfError {
 export class VersionConflictError extends WharfError {
   constructor(message: string) {
     super('ClientException', GrpcCode.ABORTED, message);
+  }
+}
+
+/** A resource named by ARN (TagResource, UntagResource) that does not exist. */
+export class ResourceNotFoundError extends WharfError {
+  constructor(message = 'The specified resource is not found.') {
+    super('ResourceNotFoundException', GrpcCode.NOT_FOUND, message);
   }
 }
 

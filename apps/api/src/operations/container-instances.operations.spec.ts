@@ -31,6 +31,7 @@ const INSTANCE: common.ContainerInstance = {
   hostname: 'h',
   hostAddress: '10.0.0.1',
   taskGroups: [{ group: 'service:web', count: 1 }],
+  tagsJson: '[{"key":"team","value":"ops"}]',
 };
 
 /** A state client that records UpdateContainerInstancesState requests and answers `answer`. */
@@ -118,7 +119,6 @@ describe('UpdateContainerInstancesState', () => {
           attributes: [{ name: 'ecs.os-type', value: 'linux' }, { name: 'gpu' }],
           registeredAt: 1_700_000_000.5,
           attachments: [],
-          tags: [],
         },
       ],
       failures: [

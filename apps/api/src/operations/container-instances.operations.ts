@@ -44,8 +44,11 @@ export const describeContainerInstances: OperationHandler = async (input, { stat
       containerInstances: requested,
     }),
   );
+  const includeTags = ((input.include as string[] | undefined) ?? []).includes('TAGS');
   return {
-    containerInstances: res.containerInstances.map(toEcsContainerInstance),
+    containerInstances: res.containerInstances.map((i) =>
+      toEcsContainerInstance(i, { includeTags }),
+    ),
     failures: res.failures.map(toEcsFailure),
   };
 };
@@ -73,7 +76,25 @@ export const updateContainerInstancesState: OperationHandler = async (input, { s
     }),
   );
   return {
-    containerInstances: res.containerInstances.map(toEcsContainerInstance),
+    containerInstances: res.containerInstances.map((i) => toEcsContainerInstance(i)),
     failures: res.failures.map(toEcsFailure),
   };
+};
+
+/**
+ * ECS DeregisterContainerInstance. State refuses an instance with tasks not STOPPED unless
+ * `force` ("Found running tasks on the instance."); with force, service tasks are recorded
+ * STOPPED (the service scheduler replaces them) and standalone ones are orphaned. The
+ * instance answers INACTIVE.
+ */
+export const deregisterContainerInstance: OperationHandler = async (input, { state }) => {
+  const res = await call(
+    'state',
+    state.deregisterContainerInstance({
+      cluster: str(input.cluster),
+      containerInstance: str(input.containerInstance),
+      force: input.force === true,
+    }),
+  );
+  return { containerInstance: toEcsContainerInstance(res.containerInstance!) };
 };

@@ -1,6 +1,20 @@
-import { deleteAttributes, listAttributes, putAttributes } from './attributes.operations';
-import { createCluster, describeClusters, listClusters } from './clusters.operations';
 import {
+  deleteAccountSetting,
+  listAccountSettings,
+  putAccountSetting,
+  putAccountSettingDefault,
+} from './account-settings.operations';
+import { deleteAttributes, listAttributes, putAttributes } from './attributes.operations';
+import {
+  createCluster,
+  deleteCluster,
+  describeClusters,
+  listClusters,
+  updateCluster,
+  updateClusterSettings,
+} from './clusters.operations';
+import {
+  deregisterContainerInstance,
   describeContainerInstances,
   listContainerInstances,
   updateContainerInstancesState,
@@ -13,7 +27,16 @@ import {
   listServices,
   updateService,
 } from './services.operations';
-import { describeTaskDefinition, registerTaskDefinition } from './task-definitions.operations';
+import {
+  deleteTaskDefinitions,
+  deregisterTaskDefinition,
+  describeTaskDefinition,
+  listTaskDefinitionFamilies,
+  listTaskDefinitions,
+  registerTaskDefinition,
+} from './task-definitions.operations';
+import { getTaskProtection, updateTaskProtection } from './task-protection.operations';
+import { listTagsForResource, tagResource, untagResource } from './tags.operations';
 import { describeTasks, listTasks, runTask, startTask, stopTask } from './tasks.operations';
 
 /** Every ECS operation Wharf serves, by its name in the X-Amz-Target header. */
@@ -21,11 +44,21 @@ export const OPERATIONS: Record<string, OperationHandler> = {
   CreateCluster: createCluster,
   ListClusters: listClusters,
   DescribeClusters: describeClusters,
+  DeleteCluster: deleteCluster,
+  UpdateCluster: updateCluster,
+  UpdateClusterSettings: updateClusterSettings,
+  DeregisterTaskDefinition: deregisterTaskDefinition,
+  DeleteTaskDefinitions: deleteTaskDefinitions,
+  ListTaskDefinitions: listTaskDefinitions,
+  ListTaskDefinitionFamilies: listTaskDefinitionFamilies,
   RegisterTaskDefinition: registerTaskDefinition,
   DescribeTaskDefinition: describeTaskDefinition,
   ListContainerInstances: listContainerInstances,
   DescribeContainerInstances: describeContainerInstances,
   UpdateContainerInstancesState: updateContainerInstancesState,
+  DeregisterContainerInstance: deregisterContainerInstance,
+  UpdateTaskProtection: updateTaskProtection,
+  GetTaskProtection: getTaskProtection,
   RunTask: runTask,
   StopTask: stopTask,
   DescribeTasks: describeTasks,
@@ -39,6 +72,13 @@ export const OPERATIONS: Record<string, OperationHandler> = {
   DeleteService: deleteService,
   DescribeServices: describeServices,
   ListServices: listServices,
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  ListTagsForResource: listTagsForResource,
+  ListAccountSettings: listAccountSettings,
+  PutAccountSetting: putAccountSetting,
+  PutAccountSettingDefault: putAccountSettingDefault,
+  DeleteAccountSetting: deleteAccountSetting,
 };
 
 export type { OperationContext, OperationHandler } from './operation-context';

@@ -8,6 +8,11 @@ export interface OperationContext {
   state: stateV1.StateServiceClient;
   scheduler: schedulerV1.SchedulerServiceClient;
   arnContext: ArnContext;
+  /**
+   * Who made the request, as the authenticator names it: an access key id, `dev:<id>` or
+   * `dev:anonymous` (API_AUTH=dev); absent when unknown (account settings use the root user).
+   */
+  principal?: string;
 }
 
 export type Json = Record<string, unknown>;

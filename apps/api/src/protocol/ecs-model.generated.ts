@@ -6,6 +6,28 @@ export const ECS_MODEL: EcsModel = {
     CreateCluster: { input: 'CreateClusterRequest', output: 'CreateClusterResponse' },
     ListClusters: { input: 'ListClustersRequest', output: 'ListClustersResponse' },
     DescribeClusters: { input: 'DescribeClustersRequest', output: 'DescribeClustersResponse' },
+    DeleteCluster: { input: 'DeleteClusterRequest', output: 'DeleteClusterResponse' },
+    UpdateCluster: { input: 'UpdateClusterRequest', output: 'UpdateClusterResponse' },
+    UpdateClusterSettings: {
+      input: 'UpdateClusterSettingsRequest',
+      output: 'UpdateClusterSettingsResponse',
+    },
+    DeregisterTaskDefinition: {
+      input: 'DeregisterTaskDefinitionRequest',
+      output: 'DeregisterTaskDefinitionResponse',
+    },
+    DeleteTaskDefinitions: {
+      input: 'DeleteTaskDefinitionsRequest',
+      output: 'DeleteTaskDefinitionsResponse',
+    },
+    ListTaskDefinitions: {
+      input: 'ListTaskDefinitionsRequest',
+      output: 'ListTaskDefinitionsResponse',
+    },
+    ListTaskDefinitionFamilies: {
+      input: 'ListTaskDefinitionFamiliesRequest',
+      output: 'ListTaskDefinitionFamiliesResponse',
+    },
     RegisterTaskDefinition: {
       input: 'RegisterTaskDefinitionRequest',
       output: 'RegisterTaskDefinitionResponse',
@@ -26,6 +48,15 @@ export const ECS_MODEL: EcsModel = {
       input: 'UpdateContainerInstancesStateRequest',
       output: 'UpdateContainerInstancesStateResponse',
     },
+    DeregisterContainerInstance: {
+      input: 'DeregisterContainerInstanceRequest',
+      output: 'DeregisterContainerInstanceResponse',
+    },
+    UpdateTaskProtection: {
+      input: 'UpdateTaskProtectionRequest',
+      output: 'UpdateTaskProtectionResponse',
+    },
+    GetTaskProtection: { input: 'GetTaskProtectionRequest', output: 'GetTaskProtectionResponse' },
     RunTask: { input: 'RunTaskRequest', output: 'RunTaskResponse' },
     StopTask: { input: 'StopTaskRequest', output: 'StopTaskResponse' },
     DescribeTasks: { input: 'DescribeTasksRequest', output: 'DescribeTasksResponse' },
@@ -39,6 +70,25 @@ export const ECS_MODEL: EcsModel = {
     DeleteService: { input: 'DeleteServiceRequest', output: 'DeleteServiceResponse' },
     DescribeServices: { input: 'DescribeServicesRequest', output: 'DescribeServicesResponse' },
     ListServices: { input: 'ListServicesRequest', output: 'ListServicesResponse' },
+    TagResource: { input: 'TagResourceRequest', output: 'TagResourceResponse' },
+    UntagResource: { input: 'UntagResourceRequest', output: 'UntagResourceResponse' },
+    ListTagsForResource: {
+      input: 'ListTagsForResourceRequest',
+      output: 'ListTagsForResourceResponse',
+    },
+    ListAccountSettings: {
+      input: 'ListAccountSettingsRequest',
+      output: 'ListAccountSettingsResponse',
+    },
+    PutAccountSetting: { input: 'PutAccountSettingRequest', output: 'PutAccountSettingResponse' },
+    PutAccountSettingDefault: {
+      input: 'PutAccountSettingDefaultRequest',
+      output: 'PutAccountSettingDefaultResponse',
+    },
+    DeleteAccountSetting: {
+      input: 'DeleteAccountSettingRequest',
+      output: 'DeleteAccountSettingResponse',
+    },
   },
   shapes: {
     CreateClusterRequest: {
@@ -171,30 +221,75 @@ export const ECS_MODEL: EcsModel = {
     Clusters: { type: 'list', member: 'Cluster' },
     Failures: { type: 'list', member: 'Failure' },
     Failure: { type: 'structure', members: { arn: 'String', reason: 'String', detail: 'String' } },
-    RegisterTaskDefinitionRequest: {
+    DeleteClusterRequest: {
+      type: 'structure',
+      members: { cluster: 'String' },
+      required: ['cluster'],
+    },
+    DeleteClusterResponse: { type: 'structure', members: { cluster: 'Cluster' } },
+    ClusterContainsContainerInstancesException: {
+      type: 'structure',
+      members: { message: 'String' },
+    },
+    ClusterContainsServicesException: { type: 'structure', members: { message: 'String' } },
+    ClusterContainsTasksException: { type: 'structure', members: { message: 'String' } },
+    ClusterNotFoundException: { type: 'structure', members: { message: 'String' } },
+    UpdateInProgressException: { type: 'structure', members: { message: 'String' } },
+    UpdateClusterRequest: {
       type: 'structure',
       members: {
+        cluster: 'String',
+        settings: 'ClusterSettings',
+        configuration: 'ClusterConfiguration',
+        serviceConnectDefaults: 'ClusterServiceConnectDefaultsRequest',
+      },
+      required: ['cluster'],
+    },
+    UpdateClusterResponse: { type: 'structure', members: { cluster: 'Cluster' } },
+    UpdateClusterSettingsRequest: {
+      type: 'structure',
+      members: { cluster: 'String', settings: 'ClusterSettings' },
+      required: ['cluster', 'settings'],
+    },
+    UpdateClusterSettingsResponse: { type: 'structure', members: { cluster: 'Cluster' } },
+    DeregisterTaskDefinitionRequest: {
+      type: 'structure',
+      members: { taskDefinition: 'String' },
+      required: ['taskDefinition'],
+    },
+    DeregisterTaskDefinitionResponse: {
+      type: 'structure',
+      members: { taskDefinition: 'TaskDefinition' },
+    },
+    TaskDefinition: {
+      type: 'structure',
+      members: {
+        taskDefinitionArn: 'String',
+        containerDefinitions: 'ContainerDefinitions',
         family: 'String',
         taskRoleArn: 'String',
         executionRoleArn: 'String',
         networkMode: 'NetworkMode',
-        containerDefinitions: 'ContainerDefinitions',
+        revision: 'Integer',
         volumes: 'VolumeList',
+        status: 'TaskDefinitionStatus',
+        requiresAttributes: 'RequiresAttributes',
         placementConstraints: 'TaskDefinitionPlacementConstraints',
+        compatibilities: 'CompatibilityList',
+        runtimePlatform: 'RuntimePlatform',
         requiresCompatibilities: 'CompatibilityList',
         cpu: 'String',
         memory: 'String',
-        tags: 'Tags',
+        inferenceAccelerators: 'InferenceAccelerators',
         pidMode: 'PidMode',
         ipcMode: 'IpcMode',
         proxyConfiguration: 'ProxyConfiguration',
-        inferenceAccelerators: 'InferenceAccelerators',
+        registeredAt: 'Timestamp',
+        deregisteredAt: 'Timestamp',
+        registeredBy: 'String',
         ephemeralStorage: 'EphemeralStorage',
-        runtimePlatform: 'RuntimePlatform',
       },
-      required: ['family', 'containerDefinitions'],
     },
-    NetworkMode: { type: 'enum', values: ['bridge', 'host', 'awsvpc', 'none'] },
     ContainerDefinitions: { type: 'list', member: 'ContainerDefinition' },
     ContainerDefinition: {
       type: 'structure',
@@ -417,6 +512,7 @@ export const ECS_MODEL: EcsModel = {
     },
     FirelensConfigurationType: { type: 'enum', values: ['fluentd', 'fluentbit'] },
     FirelensConfigurationOptionsMap: { type: 'map', key: 'String', value: 'String' },
+    NetworkMode: { type: 'enum', values: ['bridge', 'host', 'awsvpc', 'none'] },
     VolumeList: { type: 'list', member: 'Volume' },
     Volume: {
       type: 'structure',
@@ -473,6 +569,14 @@ export const ECS_MODEL: EcsModel = {
       members: { credentialsParameter: 'String', domain: 'String' },
       required: ['credentialsParameter', 'domain'],
     },
+    TaskDefinitionStatus: { type: 'enum', values: ['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'] },
+    RequiresAttributes: { type: 'list', member: 'Attribute' },
+    Attribute: {
+      type: 'structure',
+      members: { name: 'String', value: 'String', targetType: 'TargetType', targetId: 'String' },
+      required: ['name'],
+    },
+    TargetType: { type: 'enum', values: ['container-instance'] },
     TaskDefinitionPlacementConstraints: {
       type: 'list',
       member: 'TaskDefinitionPlacementConstraint',
@@ -484,30 +588,6 @@ export const ECS_MODEL: EcsModel = {
     TaskDefinitionPlacementConstraintType: { type: 'enum', values: ['memberOf'] },
     CompatibilityList: { type: 'list', member: 'Compatibility' },
     Compatibility: { type: 'enum', values: ['EC2', 'FARGATE', 'EXTERNAL'] },
-    PidMode: { type: 'enum', values: ['host', 'task'] },
-    IpcMode: { type: 'enum', values: ['host', 'task', 'none'] },
-    ProxyConfiguration: {
-      type: 'structure',
-      members: {
-        type: 'ProxyConfigurationType',
-        containerName: 'String',
-        properties: 'ProxyConfigurationProperties',
-      },
-      required: ['containerName'],
-    },
-    ProxyConfigurationType: { type: 'enum', values: ['APPMESH'] },
-    ProxyConfigurationProperties: { type: 'list', member: 'KeyValuePair' },
-    InferenceAccelerators: { type: 'list', member: 'InferenceAccelerator' },
-    InferenceAccelerator: {
-      type: 'structure',
-      members: { deviceName: 'String', deviceType: 'String' },
-      required: ['deviceName', 'deviceType'],
-    },
-    EphemeralStorage: {
-      type: 'structure',
-      members: { sizeInGiB: 'Integer' },
-      required: ['sizeInGiB'],
-    },
     RuntimePlatform: {
       type: 'structure',
       members: { cpuArchitecture: 'CPUArchitecture', operatingSystemFamily: 'OSFamily' },
@@ -526,48 +606,98 @@ export const ECS_MODEL: EcsModel = {
         'LINUX',
       ],
     },
-    RegisterTaskDefinitionResponse: {
+    InferenceAccelerators: { type: 'list', member: 'InferenceAccelerator' },
+    InferenceAccelerator: {
       type: 'structure',
-      members: { taskDefinition: 'TaskDefinition', tags: 'Tags' },
+      members: { deviceName: 'String', deviceType: 'String' },
+      required: ['deviceName', 'deviceType'],
     },
-    TaskDefinition: {
+    PidMode: { type: 'enum', values: ['host', 'task'] },
+    IpcMode: { type: 'enum', values: ['host', 'task', 'none'] },
+    ProxyConfiguration: {
       type: 'structure',
       members: {
-        taskDefinitionArn: 'String',
-        containerDefinitions: 'ContainerDefinitions',
+        type: 'ProxyConfigurationType',
+        containerName: 'String',
+        properties: 'ProxyConfigurationProperties',
+      },
+      required: ['containerName'],
+    },
+    ProxyConfigurationType: { type: 'enum', values: ['APPMESH'] },
+    ProxyConfigurationProperties: { type: 'list', member: 'KeyValuePair' },
+    Timestamp: { type: 'timestamp' },
+    EphemeralStorage: {
+      type: 'structure',
+      members: { sizeInGiB: 'Integer' },
+      required: ['sizeInGiB'],
+    },
+    DeleteTaskDefinitionsRequest: {
+      type: 'structure',
+      members: { taskDefinitions: 'StringList' },
+      required: ['taskDefinitions'],
+    },
+    DeleteTaskDefinitionsResponse: {
+      type: 'structure',
+      members: { taskDefinitions: 'TaskDefinitionList', failures: 'Failures' },
+    },
+    TaskDefinitionList: { type: 'list', member: 'TaskDefinition' },
+    AccessDeniedException: { type: 'structure', members: { message: 'String' } },
+    ListTaskDefinitionsRequest: {
+      type: 'structure',
+      members: {
+        familyPrefix: 'String',
+        status: 'TaskDefinitionStatus',
+        sort: 'SortOrder',
+        nextToken: 'String',
+        maxResults: 'BoxedInteger',
+      },
+    },
+    SortOrder: { type: 'enum', values: ['ASC', 'DESC'] },
+    ListTaskDefinitionsResponse: {
+      type: 'structure',
+      members: { taskDefinitionArns: 'StringList', nextToken: 'String' },
+    },
+    ListTaskDefinitionFamiliesRequest: {
+      type: 'structure',
+      members: {
+        familyPrefix: 'String',
+        status: 'TaskDefinitionFamilyStatus',
+        nextToken: 'String',
+        maxResults: 'BoxedInteger',
+      },
+    },
+    TaskDefinitionFamilyStatus: { type: 'enum', values: ['ACTIVE', 'INACTIVE', 'ALL'] },
+    ListTaskDefinitionFamiliesResponse: {
+      type: 'structure',
+      members: { families: 'StringList', nextToken: 'String' },
+    },
+    RegisterTaskDefinitionRequest: {
+      type: 'structure',
+      members: {
         family: 'String',
         taskRoleArn: 'String',
         executionRoleArn: 'String',
         networkMode: 'NetworkMode',
-        revision: 'Integer',
+        containerDefinitions: 'ContainerDefinitions',
         volumes: 'VolumeList',
-        status: 'TaskDefinitionStatus',
-        requiresAttributes: 'RequiresAttributes',
         placementConstraints: 'TaskDefinitionPlacementConstraints',
-        compatibilities: 'CompatibilityList',
-        runtimePlatform: 'RuntimePlatform',
         requiresCompatibilities: 'CompatibilityList',
         cpu: 'String',
         memory: 'String',
-        inferenceAccelerators: 'InferenceAccelerators',
+        tags: 'Tags',
         pidMode: 'PidMode',
         ipcMode: 'IpcMode',
         proxyConfiguration: 'ProxyConfiguration',
-        registeredAt: 'Timestamp',
-        deregisteredAt: 'Timestamp',
-        registeredBy: 'String',
+        inferenceAccelerators: 'InferenceAccelerators',
         ephemeralStorage: 'EphemeralStorage',
+        runtimePlatform: 'RuntimePlatform',
       },
+      required: ['family', 'containerDefinitions'],
     },
-    TaskDefinitionStatus: { type: 'enum', values: ['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'] },
-    RequiresAttributes: { type: 'list', member: 'Attribute' },
-    Attribute: {
+    RegisterTaskDefinitionResponse: {
       type: 'structure',
-      members: { name: 'String', value: 'String', targetType: 'TargetType', targetId: 'String' },
-      required: ['name'],
+      members: { taskDefinition: 'TaskDefinition', tags: 'Tags' },
     },
-    TargetType: { type: 'enum', values: ['container-instance'] },
-    Timestamp: { type: 'timestamp' },
     DescribeTaskDefinitionRequest: {
       type: 'structure',
       members: { taskDefinition: 'String', include: 'TaskDefinitionFieldList' },
@@ -597,7 +727,6 @@ export const ECS_MODEL: EcsModel = {
       type: 'structure',
       members: { containerInstanceArns: 'StringList', nextToken: 'String' },
     },
-    ClusterNotFoundException: { type: 'structure', members: { message: 'String' } },
     DescribeContainerInstancesRequest: {
       type: 'structure',
       members: {
@@ -694,6 +823,45 @@ export const ECS_MODEL: EcsModel = {
     UpdateContainerInstancesStateResponse: {
       type: 'structure',
       members: { containerInstances: 'ContainerInstances', failures: 'Failures' },
+    },
+    DeregisterContainerInstanceRequest: {
+      type: 'structure',
+      members: { cluster: 'String', containerInstance: 'String', force: 'BoxedBoolean' },
+      required: ['containerInstance'],
+    },
+    DeregisterContainerInstanceResponse: {
+      type: 'structure',
+      members: { containerInstance: 'ContainerInstance' },
+    },
+    UpdateTaskProtectionRequest: {
+      type: 'structure',
+      members: {
+        cluster: 'String',
+        tasks: 'StringList',
+        protectionEnabled: 'Boolean',
+        expiresInMinutes: 'BoxedInteger',
+      },
+      required: ['cluster', 'tasks', 'protectionEnabled'],
+    },
+    UpdateTaskProtectionResponse: {
+      type: 'structure',
+      members: { protectedTasks: 'ProtectedTasks', failures: 'Failures' },
+    },
+    ProtectedTasks: { type: 'list', member: 'ProtectedTask' },
+    ProtectedTask: {
+      type: 'structure',
+      members: { taskArn: 'String', protectionEnabled: 'Boolean', expirationDate: 'Timestamp' },
+    },
+    ResourceNotFoundException: { type: 'structure', members: { message: 'String' } },
+    UnsupportedFeatureException: { type: 'structure', members: { message: 'String' } },
+    GetTaskProtectionRequest: {
+      type: 'structure',
+      members: { cluster: 'String', tasks: 'StringList' },
+      required: ['cluster'],
+    },
+    GetTaskProtectionResponse: {
+      type: 'structure',
+      members: { protectedTasks: 'ProtectedTasks', failures: 'Failures' },
     },
     RunTaskRequest: {
       type: 'structure',
@@ -933,7 +1101,6 @@ export const ECS_MODEL: EcsModel = {
       type: 'structure',
       members: { sizeInGiB: 'Integer', kmsKeyId: 'String' },
     },
-    AccessDeniedException: { type: 'structure', members: { message: 'String' } },
     BlockedException: { type: 'structure', members: { message: 'String' } },
     ConflictException: {
       type: 'structure',
@@ -945,7 +1112,6 @@ export const ECS_MODEL: EcsModel = {
       members: { message: 'String' },
     },
     PlatformUnknownException: { type: 'structure', members: { message: 'String' } },
-    UnsupportedFeatureException: { type: 'structure', members: { message: 'String' } },
     StopTaskRequest: {
       type: 'structure',
       members: { cluster: 'String', task: 'String', reason: 'String' },
@@ -1344,5 +1510,499 @@ export const ECS_MODEL: EcsModel = {
       type: 'structure',
       members: { serviceArns: 'StringList', nextToken: 'String' },
     },
+    TagResourceRequest: {
+      type: 'structure',
+      members: { resourceArn: 'String', tags: 'Tags' },
+      required: ['resourceArn', 'tags'],
+    },
+    TagResourceResponse: { type: 'structure', members: {} },
+    UntagResourceRequest: {
+      type: 'structure',
+      members: { resourceArn: 'String', tagKeys: 'TagKeys' },
+      required: ['resourceArn', 'tagKeys'],
+    },
+    TagKeys: { type: 'list', member: 'TagKey' },
+    UntagResourceResponse: { type: 'structure', members: {} },
+    ListTagsForResourceRequest: {
+      type: 'structure',
+      members: { resourceArn: 'String' },
+      required: ['resourceArn'],
+    },
+    ListTagsForResourceResponse: { type: 'structure', members: { tags: 'Tags' } },
+    ListAccountSettingsRequest: {
+      type: 'structure',
+      members: {
+        name: 'SettingName',
+        value: 'String',
+        principalArn: 'String',
+        effectiveSettings: 'Boolean',
+        nextToken: 'String',
+        maxResults: 'Integer',
+      },
+    },
+    SettingName: {
+      type: 'enum',
+      values: [
+        'serviceLongArnFormat',
+        'taskLongArnFormat',
+        'containerInstanceLongArnFormat',
+        'awsvpcTrunking',
+        'containerInsights',
+        'fargateFIPSMode',
+        'tagResourceAuthorization',
+        'fargateTaskRetirementWaitPeriod',
+        'guardDutyActivate',
+      ],
+    },
+    ListAccountSettingsResponse: {
+      type: 'structure',
+      members: { settings: 'Settings', nextToken: 'String' },
+    },
+    Settings: { type: 'list', member: 'Setting' },
+    Setting: {
+      type: 'structure',
+      members: {
+        name: 'SettingName',
+        value: 'String',
+        principalArn: 'String',
+        type: 'SettingType',
+      },
+    },
+    SettingType: { type: 'enum', values: ['user', 'aws_managed'] },
+    PutAccountSettingRequest: {
+      type: 'structure',
+      members: { name: 'SettingName', value: 'String', principalArn: 'String' },
+      required: ['name', 'value'],
+    },
+    PutAccountSettingResponse: { type: 'structure', members: { setting: 'Setting' } },
+    PutAccountSettingDefaultRequest: {
+      type: 'structure',
+      members: { name: 'SettingName', value: 'String' },
+      required: ['name', 'value'],
+    },
+    PutAccountSettingDefaultResponse: { type: 'structure', members: { setting: 'Setting' } },
+    DeleteAccountSettingRequest: {
+      type: 'structure',
+      members: { name: 'SettingName', principalArn: 'String' },
+      required: ['name'],
+    },
+    DeleteAccountSettingResponse: { type: 'structure', members: { setting: 'Setting' } },
+  },
+};
+
+/** Every operation in the ECS model (served or not) and the errors it declares. */
+export const ECS_ALL_OPERATIONS: Record<string, { errors: string[] }> = {
+  CreateCapacityProvider: {
+    errors: [
+      'ClientException',
+      'InvalidParameterException',
+      'LimitExceededException',
+      'ServerException',
+      'UpdateInProgressException',
+    ],
+  },
+  CreateCluster: {
+    errors: [
+      'ClientException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'ServerException',
+    ],
+  },
+  CreateService: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'PlatformTaskDefinitionIncompatibilityException',
+      'PlatformUnknownException',
+      'ServerException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  CreateTaskSet: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'PlatformTaskDefinitionIncompatibilityException',
+      'PlatformUnknownException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  DeleteAccountSetting: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  DeleteAttributes: {
+    errors: ['ClusterNotFoundException', 'InvalidParameterException', 'TargetNotFoundException'],
+  },
+  DeleteCapacityProvider: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  DeleteCluster: {
+    errors: [
+      'ClientException',
+      'ClusterContainsContainerInstancesException',
+      'ClusterContainsServicesException',
+      'ClusterContainsTasksException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'UpdateInProgressException',
+    ],
+  },
+  DeleteService: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotFoundException',
+    ],
+  },
+  DeleteTaskDefinitions: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  DeleteTaskSet: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'TaskSetNotFoundException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  DeregisterContainerInstance: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  DeregisterTaskDefinition: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  DescribeCapacityProviders: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  DescribeClusters: { errors: ['ClientException', 'InvalidParameterException', 'ServerException'] },
+  DescribeContainerInstances: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  DescribeServices: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  DescribeTaskDefinition: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  DescribeTasks: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  DescribeTaskSets: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  DiscoverPollEndpoint: { errors: ['ClientException', 'ServerException'] },
+  ExecuteCommand: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'TargetNotConnectedException',
+    ],
+  },
+  GetTaskProtection: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ResourceNotFoundException',
+      'ServerException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  ListAccountSettings: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  ListAttributes: { errors: ['ClusterNotFoundException', 'InvalidParameterException'] },
+  ListClusters: { errors: ['ClientException', 'InvalidParameterException', 'ServerException'] },
+  ListContainerInstances: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  ListServices: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  ListServicesByNamespace: {
+    errors: [
+      'ClientException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'ServerException',
+    ],
+  },
+  ListTagsForResource: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  ListTaskDefinitionFamilies: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  ListTaskDefinitions: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  ListTasks: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotFoundException',
+    ],
+  },
+  PutAccountSetting: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  PutAccountSettingDefault: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  PutAttributes: {
+    errors: [
+      'AttributeLimitExceededException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'TargetNotFoundException',
+    ],
+  },
+  PutClusterCapacityProviders: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ResourceInUseException',
+      'ServerException',
+      'UpdateInProgressException',
+    ],
+  },
+  RegisterContainerInstance: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  RegisterTaskDefinition: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  RunTask: {
+    errors: [
+      'AccessDeniedException',
+      'BlockedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'ConflictException',
+      'InvalidParameterException',
+      'PlatformTaskDefinitionIncompatibilityException',
+      'PlatformUnknownException',
+      'ServerException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  StartTask: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  StopTask: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  SubmitAttachmentStateChanges: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  SubmitContainerStateChange: {
+    errors: ['AccessDeniedException', 'ClientException', 'ServerException'],
+  },
+  SubmitTaskStateChange: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  TagResource: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ResourceNotFoundException',
+      'ServerException',
+    ],
+  },
+  UntagResource: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ResourceNotFoundException',
+      'ServerException',
+    ],
+  },
+  UpdateCapacityProvider: {
+    errors: ['ClientException', 'InvalidParameterException', 'ServerException'],
+  },
+  UpdateCluster: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'ServerException',
+    ],
+  },
+  UpdateClusterSettings: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  UpdateContainerAgent: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'MissingVersionException',
+      'NoUpdateAvailableException',
+      'ServerException',
+      'UpdateInProgressException',
+    ],
+  },
+  UpdateContainerInstancesState: {
+    errors: [
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+    ],
+  },
+  UpdateService: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'NamespaceNotFoundException',
+      'PlatformTaskDefinitionIncompatibilityException',
+      'PlatformUnknownException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  UpdateServicePrimaryTaskSet: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'TaskSetNotFoundException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  UpdateTaskProtection: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ResourceNotFoundException',
+      'ServerException',
+      'UnsupportedFeatureException',
+    ],
+  },
+  UpdateTaskSet: {
+    errors: [
+      'AccessDeniedException',
+      'ClientException',
+      'ClusterNotFoundException',
+      'InvalidParameterException',
+      'ServerException',
+      'ServiceNotActiveException',
+      'ServiceNotFoundException',
+      'TaskSetNotFoundException',
+      'UnsupportedFeatureException',
+    ],
   },
 };

@@ -59,6 +59,7 @@ const task: common.Task = {
   stoppedAt: 1_700_000_003_000,
   executionStoppedAt: 0,
   availabilityZone: '',
+  protectedUntil: 0,
 };
 
 describe('shape mapping', () => {
@@ -112,6 +113,7 @@ describe('shape mapping', () => {
       hostname: 'h',
       hostAddress: '10.0.0.2',
       taskGroups: [{ group: 'family:web', count: 1 }],
+      tagsJson: '[]',
     });
     conforms('ContainerInstance', ecs);
     expect(ecs.remainingResources).toEqual([
@@ -142,20 +144,24 @@ describe('shape mapping', () => {
   });
 
   it('maps a cluster with the defaults ECS returns', () => {
-    const ecs = toEcsCluster({
-      clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/default',
-      clusterName: 'default',
-      status: 'ACTIVE',
-      registeredContainerInstancesCount: 0,
-      runningTasksCount: 0,
-      pendingTasksCount: 0,
-      activeServicesCount: 0,
-      tagsJson: '',
-    });
+    const ecs = toEcsCluster(
+      {
+        clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/default',
+        clusterName: 'default',
+        status: 'ACTIVE',
+        registeredContainerInstancesCount: 0,
+        runningTasksCount: 0,
+        pendingTasksCount: 0,
+        activeServicesCount: 0,
+        tagsJson: '',
+        settingsJson: '',
+        configurationJson: '',
+      },
+      { includeSettings: true, includeConfigurations: true },
+    );
     conforms('Cluster', ecs);
     expect(ecs).toMatchObject({
       settings: [{ name: 'containerInsights', value: 'disabled' }],
-      tags: [],
       statistics: [],
       capacityProviders: [],
       defaultCapacityProviderStrategy: [],
@@ -175,6 +181,7 @@ describe('shape mapping', () => {
       }),
       registeredAt: 1_700_000_000_000,
       deregisteredAt: 0,
+      tagsJson: '[{"key":"a","value":"b"}]',
     });
     conforms('TaskDefinition', taskDefinition);
     expect(taskDefinition).toMatchObject({

@@ -1,4 +1,4 @@
-import type { common } from '@wharf/proto';
+import type { common, stateV1 } from '@wharf/proto';
 
 /**
  * proto messages → ECS JSON shapes, member names exactly as in the ECS model. Members with no
@@ -29,7 +29,17 @@ export function parseJson<T>(json: string | undefined, fallback: T): T {
 
 export type EcsTag = { key?: string; value?: string };
 
-export function toEcsCluster(c: common.Cluster): Json {
+const DEFAULT_CLUSTER_SETTINGS: Json[] = [{ name: 'containerInsights', value: 'disabled' }];
+
+/**
+ * `tags` only when asked for (DescribeClusters `include: [TAGS]`, CreateCluster), as ECS;
+ * likewise `settings` (`SETTINGS`) and `configuration` (`CONFIGURATIONS`, and only when one
+ * was set), which the cluster-changing operations always return.
+ */
+export function toEcsCluster(
+  c: common.Cluster,
+  opts: { includeTags?: boolean; includeSettings?: boolean; includeConfigurations?: boolean } = {},
+): Json {
   return compact({
     clusterArn: c.clusterArn,
     clusterName: c.clusterName,
@@ -39,8 +49,13 @@ export function toEcsCluster(c: common.Cluster): Json {
     pendingTasksCount: c.pendingTasksCount,
     activeServicesCount: c.activeServicesCount,
     statistics: [],
-    tags: parseJson<EcsTag[]>(c.tagsJson, []),
-    settings: [{ name: 'containerInsights', value: 'disabled' }],
+    tags: opts.includeTags ? parseJson<EcsTag[]>(c.tagsJson, []) : undefined,
+    settings: opts.includeSettings
+      ? parseJson<Json[]>(c.settingsJson, DEFAULT_CLUSTER_SETTINGS)
+      : undefined,
+    configuration: opts.includeConfigurations
+      ? parseJson<Json | undefined>(c.configurationJson, undefined)
+      : undefined,
     capacityProviders: [],
     defaultCapacityProviderStrategy: [],
   });
@@ -55,7 +70,8 @@ export function toEcsTaskDefinition(td: common.TaskDefinition): {
   taskDefinition: Json;
   tags: EcsTag[];
 } {
-  const { tags, ...definition } = parseJson<Json>(td.definitionJson, {});
+  // Tags are kept beside the definition (TagResource changes them), never inside it.
+  const { tags: _inside, ...definition } = parseJson<Json>(td.definitionJson, {});
   const requires = definition.requiresCompatibilities as string[] | undefined;
   return {
     taskDefinition: compact({
@@ -71,7 +87,7 @@ export function toEcsTaskDefinition(td: common.TaskDefinition): {
       registeredAt: seconds(td.registeredAt),
       deregisteredAt: seconds(td.deregisteredAt),
     }),
-    tags: Array.isArray(tags) ? (tags as EcsTag[]) : [],
+    tags: parseJson<EcsTag[]>(td.tagsJson, []),
   };
 }
 
@@ -100,7 +116,10 @@ export function toEcsResources(r: common.Resources | undefined): Json[] {
   ];
 }
 
-export function toEcsContainerInstance(i: common.ContainerInstance): Json {
+export function toEcsContainerInstance(
+  i: common.ContainerInstance,
+  opts: { includeTags?: boolean } = {},
+): Json {
   return compact({
     containerInstanceArn: i.containerInstanceArn,
     ec2InstanceId: nonEmpty(i.ec2InstanceId),
@@ -118,7 +137,7 @@ export function toEcsContainerInstance(i: common.ContainerInstance): Json {
     attributes: i.attributes.map((a) => compact({ name: a.name, value: nonEmpty(a.value) })),
     registeredAt: seconds(i.registeredAt),
     attachments: [],
-    tags: [],
+    tags: opts.includeTags ? parseJson<EcsTag[]>(i.tagsJson, []) : undefined,
   });
 }
 
@@ -246,5 +265,24 @@ export function toEcsService(s: common.Service, opts: { includeTags?: boolean } 
     enableECSManagedTags: false,
     propagateTags: 'NONE',
     enableExecuteCommand: false,
+  });
+}
+
+/** An account setting (ECS `Setting`). */
+export function toEcsSetting(s: stateV1.AccountSetting): Json {
+  return compact({
+    name: s.name,
+    value: s.value,
+    principalArn: nonEmpty(s.principalArn),
+    type: nonEmpty(s.type),
+  });
+}
+
+/** UpdateTaskProtection / GetTaskProtection: no `expirationDate` when not protected. */
+export function toEcsProtectedTask(p: stateV1.ProtectedTask): Json {
+  return compact({
+    taskArn: p.taskArn,
+    protectionEnabled: p.protectionEnabled,
+    expirationDate: p.protectionEnabled ? seconds(p.expirationDate) : undefined,
   });
 }

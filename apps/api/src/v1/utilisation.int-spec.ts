@@ -54,6 +54,7 @@ const TASK: common.Task = {
   stoppedAt: 0,
   executionStoppedAt: 0,
   availabilityZone: '',
+  protectedUntil: 0,
 };
 
 describe('GET /v1/…/utilisation (agent stats → NATS → state → api)', () => {

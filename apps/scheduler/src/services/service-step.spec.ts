@@ -495,4 +495,30 @@ describe('planServiceStep', () => {
       expect(step.start).toBe(1);
     });
   });
+
+  describe('scale-in protection', () => {
+    it('scale-in skips protected tasks, until their protection expires', () => {
+      const steady = service({ desiredCount: 1 });
+      const kept = task(NEW, 'RUNNING', { protectedUntil: NOW + 60_000 });
+      const other = task(NEW, 'RUNNING');
+      const step = planServiceStep(steady, [kept, other], NOW);
+      expect(step.stop.map((s) => s.task)).toEqual([other]);
+      const both = [kept, task(NEW, 'RUNNING', { protectedUntil: NOW + 1 })];
+      expect(planServiceStep(steady, both, NOW).stop).toEqual([]);
+      expect(planServiceStep(steady, both, NOW + 2).stop).toHaveLength(1);
+    });
+
+    it('a deployment leaves a protected old task running and does not complete', () => {
+      const rolling = service({
+        desiredCount: 1,
+        deployments: [deployment(NEW, 'PRIMARY'), deployment(OLD, 'ACTIVE', 'COMPLETED')],
+      });
+      const old = task(OLD, 'RUNNING', { protectedUntil: NOW + 60_000 });
+      const step = planServiceStep(rolling, [old, task(NEW)], NOW);
+      expect(step.stop).toEqual([]);
+      expect(step.progress[0].rolloutState).toBe('');
+      const expired = planServiceStep(rolling, [old, task(NEW)], NOW + 60_001);
+      expect(expired.stop.map((s) => s.task)).toEqual([old]);
+    });
+  });
 });

@@ -198,7 +198,9 @@ const NO_CONTEXT: ServiceStepContext = {
  * - an older deployment with no task left is done (INACTIVE); the PRIMARY's rollout is
  *   COMPLETED once it alone remains with desired healthy tasks ("deployment completed", then
  *   "has reached a steady state.");
- * - a DRAINING service (deleted) has desired 0; with no task left it becomes INACTIVE.
+ * - a DRAINING service (deleted) has desired 0; with no task left it becomes INACTIVE;
+ * - a task with scale-in protection (UpdateTaskProtection) is not stopped by scale-in or by a
+ *   deployment while it lasts (the deployment completes once it expires or is lifted).
  */
 export function planServiceStep(
   service: common.Service,
@@ -309,9 +311,11 @@ export function planServiceStep(
   const surplusOrder = [...staying].sort(
     (a, b) => Number(isStarting(b)) - Number(isStarting(a)) || byCrowdedInstance(a, b),
   );
+  // Scale-in and deployments leave tasks with scale-in protection alone until it expires.
+  const isProtected = (t: common.Task) => Number(t.protectedUntil || 0) > now;
   const surplus = daemon
     ? duplicatesPerInstance(surplusOrder)
-    : surplusOrder.slice(0, Math.max(0, staying.length - desired));
+    : surplusOrder.filter((t) => !isProtected(t)).slice(0, Math.max(0, staying.length - desired));
   for (const t of surplus) {
     stopTask(
       t,
@@ -332,6 +336,7 @@ export function planServiceStep(
     const counts = healthy(t);
     const oldDeployment = t.startedBy !== primary?.id;
     if (primaryFailed && oldDeployment && !draining) continue;
+    if (oldDeployment && !draining && isProtected(t)) continue;
     if (counts && spareHealthy <= 0 && !draining) continue;
     if (counts) spareHealthy--;
     stopTask(t, whyMove(t));

@@ -5,6 +5,9 @@ import { services } from './0004_services';
 import { serviceTaskIndex } from './0005_service_task_index';
 import { loadBalancers } from './0006_load_balancers';
 import { accessKeys } from './0007_access_keys';
+import { clusterSettingsTaskDefinitionLifecycle } from './0008_cluster_settings_task_definition_lifecycle';
+import { tagsAccountSettings } from './0009_tags_account_settings';
+import { instanceDeregistrationTaskProtection } from './0010_instance_deregistration_task_protection';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -21,4 +24,13 @@ export const MIGRATIONS: Migration[] = [
   { id: '0005_service_task_index', sql: serviceTaskIndex },
   { id: '0006_load_balancers', sql: loadBalancers },
   { id: '0007_access_keys', sql: accessKeys },
+  {
+    id: '0008_cluster_settings_task_definition_lifecycle',
+    sql: clusterSettingsTaskDefinitionLifecycle,
+  },
+  { id: '0009_tags_account_settings', sql: tagsAccountSettings },
+  {
+    id: '0010_instance_deregistration_task_protection',
+    sql: instanceDeregistrationTaskProtection,
+  },
 ];

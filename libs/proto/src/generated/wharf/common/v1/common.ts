@@ -68,6 +68,12 @@ export interface Task {
   stoppedAt: number;
   executionStoppedAt: number;
   availabilityZone: string;
+  /**
+   * Scale-in protection (ECS UpdateTaskProtection): epoch ms until which the task is protected;
+   * 0 = not protected. State answers 0 once the time has passed, but a reader holding the
+   * task longer must still compare with its clock: protected iff protected_until > now.
+   */
+  protectedUntil: number;
 }
 
 export interface TaskDefinition {
@@ -82,6 +88,8 @@ export interface TaskDefinition {
   definitionJson: string;
   registeredAt: number;
   deregisteredAt: number;
+  /** ECS tags, [] when none (kept beside the definition) */
+  tagsJson: string;
 }
 
 export interface Attribute {
@@ -124,6 +132,8 @@ export interface ContainerInstance {
    * spread and task:group). Filled in ListContainerInstances and DescribeContainerInstances.
    */
   taskGroups: GroupCount[];
+  /** ECS tags, [] when none */
+  tagsJson: string;
 }
 
 export interface GroupCount {
@@ -140,6 +150,9 @@ export interface Cluster {
   pendingTasksCount: number;
   activeServicesCount: number;
   tagsJson: string;
+  /** ECS ClusterSettings (a list) and ClusterConfiguration as JSON; configuration '' when unset. */
+  settingsJson: string;
+  configurationJson: string;
 }
 
 export interface Failure {

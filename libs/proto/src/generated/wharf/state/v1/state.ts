@@ -172,6 +172,12 @@ export interface Lease {
 export interface CreateClusterRequest {
   clusterName: string;
   tagsJson: string;
+  /** ECS ClusterSettings; absent = containerInsights disabled */
+  settingsJson?:
+    | string
+    | undefined;
+  /** ECS ClusterConfiguration; absent = none */
+  configurationJson?: string | undefined;
 }
 
 export interface ListClustersRequest {
@@ -620,6 +626,173 @@ export interface ResolveAccessKeyRequest {
   accessKeyId: string;
 }
 
+export interface DeleteClusterRequest {
+  /** name or ARN */
+  cluster: string;
+}
+
+export interface UpdateClusterRequest {
+  /** name or ARN */
+  cluster: string;
+  /** ECS ClusterSettings; absent = unchanged */
+  settingsJson?:
+    | string
+    | undefined;
+  /** ECS ClusterConfiguration; absent = unchanged */
+  configurationJson?: string | undefined;
+}
+
+export interface DeregisterTaskDefinitionRequest {
+  /** family:revision or ARN */
+  taskDefinition: string;
+}
+
+export interface DeleteTaskDefinitionsRequest {
+  /** family:revision or ARN, 1 to 10 */
+  taskDefinitions: string[];
+}
+
+export interface DeleteTaskDefinitionsResponse {
+  /** now DELETE_IN_PROGRESS */
+  taskDefinitions: TaskDefinition[];
+  failures: Failure[];
+}
+
+export interface ListTaskDefinitionsRequest {
+  familyPrefix: string;
+  /** ACTIVE | INACTIVE | DELETE_IN_PROGRESS; '' = ACTIVE */
+  status: string;
+  /** ASC | DESC; '' = ASC */
+  sort: string;
+  /** 0 = 100, at most 100 */
+  maxResults: number;
+  nextToken: string;
+}
+
+export interface ListTaskDefinitionsResponse {
+  taskDefinitionArns: string[];
+  nextToken: string;
+}
+
+export interface ListTaskDefinitionFamiliesRequest {
+  familyPrefix: string;
+  /** ACTIVE | INACTIVE | ALL; '' = ALL */
+  status: string;
+  /** 0 = 100, at most 100 */
+  maxResults: number;
+  nextToken: string;
+}
+
+export interface ListTaskDefinitionFamiliesResponse {
+  families: string[];
+  nextToken: string;
+}
+
+export interface TagResourceRequest {
+  resourceArn: string;
+  /** ECS Tags: [{key, value}] */
+  tagsJson: string;
+}
+
+export interface UntagResourceRequest {
+  resourceArn: string;
+  tagKeys: string[];
+}
+
+export interface ListTagsForResourceRequest {
+  resourceArn: string;
+}
+
+export interface ResourceTags {
+  resourceArn: string;
+  /** ECS Tags, [] when none */
+  tagsJson: string;
+}
+
+export interface AccountSetting {
+  /** ECS SettingName */
+  name: string;
+  value: string;
+  principalArn: string;
+  /** ECS SettingType: user | aws_managed */
+  type: string;
+}
+
+export interface PutAccountSettingRequest {
+  name: string;
+  value: string;
+  /** the root principal for PutAccountSettingDefault */
+  principalArn: string;
+  /** PutAccountSettingDefault (fargateFIPSMode only there) */
+  accountDefault: boolean;
+}
+
+export interface DeleteAccountSettingRequest {
+  name: string;
+  principalArn: string;
+}
+
+export interface ListAccountSettingsRequest {
+  principalArn: string;
+  /** '' = every name */
+  name: string;
+  /** '' = any value (only with name) */
+  value: string;
+  effectiveSettings: boolean;
+  /** 1-10; 0 = 10 */
+  maxResults: number;
+  nextToken: string;
+}
+
+export interface ListAccountSettingsResponse {
+  settings: AccountSetting[];
+  nextToken: string;
+}
+
+export interface DeregisterContainerInstanceRequest {
+  cluster: string;
+  /** id or ARN */
+  containerInstance: string;
+  force: boolean;
+}
+
+export interface DeregisterContainerInstanceResponse {
+  /** as it is now (INACTIVE) */
+  containerInstance:
+    | ContainerInstance
+    | undefined;
+  /** service tasks recorded STOPPED */
+  stoppedTasks: Task[];
+}
+
+export interface UpdateTaskProtectionRequest {
+  cluster: string;
+  /** ids or ARNs, 1 to 10 */
+  tasks: string[];
+  protectionEnabled: boolean;
+  /** 1-2880; 0 = 120 (ignored when disabling) */
+  expiresInMinutes: number;
+}
+
+export interface GetTaskProtectionRequest {
+  cluster: string;
+  /** ids or ARNs, 1 to 100 */
+  tasks: string[];
+}
+
+export interface ProtectedTask {
+  taskArn: string;
+  protectionEnabled: boolean;
+  /** epoch ms; 0 when not protected */
+  expirationDate: number;
+}
+
+export interface TaskProtectionResponse {
+  protectedTasks: ProtectedTask[];
+  /** MISSING, TASK_NOT_VALID */
+  failures: Failure[];
+}
+
 /**
  * The state service is the only process that opens Postgres. Every read and write of the
  * cluster model goes through it. Errors carry canonical gRPC status codes.
@@ -811,6 +984,36 @@ export interface StateServiceClient {
   resolveAccessKey(request: ResolveAccessKeyRequest): Observable<AccessKeySecret>;
 
   /**
+   * Cluster and task definition lifecycle (ECS DeleteCluster, UpdateCluster,
+   * UpdateClusterSettings, DeregisterTaskDefinition, DeleteTaskDefinitions,
+   * ListTaskDefinitions, ListTaskDefinitionFamilies). DeleteCluster makes an ACTIVE cluster
+   * INACTIVE (FAILED_PRECONDITION ClusterContains{ContainerInstances,Services,Tasks}Exception
+   * while it has instances not INACTIVE, services not INACTIVE or tasks not STOPPED); an
+   * INACTIVE cluster is NOT_FOUND everywhere but DescribeClusters, and CreateCluster makes it
+   * ACTIVE again. UpdateCluster replaces the settings and/or configuration it is given
+   * (validated: INVALID_ARGUMENT naming the member). DeregisterTaskDefinition: ACTIVE →
+   * INACTIVE with deregistered_at (tasks and services using it keep it). DeleteTaskDefinitions:
+   * INACTIVE → DELETE_IN_PROGRESS; a revision no live task or service uses is removed at once,
+   * the others by a sweep once nothing uses them; anything else is a failure. Lists page by
+   * key set (family, revision in byte order); an unreadable next_token is INVALID_ARGUMENT.
+   * Changes write `cluster.updated|deleted`, `task_definition.deregistered|deleted`.
+   */
+
+  deleteCluster(request: DeleteClusterRequest): Observable<Cluster>;
+
+  updateCluster(request: UpdateClusterRequest): Observable<Cluster>;
+
+  deregisterTaskDefinition(request: DeregisterTaskDefinitionRequest): Observable<TaskDefinition>;
+
+  deleteTaskDefinitions(request: DeleteTaskDefinitionsRequest): Observable<DeleteTaskDefinitionsResponse>;
+
+  listTaskDefinitions(request: ListTaskDefinitionsRequest): Observable<ListTaskDefinitionsResponse>;
+
+  listTaskDefinitionFamilies(
+    request: ListTaskDefinitionFamiliesRequest,
+  ): Observable<ListTaskDefinitionFamiliesResponse>;
+
+  /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
    * is free or expired, or renews it for its holder; the answer says who holds it until when.
    */
@@ -820,6 +1023,64 @@ export interface StateServiceClient {
   /** Gives the lease up at once (a replica shutting down), if `holder` holds it. */
 
   releaseLease(request: ReleaseLeaseRequest): Observable<Lease>;
+
+  /**
+   * ECS DeregisterContainerInstance and task scale-in protection.
+   * Deregister makes an instance INACTIVE for good: it takes no placements, is listed only
+   * with status INACTIVE, and its agent cannot register again under that ARN
+   * (FAILED_PRECONDITION ClientException). An instance with tasks not STOPPED is refused
+   * (INVALID_ARGUMENT "Found running tasks on the instance.") unless force; with force its
+   * service tasks are recorded STOPPED (released) so the service scheduler replaces them,
+   * and its standalone tasks are left as they are (orphaned). Writes
+   * `container_instance.changed` (and `task.changed` for each task stopped). An INACTIVE
+   * instance is returned unchanged.
+   */
+
+  deregisterContainerInstance(
+    request: DeregisterContainerInstanceRequest,
+  ): Observable<DeregisterContainerInstanceResponse>;
+
+  /**
+   * Sets (or clears) Task.protected_until on 1-10 service tasks: now + expires_in_minutes
+   * (1-2880, 0 = 120) when enabled. Unknown tasks are failures MISSING, tasks not in a service
+   * TASK_NOT_VALID. Each changed task: version + 1 and `task.changed`.
+   */
+
+  updateTaskProtection(request: UpdateTaskProtectionRequest): Observable<TaskProtectionResponse>;
+
+  /** The protection of 1-100 tasks (same failures); expired protection reads as disabled. */
+
+  getTaskProtection(request: GetTaskProtectionRequest): Observable<TaskProtectionResponse>;
+
+  /**
+   * ECS tags and account settings.
+   * Tags of a cluster, service, task definition, task or container instance, named by its
+   * ECS ARN. Tag adds or replaces tags by key (at most 50 on a resource; keys 1-128, values
+   * 0-256 characters, letters, digits, spaces and _ . : / = + - @; the aws: prefix is
+   * reserved: INVALID_ARGUMENT naming the member), Untag removes keys (unknown keys are
+   * ignored). An unknown cluster is NOT_FOUND ClusterNotFoundException; another unknown
+   * resource NOT_FOUND ResourceNotFoundException. Each answers the resource's tags after.
+   */
+
+  tagResource(request: TagResourceRequest): Observable<ResourceTags>;
+
+  untagResource(request: UntagResourceRequest): Observable<ResourceTags>;
+
+  listTagsForResource(request: ListTagsForResourceRequest): Observable<ResourceTags>;
+
+  /**
+   * Account settings per principal (an IAM user, role or root ARN of this account); the root
+   * principal's setting is the account default. Names and values are checked per setting
+   * (INVALID_ARGUMENT naming the member). List answers the principal's own settings, or with
+   * `effective_settings` every setting's effective value (the principal's, else the
+   * default's, else ECS's), ordered by name, in pages of up to 10.
+   */
+
+  putAccountSetting(request: PutAccountSettingRequest): Observable<AccountSetting>;
+
+  deleteAccountSetting(request: DeleteAccountSettingRequest): Observable<AccountSetting>;
+
+  listAccountSettings(request: ListAccountSettingsRequest): Observable<ListAccountSettingsResponse>;
 }
 
 /**
@@ -1076,6 +1337,45 @@ export interface StateServiceController {
   ): Promise<AccessKeySecret> | Observable<AccessKeySecret> | AccessKeySecret;
 
   /**
+   * Cluster and task definition lifecycle (ECS DeleteCluster, UpdateCluster,
+   * UpdateClusterSettings, DeregisterTaskDefinition, DeleteTaskDefinitions,
+   * ListTaskDefinitions, ListTaskDefinitionFamilies). DeleteCluster makes an ACTIVE cluster
+   * INACTIVE (FAILED_PRECONDITION ClusterContains{ContainerInstances,Services,Tasks}Exception
+   * while it has instances not INACTIVE, services not INACTIVE or tasks not STOPPED); an
+   * INACTIVE cluster is NOT_FOUND everywhere but DescribeClusters, and CreateCluster makes it
+   * ACTIVE again. UpdateCluster replaces the settings and/or configuration it is given
+   * (validated: INVALID_ARGUMENT naming the member). DeregisterTaskDefinition: ACTIVE →
+   * INACTIVE with deregistered_at (tasks and services using it keep it). DeleteTaskDefinitions:
+   * INACTIVE → DELETE_IN_PROGRESS; a revision no live task or service uses is removed at once,
+   * the others by a sweep once nothing uses them; anything else is a failure. Lists page by
+   * key set (family, revision in byte order); an unreadable next_token is INVALID_ARGUMENT.
+   * Changes write `cluster.updated|deleted`, `task_definition.deregistered|deleted`.
+   */
+
+  deleteCluster(request: DeleteClusterRequest): Promise<Cluster> | Observable<Cluster> | Cluster;
+
+  updateCluster(request: UpdateClusterRequest): Promise<Cluster> | Observable<Cluster> | Cluster;
+
+  deregisterTaskDefinition(
+    request: DeregisterTaskDefinitionRequest,
+  ): Promise<TaskDefinition> | Observable<TaskDefinition> | TaskDefinition;
+
+  deleteTaskDefinitions(
+    request: DeleteTaskDefinitionsRequest,
+  ): Promise<DeleteTaskDefinitionsResponse> | Observable<DeleteTaskDefinitionsResponse> | DeleteTaskDefinitionsResponse;
+
+  listTaskDefinitions(
+    request: ListTaskDefinitionsRequest,
+  ): Promise<ListTaskDefinitionsResponse> | Observable<ListTaskDefinitionsResponse> | ListTaskDefinitionsResponse;
+
+  listTaskDefinitionFamilies(
+    request: ListTaskDefinitionFamiliesRequest,
+  ):
+    | Promise<ListTaskDefinitionFamiliesResponse>
+    | Observable<ListTaskDefinitionFamiliesResponse>
+    | ListTaskDefinitionFamiliesResponse;
+
+  /**
    * A named lease in Postgres (the service scheduler's leadership). Acquire takes it when it
    * is free or expired, or renews it for its holder; the answer says who holds it until when.
    */
@@ -1085,6 +1385,79 @@ export interface StateServiceController {
   /** Gives the lease up at once (a replica shutting down), if `holder` holds it. */
 
   releaseLease(request: ReleaseLeaseRequest): Promise<Lease> | Observable<Lease> | Lease;
+
+  /**
+   * ECS DeregisterContainerInstance and task scale-in protection.
+   * Deregister makes an instance INACTIVE for good: it takes no placements, is listed only
+   * with status INACTIVE, and its agent cannot register again under that ARN
+   * (FAILED_PRECONDITION ClientException). An instance with tasks not STOPPED is refused
+   * (INVALID_ARGUMENT "Found running tasks on the instance.") unless force; with force its
+   * service tasks are recorded STOPPED (released) so the service scheduler replaces them,
+   * and its standalone tasks are left as they are (orphaned). Writes
+   * `container_instance.changed` (and `task.changed` for each task stopped). An INACTIVE
+   * instance is returned unchanged.
+   */
+
+  deregisterContainerInstance(
+    request: DeregisterContainerInstanceRequest,
+  ):
+    | Promise<DeregisterContainerInstanceResponse>
+    | Observable<DeregisterContainerInstanceResponse>
+    | DeregisterContainerInstanceResponse;
+
+  /**
+   * Sets (or clears) Task.protected_until on 1-10 service tasks: now + expires_in_minutes
+   * (1-2880, 0 = 120) when enabled. Unknown tasks are failures MISSING, tasks not in a service
+   * TASK_NOT_VALID. Each changed task: version + 1 and `task.changed`.
+   */
+
+  updateTaskProtection(
+    request: UpdateTaskProtectionRequest,
+  ): Promise<TaskProtectionResponse> | Observable<TaskProtectionResponse> | TaskProtectionResponse;
+
+  /** The protection of 1-100 tasks (same failures); expired protection reads as disabled. */
+
+  getTaskProtection(
+    request: GetTaskProtectionRequest,
+  ): Promise<TaskProtectionResponse> | Observable<TaskProtectionResponse> | TaskProtectionResponse;
+
+  /**
+   * ECS tags and account settings.
+   * Tags of a cluster, service, task definition, task or container instance, named by its
+   * ECS ARN. Tag adds or replaces tags by key (at most 50 on a resource; keys 1-128, values
+   * 0-256 characters, letters, digits, spaces and _ . : / = + - @; the aws: prefix is
+   * reserved: INVALID_ARGUMENT naming the member), Untag removes keys (unknown keys are
+   * ignored). An unknown cluster is NOT_FOUND ClusterNotFoundException; another unknown
+   * resource NOT_FOUND ResourceNotFoundException. Each answers the resource's tags after.
+   */
+
+  tagResource(request: TagResourceRequest): Promise<ResourceTags> | Observable<ResourceTags> | ResourceTags;
+
+  untagResource(request: UntagResourceRequest): Promise<ResourceTags> | Observable<ResourceTags> | ResourceTags;
+
+  listTagsForResource(
+    request: ListTagsForResourceRequest,
+  ): Promise<ResourceTags> | Observable<ResourceTags> | ResourceTags;
+
+  /**
+   * Account settings per principal (an IAM user, role or root ARN of this account); the root
+   * principal's setting is the account default. Names and values are checked per setting
+   * (INVALID_ARGUMENT naming the member). List answers the principal's own settings, or with
+   * `effective_settings` every setting's effective value (the principal's, else the
+   * default's, else ECS's), ordered by name, in pages of up to 10.
+   */
+
+  putAccountSetting(
+    request: PutAccountSettingRequest,
+  ): Promise<AccountSetting> | Observable<AccountSetting> | AccountSetting;
+
+  deleteAccountSetting(
+    request: DeleteAccountSettingRequest,
+  ): Promise<AccountSetting> | Observable<AccountSetting> | AccountSetting;
+
+  listAccountSettings(
+    request: ListAccountSettingsRequest,
+  ): Promise<ListAccountSettingsResponse> | Observable<ListAccountSettingsResponse> | ListAccountSettingsResponse;
 }
 
 export function StateServiceControllerMethods() {
@@ -1129,8 +1502,23 @@ export function StateServiceControllerMethods() {
       "listAccessKeys",
       "revokeAccessKey",
       "resolveAccessKey",
+      "deleteCluster",
+      "updateCluster",
+      "deregisterTaskDefinition",
+      "deleteTaskDefinitions",
+      "listTaskDefinitions",
+      "listTaskDefinitionFamilies",
       "acquireLease",
       "releaseLease",
+      "deregisterContainerInstance",
+      "updateTaskProtection",
+      "getTaskProtection",
+      "tagResource",
+      "untagResource",
+      "listTagsForResource",
+      "putAccountSetting",
+      "deleteAccountSetting",
+      "listAccountSettings",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

@@ -384,7 +384,13 @@ export class ServiceScheduler {
       const wanted = tasks
         .filter((t) => !leaving.has(t.taskArn))
         .flatMap((t) => targetsOfTask(t, loadBalancers, view));
-      const changes = await this.targets.sync(service, wanted, targets);
+      // (The targets of tasks just set draining were deregistered above already.)
+      const deactivated = new Set(draining.map((d) => d.task.taskArn));
+      const changes = await this.targets.sync(
+        service,
+        wanted,
+        targets.filter((t) => !deactivated.has(t.taskArn)),
+      );
       for (const [group, n] of changes.registered) {
         events.push(`(service ${name}) registered ${n} targets in (target-group ${group})`);
       }

@@ -333,9 +333,9 @@ describe('the load balancer in front of services', () => {
     );
     const [task] = await topology!.describeTasks(taskArns!);
     const host = topology!.hosts.find((h) => h.containerInstanceArn === task.containerInstanceArn)!;
-    const port = task.containers![0].networkBindings![0].hostPort!;
+    // (By task: two hosts may publish on the same dynamic port.)
     const target = async () =>
-      (await targetsOf(groupB)).targetHealthDescriptions.find((t) => t.target.port === port);
+      (await targetsOf(groupB)).targetHealthDescriptions.find((t) => t.taskArn === task.taskArn);
     expect((await target())?.targetHealth.state).toBe('healthy');
 
     const killedAt = Date.now();

@@ -3,7 +3,7 @@ import { ECS_ALL_OPERATIONS } from '../protocol/ecs-model.generated';
 
 /**
  * Why each ECS operation Wharf does not serve means nothing here, by family. Every operation
- * of the model is either served (OPERATIONS), being added (IN_PROGRESS) or named here; a unit
+ * of the model is either served (OPERATIONS) or named here; a unit
  * test keeps it so as the model changes.
  */
 const CAPACITY_PROVIDERS =
@@ -39,31 +39,12 @@ export const UNSUPPORTED_REASONS: Record<string, string> = {
 };
 
 /**
- * Operations another change is adding right now: until they are served they stay unknown
- * rather than being declared unsupported.
- */
-export const IN_PROGRESS = new Set([
-  'TagResource',
-  'UntagResource',
-  'ListTagsForResource',
-  'ListAccountSettings',
-  'PutAccountSetting',
-  'PutAccountSettingDefault',
-  'DeleteAccountSetting',
-  'DeregisterContainerInstance',
-  'GetTaskProtection',
-  'UpdateTaskProtection',
-]);
-
-/**
  * The answer for an operation of the ECS model that Wharf does not serve: its reason, as
  * UnsupportedFeatureException where the operation declares it, else ClientException (every
- * ECS operation declares that). Undefined for names outside the model and for IN_PROGRESS.
+ * ECS operation declares that). Undefined for names outside the model.
  */
 export function unsupportedOperation(operation: string): EcsApiError | undefined {
-  if (!Object.hasOwn(ECS_ALL_OPERATIONS, operation) || IN_PROGRESS.has(operation)) {
-    return undefined;
-  }
+  if (!Object.hasOwn(ECS_ALL_OPERATIONS, operation)) return undefined;
   const reason = Object.hasOwn(UNSUPPORTED_REASONS, operation)
     ? UNSUPPORTED_REASONS[operation]
     : 'it has no meaning here.';

@@ -110,6 +110,8 @@ async function runTask(family: string, command: string[]): Promise<common.Task> 
       placements: [
         {
           expectedInstanceVersion: ci.containerInstances[0].version,
+          fenceLease: '',
+          fenceHolder: '',
           task: {
             taskDefinitionArn: td.taskDefinitionArn,
             containerInstanceArn: instanceArn,

@@ -181,6 +181,8 @@ describe('agent (with state, NATS and Docker)', () => {
         placements: [
           {
             expectedInstanceVersion: 0,
+            fenceLease: '',
+            fenceHolder: '',
             task: {
               taskArn: '',
               clusterArn: '',

@@ -134,6 +134,8 @@ describe('DeregisterContainerInstance and task protection through the api', () =
         cluster: CLUSTER,
         placements: groups.map((group) => ({
           expectedInstanceVersion: 0,
+          fenceLease: '',
+          fenceHolder: '',
           task: {
             taskArn: '',
             clusterArn: '',

@@ -97,6 +97,8 @@ describe('lb against real state, Postgres and NATS', () => {
         placements: [
           {
             expectedInstanceVersion: 0,
+            fenceLease: '',
+            fenceHolder: '',
             task: {
               taskArn: '',
               taskDefinitionArn: td.taskDefinitionArn,

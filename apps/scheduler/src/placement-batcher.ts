@@ -17,6 +17,11 @@ export interface PlacementJob {
   /** New task records (PROVISIONING), all of one group; containerInstanceArn is filled in. */
   tasks: common.Task[];
   options: CompiledPlacementOptions;
+  /**
+   * Fencing: commit only while `holder` holds the lease `lease` (state checks it in the
+   * commit); a placement refused for it is a NOT_LEADER failure, never planned again.
+   */
+  fence?: { lease: string; holder: string };
 }
 
 export interface PlacementOutcome {
@@ -178,7 +183,12 @@ export class PlacementBatcher {
         }
         const task = { ...queued.pending[i], containerInstanceArn: planned.instanceArn };
         const version = view.record(planned.instanceArn)?.version ?? 0;
-        placements.push({ task, expectedInstanceVersion: queued.checkVersion ? version : 0 });
+        placements.push({
+          task,
+          expectedInstanceVersion: queued.checkVersion ? version : 0,
+          fenceLease: queued.job.fence?.lease ?? '',
+          fenceHolder: queued.job.fence?.holder ?? '',
+        });
         owners.push(queued);
         queued.inFlight++;
         working.take(planned.instanceArn, launch.claim, group);
@@ -196,7 +206,10 @@ export class PlacementBatcher {
     for (const queued of batch) {
       queued.inFlight = 0;
       if (queued.settled) continue;
-      const replan = queued.rejections.length > 0 && queued.attempt < MAX_PLACEMENT_ATTEMPTS;
+      // A fenced job whose sender lost its lease is not planned again: its failures say so.
+      const fencedOut = queued.rejections.some((r) => r.rejected.reason === 'NOT_LEADER');
+      const replan =
+        queued.rejections.length > 0 && queued.attempt < MAX_PLACEMENT_ATTEMPTS && !fencedOut;
       if (replan) {
         this.logger.info(
           {

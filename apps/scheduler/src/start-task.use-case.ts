@@ -110,7 +110,7 @@ export class StartTaskUseCase {
           ...this.launcher.newTask(launch, fields),
           containerInstanceArn: instance.arn,
         };
-        placements.push({ task, expectedInstanceVersion: 0 });
+        placements.push({ task, expectedInstanceVersion: 0, fenceLease: '', fenceHolder: '' });
         refs.push({ arn: instance.arn, position });
       });
     }

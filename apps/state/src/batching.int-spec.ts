@@ -145,6 +145,8 @@ describe('state: set-based commits and batched task reports', () => {
     expectedInstanceVersion = 0,
   ): stateV1.Placement => ({
     expectedInstanceVersion,
+    fenceLease: '',
+    fenceHolder: '',
     task: {
       ...EMPTY_TASK,
       taskDefinitionArn: TASK_DEFINITION,

@@ -11,6 +11,7 @@ import {
   subtractClaim,
 } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
+import type { PoolClient } from 'pg';
 import type { ClusterRepository } from './cluster.repository';
 import {
   ContainerInstanceRepository,
@@ -31,6 +32,8 @@ export const REJECTION = {
   agentDisconnected: 'AGENT',
   duplicate: 'DUPLICATE',
   invalid: 'INVALID',
+  /** The placement is fenced by a lease its sender does not hold (any more). */
+  notLeader: 'NOT_LEADER',
 } as const;
 
 interface Accepted {
@@ -95,12 +98,19 @@ export class CommitPlacementsUseCase {
         planned.map((p) => p.arn),
       );
 
+      const fencesHeld = await heldFences(tx, req.placements);
+
       const rejected: stateV1.RejectedPlacement[] = [];
       const accepted: Accepted[] = [];
       for (const p of planned) {
         const reject = (reason: string, detail: string) =>
           rejected.push({ index: p.index, reason, detail });
         const row: InstanceRow | undefined = locked.get(p.instanceId);
+        const { fenceLease, fenceHolder } = req.placements[p.index];
+        if (fenceLease && !fencesHeld.has(`${fenceLease}\n${fenceHolder}`)) {
+          reject(REJECTION.notLeader, `${fenceHolder} does not hold the lease ${fenceLease}`);
+          continue;
+        }
         if (!p.task) {
           reject(REJECTION.invalid, 'placement has no task');
           continue;
@@ -223,4 +233,27 @@ function describeShortfall(reason: string, rem: InstanceResources, claim: Resour
     default:
       return `UDP host ports ${claim.portsUdp.join(',')} conflict with taken ${rem.portsUdp.join(',')}`;
   }
+}
+
+/**
+ * The (lease, holder) pairs of the placements' fences that hold now, as `lease\nholder`. The
+ * lease rows are share-locked: a replica taking a lease over waits for this commit to end.
+ */
+async function heldFences(
+  tx: PoolClient,
+  placements: readonly stateV1.Placement[],
+): Promise<Set<string>> {
+  const fences = [
+    ...new Set(
+      placements.filter((p) => p.fenceLease).map((p) => `${p.fenceLease}\n${p.fenceHolder}`),
+    ),
+  ];
+  if (fences.length === 0) return new Set();
+  const { rows } = await tx.query<{ name: string; holder: string }>(
+    `SELECT name, holder FROM leases
+      WHERE name = ANY($1::text[]) AND expires_at > now()
+      FOR SHARE`,
+    [fences.map((f) => f.split('\n')[0])],
+  );
+  return new Set(rows.map((r) => `${r.name}\n${r.holder}`).filter((f) => fences.includes(f)));
 }

@@ -130,6 +130,8 @@ describe('state: DeregisterContainerInstance and task protection', () => {
         cluster: CLUSTER,
         placements: groups.map((group) => ({
           expectedInstanceVersion: 0,
+          fenceLease: '',
+          fenceHolder: '',
           task: newTask(containerInstanceArn, group),
         })),
       }),

@@ -102,6 +102,8 @@ describe('state: agent liveness and utilisation', () => {
         placements: [
           {
             expectedInstanceVersion: 0,
+            fenceLease: '',
+            fenceHolder: '',
             task: {
               taskArn: '',
               clusterArn: '',

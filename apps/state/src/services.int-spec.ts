@@ -509,6 +509,8 @@ describe('state: services and leases', () => {
     );
     const task = (group: string): stateV1.Placement => ({
       expectedInstanceVersion: 0,
+      fenceLease: '',
+      fenceHolder: '',
       task: {
         taskArn: '',
         clusterArn: '',
@@ -616,6 +618,29 @@ describe('state: services and leases', () => {
       call(client.listServiceTasks({ cluster: CLUSTER, service: 'ghost', stoppedSinceMs: 0 })),
     );
     expect(missing.details).toMatch(/^ServiceNotFoundException/);
+
+    // Fencing: a placement fenced by a lease commits only while its sender holds the lease.
+    await call(client.acquireLease({ name: 'fence-test', holder: 'leader', ttlMs: 60_000 }));
+    const fenced = (holder: string) => ({
+      ...task('service:tasks'),
+      fenceLease: 'fence-test',
+      fenceHolder: holder,
+    });
+    const fencing = await call(
+      client.commitPlacements({
+        cluster: CLUSTER,
+        placements: [fenced('leader'), fenced('old-leader'), task('service:tasks')],
+      }),
+    );
+    expect(fencing.tasks).toHaveLength(2);
+    expect(fencing.rejected).toEqual([
+      { index: 1, reason: 'NOT_LEADER', detail: 'old-leader does not hold the lease fence-test' },
+    ]);
+    await call(client.releaseLease({ name: 'fence-test', holder: 'leader' }));
+    const released = await call(
+      client.commitPlacements({ cluster: CLUSTER, placements: [fenced('leader')] }),
+    );
+    expect(released.rejected.map((r) => r.reason)).toEqual(['NOT_LEADER']);
   });
 
   it('records progress: version check, counts, rollout states, INACTIVE deployments, events, status', async () => {

@@ -159,6 +159,8 @@ describe('state service (Postgres + NATS)', () => {
   ): stateV1.Placement {
     return {
       expectedInstanceVersion,
+      fenceLease: '',
+      fenceHolder: '',
       task: {
         ...EMPTY_TASK,
         taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1',

@@ -92,6 +92,8 @@ describe('state: tags and account settings', () => {
         placements: [
           {
             expectedInstanceVersion: 0,
+            fenceLease: '',
+            fenceHolder: '',
             task: {
               taskArn: '',
               clusterArn: '',

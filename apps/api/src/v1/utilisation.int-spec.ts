@@ -134,6 +134,8 @@ describe('GET /v1/…/utilisation (agent stats → NATS → state → api)', () 
           placements: [
             {
               expectedInstanceVersion: 0,
+              fenceLease: '',
+              fenceHolder: '',
               task: { ...TASK, containerInstanceArn: ci.containerInstanceArn },
             },
           ],

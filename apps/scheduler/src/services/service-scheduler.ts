@@ -10,7 +10,7 @@ import { compileRequestOptions } from '../placement-options';
 import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
 import type { TaskLauncher } from '../task-launch';
-import { LeaderLease } from './leader-lease';
+import { LeaderLease, SERVICE_SCHEDULER_LEASE } from './leader-lease';
 import {
   loadBalancersOf,
   LoadBalancerTargets,
@@ -360,8 +360,13 @@ export class ServiceScheduler {
       events.push(`(service ${name}) has begun draining connections on ${draining.length} tasks.`);
     }
     let started: common.Task[] = [];
-    if (step.start > 0) {
+    if (step.start > 0 && this.lease.isLeader()) {
       const outcome = await this.startTasks(cluster, service, step.start);
+      if (outcome.failure?.reason === 'NOT_LEADER') {
+        // Another replica leads now: it decides for this service from here on.
+        this.logger.info({ cluster, service: name }, 'lost the lease during a pass; stopping it');
+        return;
+      }
       for (const failure of outcome.launchFailures) {
         this.logger.warn(
           { cluster, service: name, task: failure.taskArn, reason: failure.stoppedReason },
@@ -577,9 +582,12 @@ export class ServiceScheduler {
       launchType: 'EC2',
     };
     const tasks = Array.from({ length: count }, () => this.launcher.newTask(launch, fields));
+    // Fenced by the lease: should another replica have taken over since this pass decided,
+    // state refuses these placements rather than let both leaders start tasks.
+    const fence = { lease: SERVICE_SCHEDULER_LEASE, holder: this.settings.holder };
     let outcome;
     try {
-      outcome = await this.batcher.place(cluster, { launch, tasks, options });
+      outcome = await this.batcher.place(cluster, { launch, tasks, options, fence });
     } catch (err) {
       // No instance at all (InvalidParameterException): a failure of the service, not an error.
       const detail = err instanceof Error ? err.message.replace(/^[A-Za-z]+: /, '') : String(err);

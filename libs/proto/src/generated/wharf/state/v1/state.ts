@@ -259,6 +259,13 @@ export interface Placement {
     | undefined;
   /** When non-zero, the commit is rejected if the instance's version differs. */
   expectedInstanceVersion: number;
+  /**
+   * Fencing: when set, the placement is rejected (NOT_LEADER) unless `fence_holder` holds the
+   * lease `fence_lease` now. The lease row is share-locked until the commit ends, so no other
+   * replica can take the lease over in between (the service scheduler's leader uses it).
+   */
+  fenceLease: string;
+  fenceHolder: string;
 }
 
 export interface CommitPlacementsRequest {

@@ -1,3 +1,4 @@
+import { GrpcCode } from '@wharf/domain';
 import type { stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
@@ -82,7 +83,7 @@ export class Authenticator {
       secret = answer.secretAccessKey;
     } catch (err) {
       // NOT_FOUND: unknown or revoked. Anything else (state down) is the server's fault.
-      if ((err as { code?: number }).code !== 5) throw err;
+      if ((err as { code?: number }).code !== GrpcCode.NOT_FOUND) throw err;
       this.logger.info({ accessKeyId }, 'request with an unknown or revoked access key');
     }
     this.secrets.set(accessKeyId, { secret, until: this.now() + this.settings.cacheMs });

@@ -7,9 +7,15 @@
 #   (default) then shows it working: scripts/demo.mjs registers a task definition, runs a task,
 #            waits for RUNNING, fetches its page through the published port and stops it
 #   --no-demo   only start the stack
+#   --tls       internal gRPC over mutual TLS: makes a CA and the services' certificates in
+#               .wharf/tls (scripts/make-certs.sh; kept and reused) and adds deploy/compose.tls.yml
 # Environment: WHARF_API_PORT (4700), WHARF_HOST_ADDRESS (where tasks' published ports are
 # reachable; default the docker0 gateway, which both this machine and the lb container reach),
-# WHARF_LB_PORTS (8080-8089), WHARF_WAIT_SECONDS (180), COMPOSE_PROJECT_NAME (wharf).
+# WHARF_LB_PORTS (8080-8089), WHARF_WAIT_SECONDS (180), COMPOSE_PROJECT_NAME (wharf),
+# WHARF_AGENT_JOIN (token: the agent registers with a join token, which this script makes with
+# `wharf admin join-token create` and keeps in .wharf/join-token.env, reusing it while state
+# still accepts it; open: any agent may join, development only), WHARF_JOIN_TOKEN (use this
+# token instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[up] $*" >&2; }
@@ -17,11 +23,13 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 demo=1
+tls=0
 for arg in "$@"; do
   case "$arg" in
     --demo) demo=1 ;;
     --no-demo) demo=0 ;;
-    *) echo "usage: scripts/up.sh [--no-demo]" >&2; exit 2 ;;
+    --tls) tls=1 ;;
+    *) echo "usage: scripts/up.sh [--no-demo] [--tls]" >&2; exit 2 ;;
   esac
 done
 
@@ -48,6 +56,15 @@ fi
 
 bash deploy/build-images.sh
 
+if [ "$tls" = 1 ]; then
+  export WHARF_TLS_DIR="${WHARF_TLS_DIR:-./.wharf/tls}"
+  log "certificates for mutual TLS on internal gRPC in $WHARF_TLS_DIR (scripts/make-certs.sh)"
+  bash scripts/make-certs.sh "$WHARF_TLS_DIR"
+  # The services run as uid 10001 in their image (the agent as root): they must read their keys.
+  $SUDO chown 10001 "$WHARF_TLS_DIR"/state.key "$WHARF_TLS_DIR"/scheduler.key "$WHARF_TLS_DIR"/api.key "$WHARF_TLS_DIR"/lb.key
+  COMPOSE+=(-f docker-compose.yml -f deploy/compose.tls.yml)
+fi
+
 if [ -z "${WHARF_HOST_ADDRESS:-}" ]; then
   # This machine's address on Docker's default bridge: tasks' published ports answer there both
   # from this machine and from the lb container (127.0.0.1 would be the lb's own loopback).
@@ -60,8 +77,9 @@ if [ -z "${WHARF_HOST_ADDRESS:-}" ]; then
 fi
 export WHARF_HOST_ADDRESS
 
+# Everything but the agent first: it needs a join token, which state makes.
 log "starting the stack (${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME up -d)"
-"${COMPOSE[@]}" up -d --remove-orphans
+"${COMPOSE[@]}" up -d --remove-orphans postgres nats state scheduler api lb
 
 endpoint="http://127.0.0.1:$WHARF_API_PORT"
 mkdir -p .wharf
@@ -91,6 +109,42 @@ else
   set +a
   auth_note="requests are signed with the access key in .wharf/credentials.env (SigV4)"
 fi
+# The agent's join token (state requires one unless WHARF_AGENT_JOIN=open): the one given, or
+# the one this script made before while state still lists it as Active, or a new one for the
+# agent's cluster (never expiring; revoke it with `wharf admin join-token revoke ID`).
+if [ "${WHARF_AGENT_JOIN:-token}" = "token" ] && [ -z "${WHARF_JOIN_TOKEN:-}" ]; then
+  token_file=.wharf/join-token.env
+  if [ -f "$token_file" ]; then
+    saved=$(sed -n 's/^WHARF_JOIN_TOKEN=//p' "$token_file" | tr -d '\r')
+    saved_id=$(printf '%s' "$saved" | cut -d_ -f2)
+    listed=$("${COMPOSE[@]}" exec -T api wharf admin join-token list 2>/dev/null || true)
+    if [ -n "$saved_id" ] && grep -q "\"joinTokenId\":\"$saved_id\".*\"status\":\"Active\"" <<<"$listed"; then
+      WHARF_JOIN_TOKEN="$saved"
+      log "reusing the agent's join token in $token_file"
+    fi
+  fi
+  if [ -z "${WHARF_JOIN_TOKEN:-}" ]; then
+    log "making the agent's join token (wharf admin join-token create --cluster ${WHARF_CLUSTER:-default})"
+    line=""
+    for _ in $(seq 1 30); do
+      if line=$("${COMPOSE[@]}" exec -T api wharf admin join-token create --cluster "${WHARF_CLUSTER:-default}" \
+        --description quickstart-agent --format env 2>/dev/null); then
+        break
+      fi
+      line=""
+      sleep 2
+    done
+    if [ -z "$line" ]; then
+      log "could not make a join token; see '${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs api state'"
+      exit 1
+    fi
+    (umask 077 && printf '%s\n' "$line" | tr -d '\r' > "$token_file")
+    WHARF_JOIN_TOKEN=$(sed -n 's/^WHARF_JOIN_TOKEN=//p' "$token_file")
+  fi
+fi
+export WHARF_JOIN_TOKEN="${WHARF_JOIN_TOKEN:-}"
+"${COMPOSE[@]}" up -d agent
+
 log "waiting for the api at $endpoint and for the agent to register"
 if ! WHARF_ENDPOINT="$endpoint" node scripts/demo.mjs wait; then
   "${COMPOSE[@]}" ps >&2 || true
@@ -128,6 +182,10 @@ Try it with the AWS CLI:
 or without it:  node scripts/demo.mjs   (WHARF_ENDPOINT=$endpoint, with those variables set)
 More keys:       ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME exec api wharf admin access-key create --name NAME
                  (list, revoke ID: wharf admin access-key list | revoke ID)
+More agents:     ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME exec api wharf admin join-token create --cluster default
+                 gives a token for WHARF_JOIN_TOKEN (list, revoke ID: wharf admin join-token list | revoke ID)
+By hand:         set -a; . .wharf/join-token.env; set +a; ${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME up -d
+                 (the agent needs WHARF_JOIN_TOKEN set)
 
 MSG
 

@@ -70,6 +70,7 @@ beforeAll(async () => {
   state = await startState(
     stateConfigSchema.parse({
       DATABASE_URL: pg.url,
+      STATE_AGENT_JOIN: 'open',
       NATS_URL: nats.url,
       STATE_GRPC_PORT: '0',
       STATE_OPS_PORT: '0',

@@ -9,7 +9,7 @@ import { Counter, Gauge } from 'prom-client';
 import { arns } from '@wharf/domain';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { createStateClient, grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
+import { createStateClient, grpcOptions, GrpcExceptionFilter, grpcTlsFromEnv } from '@wharf/proto';
 import { AgentController } from './agent.controller';
 import type { AgentConfig } from './config';
 import { describeClusterTasks } from './engine/describe-cluster-tasks';
@@ -61,6 +61,8 @@ async function start(
   logger: Logger,
   undo: (() => Promise<unknown> | unknown)[],
 ): Promise<RunningAgent> {
+  // A bad GRPC_TLS_* setting stops the agent now, not after it has waited for NATS and Docker.
+  const tls = grpcTlsFromEnv();
   const ops = new OpsServer('agent', logger);
   const opsPort = await resolvePort(config.AGENT_OPS_PORT);
   await ops.listen(opsPort);
@@ -95,7 +97,7 @@ async function start(
   const agentAddress = config.AGENT_ADVERTISE_ADDRESS ?? `${os.hostname()}:${grpcPort}`;
   const hostAddress = config.AGENT_HOST_ADDRESS ?? defaultHostAddress();
 
-  const state = createStateClient(config.STATE_URL);
+  const state = createStateClient(config.STATE_URL, tls);
   undo.unshift(() => state.close());
   const instance = await registerContainerInstance(
     state.client,
@@ -109,6 +111,7 @@ async function start(
       agentAddress,
       hostname: os.hostname(),
       hostAddress,
+      joinToken: config.WHARF_JOIN_TOKEN ?? '',
     },
     config.AGENT_DATA_DIR,
     logger,
@@ -154,7 +157,7 @@ async function start(
   class AgentModule {}
 
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(AgentModule, {
-    ...grpcOptions('agent', `0.0.0.0:${grpcPort}`),
+    ...grpcOptions('agent', `0.0.0.0:${grpcPort}`, tls),
     logger: new PinoNestLogger(log),
   });
   app.useGlobalFilters(new GrpcExceptionFilter(log, 'agent'));

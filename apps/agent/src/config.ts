@@ -1,4 +1,5 @@
 import { commonEnv, env, z } from '@wharf/config';
+import { parseJoinToken } from '@wharf/domain';
 
 /** `name=value,name2=value2` → attributes; a malformed entry is a configuration error. */
 export const attributeList = z
@@ -52,6 +53,27 @@ export const agentConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a cluster name')
     .default('default'),
+  /**
+   * The join token state asks for when it registers this host (`wharf admin join-token
+   * create --cluster …` makes one). Optional only where state runs with STATE_AGENT_JOIN=open.
+   */
+  WHARF_JOIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const token = raw?.trim();
+      if (!token) return undefined;
+      if (!parseJoinToken(token)) {
+        // Never echo the value: it is a secret, and loadConfig shows bad values.
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'is not a join token (wjt_<16 characters>_<32 characters>, from `wharf admin join-token create`)',
+        });
+        return z.NEVER;
+      }
+      return token;
+    }),
   /** 0 picks a free port. */
   AGENT_GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(4703),
   AGENT_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(4713),

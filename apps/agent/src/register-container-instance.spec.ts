@@ -8,6 +8,7 @@ import type { common, stateV1 } from '@wharf/proto';
 import { readIdentity, writeIdentity } from './instance-identity';
 import {
   InstanceDeregisteredError,
+  JoinTokenRefusedError,
   registerContainerInstance,
   RegistrationRequest,
 } from './register-container-instance';
@@ -102,4 +103,34 @@ describe('registerContainerInstance', () => {
     expect(state.calls).toHaveLength(1);
     expect(await readFile(join(dataDir, 'instance.json'), 'utf8')).toBe(before);
   });
+
+  it.each([GrpcCode.UNAUTHENTICATED, GrpcCode.PERMISSION_DENIED])(
+    'stops at once, exit code 78, when state refuses its join token (gRPC %s)',
+    async (code) => {
+      const state = fakeState([
+        () =>
+          throwError(() =>
+            grpcError(
+              code,
+              'AccessDeniedException: Join token abc was revoked. Create a join token with `wharf admin join-token create --cluster default` and set WHARF_JOIN_TOKEN on the agent to it.',
+            ),
+          ),
+        () => of(instance(NEW_ARN)),
+      ]);
+      const err = await registerContainerInstance(
+        state.client,
+        { ...request, joinToken: 'wjt_x' },
+        dataDir,
+        logger,
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(JoinTokenRefusedError);
+      expect((err as JoinTokenRefusedError).exitCode).toBe(78);
+      expect((err as Error).message).toBe(
+        'state refused to let this agent join cluster default: Join token abc was revoked. Create a join token with `wharf admin join-token create --cluster default` and set WHARF_JOIN_TOKEN on the agent to it.',
+      );
+      expect(state.calls).toHaveLength(1);
+      expect(state.calls[0].joinToken).toBe('wjt_x');
+      expect(await readIdentity(dataDir)).toBeUndefined();
+    },
+  );
 });

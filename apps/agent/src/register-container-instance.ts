@@ -31,14 +31,41 @@ export class InstanceDeregisteredError extends Error {
   }
 }
 
+/**
+ * State refused the agent's join token (WHARF_JOIN_TOKEN missing, unknown, revoked, expired,
+ * or for another cluster). Retrying cannot help; the process exits with EX_CONFIG (78), which
+ * the host image's supervisor (deploy/host/wharf-host) does not restart.
+ */
+export class JoinTokenRefusedError extends Error {
+  /** EX_CONFIG from sysexits.h: a configuration error, do not restart. */
+  readonly exitCode = 78;
+  constructor(
+    readonly cluster: string,
+    detail: string,
+  ) {
+    super(`state refused to let this agent join cluster ${cluster}: ${detail}`);
+    this.name = 'JoinTokenRefusedError';
+  }
+}
+
 const isFailedPrecondition = (err: unknown): boolean =>
   (err as { code?: unknown } | null)?.code === GrpcCode.FAILED_PRECONDITION;
+
+const isJoinRefused = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === GrpcCode.UNAUTHENTICATED || code === GrpcCode.PERMISSION_DENIED;
+};
+
+/** What state said, without the `AccessDeniedException: ` that names the error between services. */
+const detailsOf = (err: unknown): string =>
+  ((err as { details?: string }).details ?? String(err)).replace(/^[A-Za-z]+Exception: /, '');
 
 /**
  * Registers this host with state, as the instance it was before when the data directory
  * remembers one, retrying until state answers; then remembers the ARN state gave. A
  * remembered instance that was deregistered (FAILED_PRECONDITION) is not retried:
- * `InstanceDeregisteredError`, and the data directory is left as it is.
+ * `InstanceDeregisteredError`, and the data directory is left as it is. Nor is a refused join
+ * token (UNAUTHENTICATED, PERMISSION_DENIED): `JoinTokenRefusedError`.
  */
 export async function registerContainerInstance(
   state: stateV1.StateServiceClient,
@@ -55,8 +82,11 @@ export async function registerContainerInstance(
     // always safe to send.
     () => firstValueFrom(state.registerContainerInstance({ ...request, containerInstanceArn })),
     logger,
-    { isFinal: (err) => !!containerInstanceArn && isFailedPrecondition(err) },
+    {
+      isFinal: (err) => isJoinRefused(err) || (!!containerInstanceArn && isFailedPrecondition(err)),
+    },
   ).catch((err: unknown) => {
+    if (isJoinRefused(err)) throw new JoinTokenRefusedError(request.cluster, detailsOf(err));
     if (!isFailedPrecondition(err)) throw err;
     const detail = (err as { details?: string }).details ?? String(err);
     throw new InstanceDeregisteredError(containerInstanceArn, dataDir, detail);

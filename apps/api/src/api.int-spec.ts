@@ -67,6 +67,7 @@ describe('api (ECS JSON 1.1) against real state and scheduler', () => {
     const state = await startState(
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

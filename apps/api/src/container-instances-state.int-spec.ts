@@ -110,6 +110,7 @@ describe('api: UpdateContainerInstancesState', () => {
     const runningState = await startState(
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

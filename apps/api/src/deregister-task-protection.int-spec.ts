@@ -70,6 +70,7 @@ describe('DeregisterContainerInstance and task protection through the api', () =
     const state = await startState(
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

@@ -32,6 +32,12 @@ export const stateConfigSchema = z.object({
    * ran) are looked at again and removed once no task or service uses them.
    */
   TASK_DEFINITION_SWEEP_INTERVAL_MS: env.int(30_000, 10),
+  /**
+   * `token` (default): an agent registers only with a valid join token (WHARF_JOIN_TOKEN,
+   * made by `wharf admin join-token create`). `open`: any agent that reaches state's gRPC
+   * port joins any cluster — for development and in-process tests only.
+   */
+  STATE_AGENT_JOIN: z.enum(['token', 'open'], { error: 'must be token or open' }).default('token'),
 });
 
 export type StateConfig = z.infer<typeof stateConfigSchema>;

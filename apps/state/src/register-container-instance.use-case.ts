@@ -35,10 +35,17 @@ export class RegisterContainerInstanceUseCase {
     private readonly instances: ContainerInstanceRepository,
     private readonly tasks: TaskRepository,
     private readonly outbox: OutboxRepository,
+    /**
+     * Asked first when agents must present a join token (STATE_AGENT_JOIN=token): throws
+     * JoinRefusedError to refuse. Absent in open mode.
+     */
+    private readonly admit?: (joinToken: string, cluster: string) => Promise<void>,
   ) {}
 
   async execute(req: stateV1.RegisterContainerInstanceRequest): Promise<common.ContainerInstance> {
     const cluster = clusterNameOf(req.cluster);
+    // Every registration, a returning instance's too: a revoked token keeps a host out.
+    if (this.admit) await this.admit(req.joinToken ?? '', cluster);
     const registered = registeredResources(req.total);
     const fields = (status: string, remaining: InstanceResources): InstanceFields => ({
       ec2InstanceId: req.ec2InstanceId,

@@ -18,6 +18,7 @@ import { GetTaskProtectionQuery } from './get-task-protection.query';
 import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
 import { AccessKeysUseCase } from './access-keys.use-case';
+import { JoinTokensUseCase } from './join-tokens.use-case';
 import { AccountSettingsUseCase } from './account-settings.use-case';
 import { ResourceTagsUseCase } from './resource-tags.use-case';
 import { LeasesUseCase } from './leases.use-case';
@@ -75,6 +76,7 @@ export class StateController implements stateV1.StateServiceController {
     private readonly deleteTaskDefinitionsUseCase: DeleteTaskDefinitionsUseCase,
     @Inject(TaskDefinitionQueries) private readonly taskDefinitionQueries: TaskDefinitionQueries,
     @Inject(AccessKeysUseCase) private readonly accessKeys: AccessKeysUseCase,
+    @Inject(JoinTokensUseCase) private readonly joinTokens: JoinTokensUseCase,
     @Inject(ResourceTagsUseCase) private readonly resourceTags: ResourceTagsUseCase,
     @Inject(AccountSettingsUseCase) private readonly accountSettings: AccountSettingsUseCase,
     @Inject(PutLbResourceUseCase) private readonly putLbResourceUseCase: PutLbResourceUseCase,
@@ -286,6 +288,15 @@ export class StateController implements stateV1.StateServiceController {
   }
   resolveAccessKey(req: stateV1.ResolveAccessKeyRequest): Promise<stateV1.AccessKeySecret> {
     return this.accessKeys.resolve(req);
+  }
+  createJoinToken(req: stateV1.CreateJoinTokenRequest): Promise<stateV1.JoinTokenSecret> {
+    return this.joinTokens.create(req);
+  }
+  listJoinTokens(): Promise<stateV1.ListJoinTokensResponse> {
+    return this.joinTokens.list();
+  }
+  revokeJoinToken(req: stateV1.RevokeJoinTokenRequest): Promise<stateV1.JoinToken> {
+    return this.joinTokens.revoke(req);
   }
 
   tagResource(req: stateV1.TagResourceRequest): Promise<stateV1.ResourceTags> {

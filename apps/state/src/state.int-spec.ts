@@ -97,6 +97,7 @@ describe('state service (Postgres + NATS)', () => {
     [pg, nats] = await Promise.all([startPostgres(), startNats()]);
     const config = stateConfigSchema.parse({
       DATABASE_URL: pg.url,
+      STATE_AGENT_JOIN: 'open',
       NATS_URL: nats.url,
       STATE_GRPC_PORT: '0',
       STATE_OPS_PORT: '0',
@@ -835,6 +836,7 @@ describe('state service (Postgres + NATS)', () => {
     const replica = await startState(
       stateConfigSchema.parse({
         DATABASE_URL: pg.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
-import { grpcOptions, GrpcExceptionFilter } from '@wharf/proto';
+import { grpcOptions, GrpcExceptionFilter, grpcTlsFromEnv } from '@wharf/proto';
 import { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
 import { ApplyTaskReportUseCase } from './apply-task-report.use-case';
 import { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
@@ -37,6 +37,7 @@ import { LbQueries } from './lb.queries';
 import { LbRepository } from './lb.repository';
 import { LeaseRepository } from './lease.repository';
 import { AccessKeysUseCase } from './access-keys.use-case';
+import { JoinTokensUseCase } from './join-tokens.use-case';
 import { AccountSettingRepository } from './account-setting.repository';
 import { AccountSettingsUseCase } from './account-settings.use-case';
 import { ResourceTagRepository } from './resource-tag.repository';
@@ -89,6 +90,8 @@ class StateModule {
  * relays the outbox and consumes agent reports. Used by main.ts and by tests.
  */
 export async function startState(config: StateConfig, logger: Logger): Promise<RunningState> {
+  // A bad GRPC_TLS_* setting stops state now, before it migrates anything.
+  const tls = grpcTlsFromEnv();
   const pool = createPool(config.DATABASE_URL);
   pool.on('error', (err) => logger.error({ err }, 'idle Postgres connection failed'));
   const cleanup: (() => Promise<unknown>)[] = [() => pool.end()];
@@ -124,6 +127,12 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     const services = new ServiceRepository(ctx.arn);
     const lbResources = new LbRepository();
     const lbTargets = new TargetRepository();
+    const joinTokens = new JoinTokensUseCase(ctx, clusters);
+    if (config.STATE_AGENT_JOIN === 'open') {
+      logger.warn(
+        'STATE_AGENT_JOIN=open: any agent that reaches this gRPC port may join any cluster (development only)',
+      );
+    }
 
     const providers: Provider[] = [
       {
@@ -137,7 +146,16 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       },
       {
         provide: RegisterContainerInstanceUseCase,
-        useValue: new RegisterContainerInstanceUseCase(ctx, clusters, instances, tasks, outbox),
+        useValue: new RegisterContainerInstanceUseCase(
+          ctx,
+          clusters,
+          instances,
+          tasks,
+          outbox,
+          config.STATE_AGENT_JOIN === 'token'
+            ? (token, cluster) => joinTokens.admit(token, cluster)
+            : undefined,
+        ),
       },
       {
         provide: CommitPlacementsUseCase,
@@ -231,6 +249,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         useValue: new TaskDefinitionQueries(ctx, taskDefinitions),
       },
       { provide: AccessKeysUseCase, useValue: new AccessKeysUseCase(ctx) },
+      { provide: JoinTokensUseCase, useValue: joinTokens },
       {
         provide: ResourceTagsUseCase,
         useValue: new ResourceTagsUseCase(ctx, clusters, new ResourceTagRepository()),
@@ -273,7 +292,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(
       StateModule.register(providers),
       {
-        ...grpcOptions('state', `0.0.0.0:${grpcPort}`),
+        ...grpcOptions('state', `0.0.0.0:${grpcPort}`, tls),
         logger: new PinoNestLogger(logger),
       },
     );

@@ -7,6 +7,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+const SECRET_VARIABLE = /TOKEN|SECRET|PASSWORD/;
+
 /**
  * Validates the environment against a service's schema at start-up. A bad value stops the
  * process with a message naming each offending variable and what is wrong with it.
@@ -20,7 +22,13 @@ export function loadConfig<S extends z.ZodType>(
   const problems = result.error.issues.map((issue) => {
     const variable = issue.path.join('.') || '(environment)';
     const value = issue.path.length ? env[String(issue.path[0])] : undefined;
-    const shown = value === undefined ? 'unset' : JSON.stringify(value);
+    // A secret's value is never shown, even a malformed one.
+    const shown =
+      value === undefined
+        ? 'unset'
+        : SECRET_VARIABLE.test(variable)
+          ? 'hidden'
+          : JSON.stringify(value);
     return `${variable} (${shown}): ${issue.message}`;
   });
   throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -19,6 +19,7 @@ export type EcsErrorName =
   | 'ClusterContainsServicesException'
   | 'ClusterContainsTasksException'
   | 'ServerException'
+  | 'AccessDeniedException'
   // ELBv2
   | 'DuplicateLoadBalancerNameException'
   | 'DuplicateTargetGroupNameException'
@@ -198,6 +199,20 @@ export class ResourceInUseError extends WharfError {
 export class InvalidTargetError extends WharfError {
   constructor(message: string) {
     super('InvalidTargetException', GrpcCode.INVALID_ARGUMENT, message);
+  }
+}
+
+/**
+ * An agent's registration refused for its join token: UNAUTHENTICATED when it has no valid
+ * token (missing, malformed, unknown, revoked, expired), PERMISSION_DENIED when the token is
+ * valid but not for the cluster asked for. Never retried by the agent.
+ */
+export class JoinRefusedError extends WharfError {
+  constructor(
+    message: string,
+    code: typeof GrpcCode.UNAUTHENTICATED | typeof GrpcCode.PERMISSION_DENIED,
+  ) {
+    super('AccessDeniedException', code, message);
   }
 }
 

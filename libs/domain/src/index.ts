@@ -11,3 +11,4 @@ export * from './task-definition.requires';
 export * from './elb';
 export * from './tags';
 export * from './account-settings';
+export * from './join-token';

@@ -56,6 +56,9 @@ export function runService(
       } else {
         logger.fatal({ err }, `failed to start: ${message}`);
       }
-      process.exit(1);
+      // An error may say how the process should end (the agent's refused join token: 78,
+      // EX_CONFIG, which supervisors take as "do not restart").
+      const exitCode = (err as { exitCode?: unknown } | null)?.exitCode;
+      process.exit(typeof exitCode === 'number' ? exitCode : 1);
     });
 }

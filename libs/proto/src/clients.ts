@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ClientGrpcProxy } from '@nestjs/microservices';
 import { grpcOptions, WharfGrpcService } from './index';
+import { grpcChannelCredentials, grpcTlsChannelOptions, grpcTlsFromEnv, type GrpcTls } from './tls';
 import type { StateServiceClient } from './generated/wharf/state/v1/state';
 import type { SchedulerServiceClient } from './generated/wharf/scheduler/v1/scheduler';
 import type { AgentServiceClient } from './generated/wharf/agent/v1/agent';
@@ -19,26 +20,34 @@ export interface GrpcClient<T> {
 
 /**
  * A typed client for one of Wharf's gRPC services at `url` (`host:port`); `channelOptions`
- * (grpc-js channel arguments) are added to the defaults.
+ * (grpc-js channel arguments) are added to the defaults. `tls` defaults to the GRPC_TLS_*
+ * environment (see tls.ts): with it the client speaks mutual TLS; null is plaintext.
  */
 export function createGrpcClient<T extends object>(
   service: WharfGrpcService,
   url: string,
   channelOptions?: ChannelOptions,
+  tls: GrpcTls | null = grpcTlsFromEnv(),
 ): GrpcClient<T> {
-  const { options } = grpcOptions(service, url);
-  const proxy = new ClientGrpcProxy(
-    channelOptions ? { ...options, channelOptions: { ...channelOptions } } : options,
-  );
+  const { options } = grpcOptions(service, url, null);
+  const allChannelOptions = { ...grpcTlsChannelOptions(tls, service), ...channelOptions };
+  const proxy = new ClientGrpcProxy({
+    ...options,
+    credentials: grpcChannelCredentials(tls),
+    ...(Object.keys(allChannelOptions).length ? { channelOptions: allChannelOptions } : {}),
+  });
   return {
     client: proxy.getService<T>(SERVICE_NAMES[service]),
     close: () => proxy.close(),
   };
 }
 
-export const createStateClient = (url: string) =>
-  createGrpcClient<StateServiceClient>('state', url);
-export const createSchedulerClient = (url: string) =>
-  createGrpcClient<SchedulerServiceClient>('scheduler', url);
-export const createAgentClient = (url: string, channelOptions?: ChannelOptions) =>
-  createGrpcClient<AgentServiceClient>('agent', url, channelOptions);
+export const createStateClient = (url: string, tls?: GrpcTls | null) =>
+  createGrpcClient<StateServiceClient>('state', url, undefined, tls);
+export const createSchedulerClient = (url: string, tls?: GrpcTls | null) =>
+  createGrpcClient<SchedulerServiceClient>('scheduler', url, undefined, tls);
+export const createAgentClient = (
+  url: string,
+  channelOptions?: ChannelOptions,
+  tls?: GrpcTls | null,
+) => createGrpcClient<AgentServiceClient>('agent', url, channelOptions, tls);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GrpcOptions } from '@nestjs/microservices';
 import { Transport } from '@nestjs/microservices';
+import { grpcServerCredentials, grpcTlsFromEnv, type GrpcTls } from './tls';
 
 export * as common from './generated/wharf/common/v1/common';
 export * as stateV1 from './generated/wharf/state/v1/state';
@@ -45,8 +46,16 @@ const PACKAGES: Record<WharfGrpcService, string> = {
   agent: 'wharf.agent.v1',
 };
 
-/** gRPC transport options for serving or calling one of Wharf's services. */
-export function grpcOptions(service: WharfGrpcService, url: string): GrpcOptions {
+/**
+ * gRPC transport options for serving one of Wharf's services (clients: `createGrpcClient`).
+ * `tls` defaults to the GRPC_TLS_* environment (see tls.ts): with it the server requires
+ * mutual TLS; null serves plaintext.
+ */
+export function grpcOptions(
+  service: WharfGrpcService,
+  url: string,
+  tls: GrpcTls | null = grpcTlsFromEnv(),
+): GrpcOptions {
   const root = protoRoot();
   return {
     transport: Transport.GRPC,
@@ -57,9 +66,11 @@ export function grpcOptions(service: WharfGrpcService, url: string): GrpcOptions
       loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [root] },
       keepalive: { keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5_000 },
       gracefulShutdown: true,
+      ...(tls ? { credentials: grpcServerCredentials(tls) } : {}),
     },
   } as GrpcOptions;
 }
 
 export * from './clients';
+export * from './tls';
 export * from './grpc-exception.filter';

@@ -78,6 +78,11 @@ export interface Topology {
   credentials: AccessKey;
   /** `Authorization` for /v1: `Bearer <access key id>:<secret>`. */
   bearer: string;
+  /**
+   * The join token the agents registered with (WHARF_JOIN_TOKEN; state requires one, its
+   * default STATE_AGENT_JOIN=token): for the topology's cluster, never expiring.
+   */
+  joinToken: string;
   cluster: string;
   /** DescribeTasks of these tasks in the topology's cluster (in the order given). */
   describeTasks(taskArns: string[]): Promise<Task[]>;
@@ -174,6 +179,25 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       (r) => (r as PromiseFulfilledResult<StartedService>).value,
     );
 
+    // A join token, made as an administrator would: state lets an agent register only with
+    // one. The default cluster exists from the start; another is made by the tests after the
+    // topology is up, so its agents get a token for any cluster.
+    const tokenCreated = await api.container.exec([
+      'wharf',
+      'admin',
+      'join-token',
+      'create',
+      ...(cluster === 'default' ? ['--cluster', cluster] : []),
+      '--description',
+      'e2e topology',
+      '--format',
+      'token',
+    ]);
+    if (tokenCreated.exitCode !== 0) {
+      throw new Error(`wharf admin join-token create failed: ${tokenCreated.output}`);
+    }
+    const joinToken = tokenCreated.stdout.trim();
+
     const startedHosts = await Promise.allSettled(
       specs.map(async (spec, i) => {
         const alias = spec.alias ?? `host-${i + 1}`;
@@ -184,6 +208,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
             ...common,
             STATE_URL: 'state:4701',
             WHARF_CLUSTER: cluster,
+            WHARF_JOIN_TOKEN: joinToken,
             AGENT_ADVERTISE_ADDRESS: `${alias}:4703`,
             AGENT_HOST_ADDRESS: alias,
             AGENT_CPU: '2048',
@@ -258,6 +283,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       ecs: client,
       credentials,
       bearer: `Bearer ${credentials.accessKeyId}:${credentials.secretAccessKey}`,
+      joinToken,
       cluster,
       describeTasks,
       waitForTask: async (taskArn, accept, what, timeoutMs = 120_000) => {

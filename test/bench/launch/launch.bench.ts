@@ -310,6 +310,7 @@ async function startWharf(cleanup: Cleanup): Promise<WharfSetup> {
   const state = await startState(
     loadConfig(stateConfigSchema, {
       DATABASE_URL: pg.url,
+      STATE_AGENT_JOIN: 'open',
       NATS_URL: nats.url,
       STATE_GRPC_PORT: '0',
       STATE_OPS_PORT: '0',

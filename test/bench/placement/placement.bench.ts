@@ -491,6 +491,7 @@ async function startWharf(cleanup: Cleanup): Promise<Wharf> {
   const state = await startState(
     loadConfig(stateConfigSchema, {
       DATABASE_URL: pg.url,
+      STATE_AGENT_JOIN: 'open',
       NATS_URL: nats.url,
       STATE_GRPC_PORT: '0',
       STATE_OPS_PORT: '0',
@@ -554,6 +555,7 @@ async function spawnServices(
     'state',
     {
       DATABASE_URL: pgUrl,
+      STATE_AGENT_JOIN: 'open',
       NATS_URL: natsUrl,
       STATE_GRPC_PORT: String(stateGrpc),
       STATE_OPS_PORT: String(stateOps),

@@ -76,6 +76,7 @@ describe('GET /v1/…/utilisation (agent stats → NATS → state → api)', () 
     const state = await startState(
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

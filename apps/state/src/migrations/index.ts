@@ -8,6 +8,7 @@ import { accessKeys } from './0007_access_keys';
 import { clusterSettingsTaskDefinitionLifecycle } from './0008_cluster_settings_task_definition_lifecycle';
 import { tagsAccountSettings } from './0009_tags_account_settings';
 import { instanceDeregistrationTaskProtection } from './0010_instance_deregistration_task_protection';
+import { joinTokens } from './0011_join_tokens';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -33,4 +34,5 @@ export const MIGRATIONS: Migration[] = [
     id: '0010_instance_deregistration_task_protection',
     sql: instanceDeregistrationTaskProtection,
   },
+  { id: '0011_join_tokens', sql: joinTokens },
 ];

@@ -222,6 +222,12 @@ export interface RegisterContainerInstanceRequest {
   agentAddress: string;
   hostname: string;
   hostAddress: string;
+  /**
+   * `wjt_<id>_<secret>` from CreateJoinToken. Required when state says so
+   * (STATE_AGENT_JOIN=token): without a valid one, UNAUTHENTICATED (missing, malformed,
+   * unknown, revoked, expired) or PERMISSION_DENIED (a token for another cluster).
+   */
+  joinToken?: string | undefined;
 }
 
 export interface ListContainerInstancesRequest {
@@ -633,6 +639,52 @@ export interface ResolveAccessKeyRequest {
   accessKeyId: string;
 }
 
+export interface JoinToken {
+  joinTokenId: string;
+  /** '' = any cluster */
+  cluster: string;
+  /** what it is for, given at creation */
+  description: string;
+  /** Active | Expired | Revoked */
+  status: string;
+  /** epoch ms */
+  createdAt: number;
+  /** epoch ms; 0 = never */
+  expiresAt: number;
+  /** epoch ms; 0 while not revoked */
+  revokedAt: number;
+  /** epoch ms of the last registration with it; 0 = never */
+  lastUsedAt: number;
+}
+
+export interface JoinTokenSecret {
+  token:
+    | JoinToken
+    | undefined;
+  /** wjt_<id>_<secret>: shown once, never stored */
+  joinToken: string;
+}
+
+export interface CreateJoinTokenRequest {
+  /** name or ARN; '' = any cluster */
+  cluster: string;
+  /** 0 = never expires */
+  expiresInSeconds: number;
+  /** optional, up to 128 characters */
+  description: string;
+}
+
+export interface ListJoinTokensRequest {
+}
+
+export interface ListJoinTokensResponse {
+  tokens: JoinToken[];
+}
+
+export interface RevokeJoinTokenRequest {
+  joinTokenId: string;
+}
+
 export interface DeleteClusterRequest {
   /** name or ARN */
   cluster: string;
@@ -991,6 +1043,21 @@ export interface StateServiceClient {
   resolveAccessKey(request: ResolveAccessKeyRequest): Observable<AccessKeySecret>;
 
   /**
+   * Join tokens, which agents present to RegisterContainerInstance (join_token) when state
+   * requires them (STATE_AGENT_JOIN=token, the default). State keeps only a hash of each
+   * token's secret: Create is the only answer that carries the whole token. A token is for
+   * one cluster, or for any ('' cluster), may expire, and Revoke ends it for good
+   * (NOT_FOUND for an unknown id). A token is checked when an agent registers; an agent
+   * already registered keeps running when its token is revoked or expires.
+   */
+
+  createJoinToken(request: CreateJoinTokenRequest): Observable<JoinTokenSecret>;
+
+  listJoinTokens(request: ListJoinTokensRequest): Observable<ListJoinTokensResponse>;
+
+  revokeJoinToken(request: RevokeJoinTokenRequest): Observable<JoinToken>;
+
+  /**
    * Cluster and task definition lifecycle (ECS DeleteCluster, UpdateCluster,
    * UpdateClusterSettings, DeregisterTaskDefinition, DeleteTaskDefinitions,
    * ListTaskDefinitions, ListTaskDefinitionFamilies). DeleteCluster makes an ACTIVE cluster
@@ -1344,6 +1411,25 @@ export interface StateServiceController {
   ): Promise<AccessKeySecret> | Observable<AccessKeySecret> | AccessKeySecret;
 
   /**
+   * Join tokens, which agents present to RegisterContainerInstance (join_token) when state
+   * requires them (STATE_AGENT_JOIN=token, the default). State keeps only a hash of each
+   * token's secret: Create is the only answer that carries the whole token. A token is for
+   * one cluster, or for any ('' cluster), may expire, and Revoke ends it for good
+   * (NOT_FOUND for an unknown id). A token is checked when an agent registers; an agent
+   * already registered keeps running when its token is revoked or expires.
+   */
+
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+  ): Promise<JoinTokenSecret> | Observable<JoinTokenSecret> | JoinTokenSecret;
+
+  listJoinTokens(
+    request: ListJoinTokensRequest,
+  ): Promise<ListJoinTokensResponse> | Observable<ListJoinTokensResponse> | ListJoinTokensResponse;
+
+  revokeJoinToken(request: RevokeJoinTokenRequest): Promise<JoinToken> | Observable<JoinToken> | JoinToken;
+
+  /**
    * Cluster and task definition lifecycle (ECS DeleteCluster, UpdateCluster,
    * UpdateClusterSettings, DeregisterTaskDefinition, DeleteTaskDefinitions,
    * ListTaskDefinitions, ListTaskDefinitionFamilies). DeleteCluster makes an ACTIVE cluster
@@ -1509,6 +1595,9 @@ export function StateServiceControllerMethods() {
       "listAccessKeys",
       "revokeAccessKey",
       "resolveAccessKey",
+      "createJoinToken",
+      "listJoinTokens",
+      "revokeJoinToken",
       "deleteCluster",
       "updateCluster",
       "deregisterTaskDefinition",

@@ -17,6 +17,7 @@ import { EcsController } from './ecs.controller';
 import { createSchedulerPool, SCHEDULER_CLIENT } from './scheduler-pool';
 import { Authenticator } from './auth/authenticator';
 import { API_CONFIG, AUTHENTICATOR } from './tokens';
+import { EcsRestModule } from './v1/ecs-rest.module';
 import { LbApiModule } from './v1/lb.module';
 import { LogsController } from './v1/logs.controller';
 import { OpenApiController } from './v1/openapi.controller';
@@ -35,7 +36,10 @@ class ApiModule {
   ): DynamicModule {
     return {
       module: ApiModule,
-      imports: [LbApiModule.create({ config, state, logger })],
+      imports: [
+        LbApiModule.create({ config, state, logger }),
+        EcsRestModule.create({ config, dispatcher, logger }),
+      ],
       controllers: [
         EcsController,
         LogsController,

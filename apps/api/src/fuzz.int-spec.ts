@@ -15,7 +15,9 @@
  *
  * The inputs come from fast-check with a fixed seed (FUZZ_SEED overrides it; a failure names
  * it). A request that the model check would accept is never sent for the classes that rely on
- * it, so no valid mutating request is made. The `/v1` load-balancer routes are not fuzzed here.
+ * it, so no valid mutating request is made. The ECS operations' `/v1` routes are fuzzed with the
+ * same broken bodies and with malformed queries and paths; the `/v1` load-balancer routes are
+ * not fuzzed here.
  */
 import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
@@ -34,6 +36,7 @@ import { OPERATIONS } from './operations';
 import { findViolation, shapeOf } from './protocol/ecs-model';
 import { ECS_MODEL } from './protocol/ecs-model.generated';
 import { parseBody, parseTarget } from './protocol/target';
+import { ECS_ROUTES, EcsRoute, ecsInput, isQueryRoute, openMembers } from './v1/ecs-routes';
 
 jest.setTimeout(300_000);
 
@@ -1429,6 +1432,187 @@ function buildRequests(fx: Fixtures): FuzzRequest[] {
       kind: 'v1' as const,
     })),
   );
+  // 18–20. The ECS operations under /v1 (v1/ecs-routes.ts): `POST /v1/ecs/{operation}` with
+  // broken model bodies and names that are no served operation; the resource routes with
+  // broken bodies or bodies that are not JSON objects, and with malformed or mistyped query
+  // parameters, on path segments that may name nothing. Only what the api must refuse is sent:
+  // the oracle is the route table and the model check (ecsRouteRefuses).
+  add(
+    samples(
+      brokenBodyArb(['wrong-type', 'missing-required', 'bad-enum', 'int-range'], true),
+      300,
+      ++salt,
+    )
+      .map(({ op, value }) => ({ op, body: JSON.stringify(value) }))
+      .filter(({ op, body }) => modelRefuses(op, body))
+      .map(({ op, body }) => v1EcsRequest('v1-ecs-generic', op, 'POST', `/v1/ecs/${op}`, body)),
+  );
+  add(
+    samples(
+      fc.tuple(
+        fc.constantFrom(
+          'CreateTaskSet',
+          'ExecuteCommand',
+          'RegisterContainerInstance',
+          'Nope',
+          'listClusters',
+          'constructor',
+          '__proto__',
+          'toString',
+          '%zz',
+          '%00',
+          'ListClusters%2F..',
+        ),
+        fc.constantFrom('{}', '', '[]', '{"cluster":"fuzz"}'),
+      ),
+      40,
+      ++salt,
+    ).map(([op, body]) => v1EcsRequest('v1-ecs-generic', op, 'POST', `/v1/ecs/${op}`, body)),
+  );
+  const routeSegment = segment.filter((s) => s !== '.' && s !== '..');
+  const segmentsFor = (route: EcsRoute) =>
+    fc.array(fc.oneof(routeSegment, fc.constant('fuzz')), {
+      minLength: route.path.split('{').length - 1,
+      maxLength: route.path.split('{').length - 1,
+    });
+  const bodyRoutes = ECS_ROUTES.filter((r) => !isQueryRoute(r));
+  add(
+    samples(
+      fc.constantFrom(...bodyRoutes).chain((route) =>
+        fc.tuple(
+          fc.constant(route),
+          segmentsFor(route),
+          fc.oneof(
+            nonJson,
+            fc.constantFrom('[]', 'null', '1', '"x"', deepArray(100), deepObject(100)),
+            arbFor(ECS_MODEL.operations[route.operation].input, 0).chain((base) =>
+              fc.integer().map((seed) => {
+                const r = rng(seed);
+                const value = structuredClone(base) as Json;
+                mutate(
+                  value,
+                  ECS_MODEL.operations[route.operation].input,
+                  pick(r, ['wrong-type', 'missing-required', 'bad-enum', 'int-range'] as const),
+                  r,
+                );
+                return JSON.stringify(value);
+              }),
+            ),
+          ),
+        ),
+      ),
+      300,
+      ++salt,
+    )
+      .filter(([route, segs, body]) => ecsRouteRefuses(route, segs, '', body))
+      .map(([route, segs, body]) =>
+        v1EcsRequest(
+          'v1-ecs-body',
+          route.operation,
+          route.method.toUpperCase(),
+          fillPath(route, segs),
+          body,
+        ),
+      ),
+  );
+  const queryRoutes = ECS_ROUTES.filter(isQueryRoute);
+  const queryValue = fc.oneof(
+    fc.constantFrom(
+      '',
+      'true',
+      'yes',
+      '1',
+      '-1',
+      '1.5',
+      'abc',
+      '1e3',
+      '99999999999',
+      'BOGUS',
+      'TAGS',
+      'STOPPED',
+      '%zz',
+      '%00',
+    ),
+    fc.string({ maxLength: 10 }),
+  );
+  add(
+    samples(
+      fc
+        .constantFrom(...queryRoutes)
+        .chain((route) =>
+          fc.tuple(
+            fc.constant(route),
+            segmentsFor(route),
+            fc.array(
+              fc.tuple(
+                fc.oneof(
+                  fc.constantFrom(...openMembers(route).map(([m]) => m), 'x'),
+                  fc.constantFrom(
+                    'maxresults',
+                    'include[]',
+                    'tagKeys[0]',
+                    'cluster',
+                    '__proto__',
+                    'constructor',
+                  ),
+                ),
+                queryValue,
+              ),
+              { minLength: 1, maxLength: 4 },
+            ),
+          ),
+        ),
+      300,
+      ++salt,
+    )
+      .map(([route, segs, pairs]) => {
+        const q = pairs
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .join('&');
+        return [route, segs, q] as const;
+      })
+      .filter(([route, segs, q]) => ecsRouteRefuses(route, segs, q, undefined))
+      .map(([route, segs, q]) =>
+        v1EcsRequest(
+          'v1-ecs-query',
+          route.operation,
+          route.method.toUpperCase(),
+          `${fillPath(route, segs)}?${q}`,
+          undefined,
+        ),
+      ),
+  );
+
+  // 21. Reads through the ECS GET routes of what does not exist: a cluster, or in the fixture
+  // cluster a task, service, instance or task definition that is not there (404 or 400).
+  const getRoutes = ECS_ROUTES.filter((r) => r.method === 'get' && r.path.includes('{'));
+  add(
+    samples(
+      fc.tuple(
+        fc.constantFrom(...getRoutes),
+        fc.oneof(absentCluster, fc.constant('fuzz')),
+        fc.oneof(
+          fc.stringMatching(/^[0-9a-f]{32}$/),
+          fc.constantFrom('nope', 'nope:1', 'web:99', 'arn:aws:ecs:us-east-1:000000000000:x/y'),
+        ),
+      ),
+      150,
+      ++salt,
+    )
+      .filter(([route, cluster]) => {
+        // Only names that cannot exist: the fixture cluster alone, or `fuzz` in a cluster
+        // route whose other segment names nothing, must be judged by the table below.
+        const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+        return !(names.length === 1 && names[0] === 'cluster' && cluster === 'fuzz');
+      })
+      .map(([route, cluster, other]) => {
+        const path = route.path
+          .replace('{cluster}', encodeURIComponent(cluster))
+          .replace(/\{[^}]+\}/g, encodeURIComponent(other));
+        return v1EcsRequest('v1-ecs-absent', route.operation, 'GET', path, undefined);
+      }),
+  );
+
   // The placement oracle: only bodies it must refuse (a bad field, or nothing to explain).
   return out.filter((r) => r.cls !== 'v1-placement' || explainMustFail(r));
 
@@ -1455,6 +1639,72 @@ function buildRequests(fx: Fixtures): FuzzRequest[] {
       (o.overrides === undefined || JSON.stringify(o.overrides) === '{}');
     return !(wellFormed && ['fuzz', 'default'].includes(decodeURIComponentSafe(cluster)));
   }
+}
+
+function v1EcsRequest(
+  cls: string,
+  op: string,
+  method: string,
+  path: string,
+  body: string | undefined,
+): FuzzRequest {
+  return {
+    cls,
+    op,
+    method,
+    path,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body,
+    kind: 'v1' as const,
+  };
+}
+
+/** A route's path with its `{parameters}` replaced by `segs` (already URL-encoded), in order. */
+function fillPath(route: EcsRoute, segs: string[]): string {
+  let i = 0;
+  return route.path.replace(/\{[^}]+\}/g, () => segs[i++]);
+}
+
+/**
+ * Must the api refuse this request to an ECS route? As the route reads it: the path
+ * parameters decoded, the body parsed, the query and body made the ECS input by the route
+ * table, then the model check. A request it would accept is never sent (it might change state).
+ */
+function ecsRouteRefuses(
+  route: EcsRoute,
+  segs: string[],
+  query: string,
+  body: string | undefined,
+): boolean {
+  const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+  const params: Record<string, string> = {};
+  for (const [i, name] of names.entries()) {
+    try {
+      params[name] = decodeURIComponent(segs[i]);
+    } catch {
+      return true;
+    }
+  }
+  let parsed: Json;
+  try {
+    parsed = parseBody(Buffer.from(body ?? ''));
+  } catch {
+    return true;
+  }
+  const q: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(query)) {
+    const had = q[k];
+    q[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
+  }
+  let input: Json;
+  try {
+    input = ecsInput(route, params, q, parsed);
+  } catch {
+    return true;
+  }
+  return (
+    findViolation(ECS_MODEL, ECS_MODEL.operations[route.operation].input, input, '') !== undefined
+  );
 }
 
 function decodeURIComponentSafe(s: string): string {
@@ -1730,6 +1980,7 @@ describe('fuzz: the ECS JSON protocol and the /v1 routes refuse what is invalid,
     const state = await startState(
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',

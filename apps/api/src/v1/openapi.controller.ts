@@ -19,7 +19,8 @@ export const DOCS_HTML = `<!doctype html>
   code, pre { font: 13px ui-monospace, monospace; }
   pre { background: #f5f6f8; padding: .5rem; overflow: auto; }
   .m { display: inline-block; width: 4.2rem; font-weight: 600; text-transform: uppercase; }
-  .get { color: #0a6b2d; } .post { color: #0b4fa0; } .put { color: #8a5a00; } .delete { color: #a11; }
+  .get { color: #0a6b2d; } .post { color: #0b4fa0; } .put, .patch { color: #8a5a00; } .delete { color: #a11; }
+  .ecs { color: #556; font-size: 12px; }
   table { border-collapse: collapse; } td, th { border: 1px solid #dde; padding: .15rem .4rem; text-align: left; }
 </style>
 </head>
@@ -55,7 +56,8 @@ export const DOCS_HTML = `<!doctype html>
     root.append(el('h2', {}, tag.name), el('p', {}, tag.description));
     for (const { path, method, op } of byTag.get(tag.name)) {
       const details = el('details', { id: op.operationId },
-        el('summary', {}, el('span', { class: 'm ' + method }, method), el('code', {}, path), ' — ' + op.summary));
+        el('summary', {}, el('span', { class: 'm ' + method }, method), el('code', {}, path), ' — ' + op.summary,
+          op['x-ecs-operation'] ? el('span', { class: 'ecs' }, ' (ECS ' + op['x-ecs-operation'] + ')') : ''));
       if (op.description) details.append(el('p', {}, op.description));
       if (op.parameters && op.parameters.length) {
         const t = el('table', {}, el('tr', {}, el('th', {}, 'parameter'), el('th', {}, 'in'), el('th', {}, 'meaning')));

@@ -3,6 +3,12 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { OPERATIONS } from '../operations';
+import { shapeOf } from '../protocol/ecs-model';
+import { ECS_MODEL } from '../protocol/ecs-model.generated';
+import { ecsSchemaName } from './ecs-openapi';
+import { EcsRestController } from './ecs-rest.controller';
+import { ECS_ROUTES } from './ecs-routes';
 import { ListenersController } from './listeners.controller';
 import { LoadBalancersController } from './load-balancers.controller';
 import { LogsController } from './logs.controller';
@@ -78,6 +84,7 @@ describe('the OpenAPI document', () => {
 
   it('describes exactly the routes the /v1 controllers serve', () => {
     const controllers = [
+      EcsRestController,
       LoadBalancersController,
       ListenersController,
       RulesController,
@@ -103,6 +110,82 @@ describe('the OpenAPI document', () => {
     }
     const documented = operations.map((o) => `${o.method} ${shape(o.path)}`);
     expect(documented.sort()).toEqual(served.sort());
+  });
+});
+
+describe('the ECS routes in the OpenAPI document', () => {
+  const ecsOps = operations.filter((o) => o.op['x-ecs-operation']);
+
+  it('give every ECS operation the api serves a /v1 route, and name no other', () => {
+    const documented = new Set(ecsOps.map((o) => o.op['x-ecs-operation']));
+    expect([...documented].sort()).toEqual(Object.keys(OPERATIONS).sort());
+    expect(ecsOps).toHaveLength(ECS_ROUTES.length);
+    const generic = doc.paths['/v1/ecs/{operation}']?.post;
+    const operationParam = generic?.parameters?.find((p) => p.name === 'operation');
+    expect(operationParam?.schema.enum).toEqual(Object.keys(OPERATIONS));
+  });
+
+  it('describe every ECS shape they reach member for member as the ECS model has it', () => {
+    const ecsSchemas = Object.entries(doc.components.schemas).filter(([n]) => n.startsWith('ecs.'));
+    expect(ecsSchemas.length).toBeGreaterThan(100);
+    for (const [name, schema] of ecsSchemas) {
+      const shape = shapeOf(ECS_MODEL, name.slice('ecs.'.length));
+      const where = name;
+      switch (shape.type) {
+        case 'structure':
+          expect([where, Object.keys(schema.properties ?? {})]).toEqual([
+            where,
+            Object.keys(shape.members ?? {}),
+          ]);
+          expect([where, schema.required]).toEqual([where, shape.required ?? []]);
+          break;
+        case 'enum':
+          expect([where, schema.enum]).toEqual([where, shape.values]);
+          break;
+        case 'list':
+          expect([where, schema.type]).toEqual([where, 'array']);
+          break;
+        case 'map':
+          expect([where, schema.type, typeof schema.additionalProperties]).toEqual([
+            where,
+            'object',
+            'object',
+          ]);
+          break;
+      }
+    }
+  });
+
+  it("answer each route with its operation's ECS output shape (or the one resource)", () => {
+    for (const route of ECS_ROUTES) {
+      const op = doc.paths[route.path]?.[route.method];
+      const where = `${route.method} ${route.path}`;
+      const success = op?.responses[String(route.status ?? 200)] as
+        { content: Record<string, { schema: { $ref: string } }> } | undefined;
+      const ref = success?.content['application/json'].schema.$ref ?? '';
+      const expected = route.one
+        ? `#/components/schemas/${route.one.as[0].toUpperCase()}${route.one.as.slice(1)}Answer`
+        : `#/components/schemas/${ecsSchemaName(ECS_MODEL.operations[route.operation].output)}`;
+      expect([where, ref]).toEqual([where, expected]);
+      if (route.one) expect([where, '404' in op!.responses]).toEqual([where, true]);
+    }
+  });
+
+  it('lists the 404 of a missing named resource and the 401 of a missing token', () => {
+    const describe = doc.paths['/v1/clusters/{cluster}']!.get!;
+    expect(describe.responses['404']).toMatchObject({
+      description: expect.stringContaining('ClusterNotFoundException'),
+    });
+    expect(describe.responses['401']).toBeDefined();
+    expect(describe.parameters?.map((p) => `${p.in} ${p.name}`)).toEqual([
+      'path cluster',
+      'query include',
+    ]);
+    const list = doc.paths['/v1/clusters']!.get!;
+    expect(list.parameters?.map((p) => `${p.in} ${p.name}`)).toEqual([
+      'query nextToken',
+      'query maxResults',
+    ]);
   });
 });
 

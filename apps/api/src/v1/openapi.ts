@@ -1,9 +1,12 @@
 /**
  * The OpenAPI 3.1 document of the api's REST routes under `/v1`, served at
  * `GET /v1/openapi.json`. Written by hand next to the controllers it describes (logs,
- * utilisation, placement explain, load balancers, listeners, rules, target groups);
+ * utilisation, placement explain, load balancers, listeners, rules, target groups), and
+ * generated for the ECS routes from their table and the ECS model (ecs-openapi.ts);
  * openapi.spec.ts checks that it holds together and that the answers match it.
  */
+import { ecsOpenApi } from './ecs-openapi';
+import { ECS_ROUTE_TAGS } from './ecs-routes';
 
 /** The JSON Schema 2020-12 subset these schemas use. */
 export interface JsonSchema {
@@ -16,6 +19,7 @@ export interface JsonSchema {
   items?: JsonSchema;
   enum?: (string | number | boolean)[];
   oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
   minimum?: number;
   maximum?: number;
   minItems?: number;
@@ -49,12 +53,16 @@ export interface Operation {
   summary: string;
   description?: string;
   tags: string[];
+  /** The ECS operation an ECS route runs. */
+  'x-ecs-operation'?: string;
+  /** `[]`: no bearer token needed. */
+  security?: Record<string, string[]>[];
   parameters?: Parameter[];
   requestBody?: { required: boolean; content: Record<string, MediaType> };
   responses: Record<string, ResponseObject | { $ref: string }>;
 }
 
-export type HttpMethod = 'get' | 'put' | 'post' | 'delete';
+export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
 
 export type PathItem = Partial<Record<HttpMethod, Operation>>;
 
@@ -62,11 +70,13 @@ export interface OpenApiDocument {
   openapi: '3.1.0';
   info: { title: string; version: string; description: string };
   servers: { url: string }[];
+  security: Record<string, string[]>[];
   tags: { name: string; description: string }[];
   paths: Record<string, PathItem>;
   components: {
     schemas: Record<string, JsonSchema>;
     responses: Record<string, ResponseObject>;
+    securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }>;
   };
 }
 
@@ -332,18 +342,28 @@ const utilisationResponses = {
   '503': error('503'),
 };
 
+const ECS = ecsOpenApi();
+
 export const OPENAPI_DOCUMENT: OpenApiDocument = {
   openapi: '3.1.0',
   info: {
     title: 'Wharf REST API',
     version: '1',
     description:
-      "Wharf's REST routes under /v1, beside the ECS JSON 1.1 protocol at POST /. Errors are " +
-      'JSON `{"message": …}`; the load balancer routes add `code`, an ELBv2-style error name. ' +
-      'ARNs in a path are URL-encoded (they contain "/" and ":").',
+      "Wharf's REST routes under /v1, beside the ECS JSON 1.1 protocol at POST /. Every ECS " +
+      'operation Wharf serves has a resource route here, running the same validation and ' +
+      'handler as POST /; request and answer bodies are the ECS JSON shapes (the ecs.* ' +
+      'schemas, from the ECS model). Send `Authorization: Bearer <access key id>:<secret>`. ' +
+      'Errors are JSON `{"message": …, "code": …}`: `code` is the ECS error name on the ECS ' +
+      'routes (ClusterNotFoundException is 404, InvalidParameterException 400 …), an ' +
+      'ELBv2-style name on the load balancer routes; the older routes (logs, utilisation, ' +
+      'placement explain) answer `message` alone. ARNs in a path are URL-encoded (they ' +
+      'contain "/" and ":").',
   },
   servers: [{ url: '/' }],
+  security: [{ bearer: [] }],
   tags: [
+    ...ECS_ROUTE_TAGS,
     { name: 'Load balancers', description: 'Application load balancers.' },
     {
       name: 'Listeners',
@@ -351,11 +371,11 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     },
     { name: 'Rules', description: "Conditions and actions of a listener's routing." },
     { name: 'Target groups', description: 'Target groups, their targets and target health.' },
-    { name: 'Tasks', description: 'Task logs and utilisation.' },
     { name: 'Placement', description: 'Why a task would be placed where.' },
     { name: 'Documentation', description: 'This document and its rendering.' },
   ],
   paths: {
+    ...ECS.paths,
     ...LOAD_BALANCER_PATHS,
     ...LISTENER_PATHS,
     ...RULE_PATHS,
@@ -471,6 +491,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/openapi.json': {
       get: {
         operationId: 'getOpenApiDocument',
+        security: [],
         summary: 'This document',
         tags: ['Documentation'],
         responses: {
@@ -481,6 +502,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/docs': {
       get: {
         operationId: 'getDocs',
+        security: [],
         summary: 'This document rendered as a page',
         tags: ['Documentation'],
         responses: {
@@ -493,6 +515,13 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     },
   },
   components: {
+    securitySchemes: {
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An access key as `<access key id>:<secret access key>`.',
+      },
+    },
     responses: {
       '400': {
         description: 'A bad request; the message names the member or parameter.',
@@ -523,10 +552,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
       Error: obj(
         {
           message: str('What is wrong, naming the member or resource.'),
-          code: str('An error name such as LoadBalancerNotFoundException (load balancer routes).'),
+          code: str(
+            'The error name: the ECS one on the ECS routes (ClusterNotFoundException …), ' +
+              'an ELBv2-style one on the load balancer routes (LoadBalancerNotFoundException …).',
+          ),
         },
         ['message'],
       ),
+      ...ECS.schemas,
       Tag: TAG,
       LoadBalancerInput: obj(
         {

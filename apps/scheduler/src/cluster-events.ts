@@ -5,18 +5,24 @@ import type { Logger } from 'pino';
 import type { ClusterSnapshots } from './cluster-snapshots';
 import type { Lookups } from './lookups';
 
+/** Told of every container instance record an event brings, after the snapshot took it. */
+export type InstanceListener = (cluster: string, instance: common.ContainerInstance) => void;
+
 /**
  * Keeps the scheduler's caches current from state's events (plain NATS subscriptions on the
  * events stream's subjects: a scheduler wants what happens from now on, not the history):
- * `container_instance.*` (registered, changed) updates the cluster snapshots; `cluster.*` and
- * `task_definition.*` forget the cached look-ups. After a reconnect every snapshot is read
- * again, since events may have been missed meanwhile. Returns a function that stops following.
+ * `container_instance.*` (registered, changed) updates the cluster snapshots and is handed to
+ * `onInstance` (decoded once here: every placement changes an instance, so these are the
+ * busiest events a scheduler reads); `cluster.*` and `task_definition.*` forget the cached
+ * look-ups. After a reconnect every snapshot is read again, since events may have been missed
+ * meanwhile. Returns a function that stops following.
  */
 export function followClusterEvents(
   nc: NatsConnection,
   snapshots: ClusterSnapshots,
   lookups: Lookups,
   logger: Logger,
+  onInstance?: InstanceListener,
 ): () => Promise<void> {
   const subscriptions: Subscription[] = [
     nc.subscribe(subjects.event('*', 'container_instance', '*'), {
@@ -24,7 +30,9 @@ export function followClusterEvents(
         if (err) return logger.warn({ err }, 'container instance events: subscription error');
         try {
           const event = decode<WharfEvent<common.ContainerInstance>>(msg.data);
+          if (!event.detail) return;
           snapshots.apply(event.cluster, [event.detail]);
+          onInstance?.(event.cluster, event.detail);
         } catch (e) {
           logger.warn({ err: e, subject: msg.subject }, 'ignored an unreadable event');
         }

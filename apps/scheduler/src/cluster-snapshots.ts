@@ -20,30 +20,34 @@ interface Known {
 export class ClusterView {
   private readonly known = new Map<string, Known>();
   private ordered: SnapshotInstance[] = [];
+  /**
+   * An instance was added since `ordered` was built: it is rebuilt on its next use, not on
+   * every addition (a fleet registering one by one would otherwise sort it each time).
+   */
+  private unordered = false;
   loadedAt = 0;
 
   /** Takes each record that is newer than the one known; returns how many were taken. */
   apply(records: readonly common.ContainerInstance[]): number {
     let taken = 0;
-    let added = false;
     for (const record of records) {
       const known = this.known.get(record.containerInstanceArn);
       if (known && Number(known.record.version) >= Number(record.version)) continue;
       taken++;
       if (known) {
         known.record = record;
-        this.ordered[known.index] = toSnapshotInstance(record);
+        if (!this.unordered) this.ordered[known.index] = toSnapshotInstance(record);
       } else {
         this.known.set(record.containerInstanceArn, { record, index: -1 });
-        added = true;
+        this.unordered = true;
       }
     }
-    if (added) this.reorder();
     return taken;
   }
 
   /** The planner's view, oldest registration first. Do not modify; see `workingCopy`. */
   instances(): readonly SnapshotInstance[] {
+    if (this.unordered) this.reorder();
     return this.ordered;
   }
 
@@ -57,10 +61,11 @@ export class ClusterView {
 
   /** A copy to plan several requests on, one after the other (see `WorkingSnapshot.take`). */
   workingCopy(): WorkingSnapshot {
-    return new WorkingSnapshot(this.ordered, this.known);
+    return new WorkingSnapshot(this.instances(), this.known);
   }
 
   private reorder(): void {
+    this.unordered = false;
     const records = [...this.known.values()].map((k) => k.record).sort(byRegistration);
     this.ordered = records.map(toSnapshotInstance);
     records.forEach((r, index) => {

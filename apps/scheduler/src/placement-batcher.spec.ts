@@ -6,7 +6,11 @@ import type { AgentClients } from './agent-clients';
 import { ClusterSnapshots } from './cluster-snapshots';
 import { schedulerConfigSchema } from './config';
 import { Lookups } from './lookups';
-import { MAX_PLACEMENT_ATTEMPTS, PlacementBatcher } from './placement-batcher';
+import {
+  MAX_COMMITS_IN_FLIGHT,
+  MAX_PLACEMENT_ATTEMPTS,
+  PlacementBatcher,
+} from './placement-batcher';
 import { createPlanner } from './planner';
 import { Launch, TaskLauncher } from './task-launch';
 
@@ -41,31 +45,47 @@ type Commit = (
 ) => Observable<stateV1.CommitPlacementsResponse>;
 
 /**
- * State's commit, in memory: every placement is taken, and the answer carries each named
- * instance as it is after the commit (less memory, one more task of the group, version + 1).
+ * State's commit, in memory: a placement that expects another version of its instance than the
+ * one before the commit is rejected as STALE, every other one is taken, and the answer carries
+ * each named instance as it is after the commit (less memory, one more task of the group, the
+ * version bumped once per task taken, as state does).
  */
 function acceptAll(instances: common.ContainerInstance[]): Commit {
   const current = new Map(instances.map((i) => [i.containerInstanceArn, i]));
   return (req) => {
-    const touched = new Set<string>();
-    for (const { task } of req.placements) {
+    const seen = new Map<string, number>();
+    const tasks: common.Task[] = [];
+    const rejected: stateV1.RejectedPlacement[] = [];
+    req.placements.forEach(({ task, expectedInstanceVersion }, index) => {
       const before = current.get(task!.containerInstanceArn)!;
+      const versionBefore = seen.get(before.containerInstanceArn) ?? before.version;
+      seen.set(before.containerInstanceArn, versionBefore);
+      if (expectedInstanceVersion && expectedInstanceVersion !== versionBefore) {
+        rejected.push({ index, reason: 'STALE', detail: `instance version is ${versionBefore}` });
+        return;
+      }
       const groups = new Map(before.taskGroups.map((g) => [g.group, g.count]));
       groups.set(task!.group, (groups.get(task!.group) ?? 0) + 1);
       current.set(before.containerInstanceArn, {
         ...before,
         remaining: { ...before.remaining!, memory: before.remaining!.memory - task!.memory },
         taskGroups: [...groups].map(([group, count]) => ({ group, count })),
-        version: touched.has(before.containerInstanceArn) ? before.version : before.version + 1,
+        version: before.version + 1,
       });
-      touched.add(before.containerInstanceArn);
-    }
-    return of({
-      tasks: req.placements.map((p) => p.task!),
-      rejected: [],
-      instances: [...touched].map((arn) => current.get(arn)!),
+      tasks.push(task!);
     });
+    return of({ tasks, rejected, instances: [...seen.keys()].map((arn) => current.get(arn)!) });
   };
+}
+
+/** A commit that waits for `release()` before it answers, the ones after it as they come. */
+function held(commit: Commit, holdFirst: number) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let n = 0;
+  const wrapped: Commit = (req) =>
+    from((n++ < holdFirst ? released : Promise.resolve()).then(() => firstValueFrom(commit(req))));
+  return { commit: wrapped, release: () => release() };
 }
 
 function setup(instances: common.ContainerInstance[], commit: Commit = acceptAll(instances)) {
@@ -115,38 +135,52 @@ function setup(instances: common.ContainerInstance[], commit: Commit = acceptAll
       strategy: [{ type: 'binpack', field: 'memory' }],
     }),
   });
-  return { batcher, commits, job, lists: () => lists };
+  return { batcher, commits, job, snapshots, lists: () => lists };
 }
 
 const placedOn = (req: stateV1.CommitPlacementsRequest) =>
   req.placements.map((p) => p.task!.containerInstanceArn);
 
 describe('PlacementBatcher', () => {
-  it('commits the requests that queue behind a commit in one batch, each seeing the others', async () => {
-    let release!: () => void;
-    const firstCommitHeld = new Promise<void>((r) => (release = r));
-    const instances = [instance('a', 3072), instance('b', 4096)];
-    const commit = acceptAll(instances);
-    const { batcher, commits, job, lists } = setup(instances, (req) =>
-      from(
-        (commits.length === 1 ? firstCommitHeld : Promise.resolve()).then(() =>
-          firstValueFrom(commit(req)),
-        ),
-      ),
-    );
+  it('commits the requests that queue behind the commits in flight in one batch, each seeing the others', async () => {
+    const instances = [instance('a', 4096), instance('b', 4096)];
+    const { commit, release } = held(acceptAll(instances), MAX_COMMITS_IN_FLIGHT);
+    const { batcher, commits, job, lists } = setup(instances, commit);
+    const tick = () => new Promise((r) => setImmediate(r));
     const first = batcher.place('default', job(1));
-    await new Promise((r) => setImmediate(r)); // the first batch is committing
+    await tick(); // the first batch is committing
+    const second = batcher.place('default', job(1));
+    await tick(); // so is the second, planned on the snapshot less the first's claim
     const queued = [1, 2, 3].map(() => batcher.place('default', job(1)));
+    await tick();
+    expect(commits).toHaveLength(MAX_COMMITS_IN_FLIGHT);
     release();
-    const outcomes = await Promise.all([first, ...queued]);
+    const outcomes = await Promise.all([first, second, ...queued]);
 
-    expect(commits).toHaveLength(2);
-    expect(placedOn(commits[0])).toEqual(['a']);
-    // Binpack fills `a` (2048 MiB left after the first task) before `b`, across the 3 requests.
-    expect(placedOn(commits[1])).toEqual(['a', 'a', 'b']);
-    expect(outcomes.map((o) => o.committed.length)).toEqual([1, 1, 1, 1]);
-    expect(outcomes[3].committed[0].agentAddress).toBe('b:4703');
+    expect(commits.map(placedOn)).toEqual([['a'], ['a'], ['a', 'a', 'b']]);
+    // Each batch expects `a` at the version the commits before it leave it at.
+    expect(commits.map((c) => Number(c.placements[0].expectedInstanceVersion))).toEqual([1, 2, 3]);
+    expect(outcomes.map((o) => o.failures)).toEqual([[], [], [], [], []]);
+    expect(outcomes.map((o) => o.committed.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(outcomes[4].committed[0].agentAddress).toBe('b:4703');
     expect(lists()).toBe(1);
+  });
+
+  it("does not take a claim twice when the commit's event comes before its answer", async () => {
+    const instances = [instance('a', 2048), instance('b', 4096)];
+    const { commit, release } = held(acceptAll(instances), 2);
+    const { batcher, commits, job, snapshots } = setup(instances, commit);
+    const first = batcher.place('default', job(1));
+    await new Promise((r) => setImmediate(r));
+    // The first commit's event: `a` at version 2 with 1024 MiB left, before the answer.
+    snapshots.apply('default', [instance('a', 1024, 2)]);
+    const second = batcher.place('default', job(1));
+    await new Promise((r) => setImmediate(r));
+    release();
+    await Promise.all([first, second]);
+    // Binpack still sees 1024 MiB on `a` (not 0), and expects the version the event brought.
+    expect(commits.map(placedOn)).toEqual([['a'], ['a']]);
+    expect(Number(commits[1].placements[0].expectedInstanceVersion)).toBe(2);
   });
 
   it('keeps distinctInstance across requests of one group in the same batch', async () => {

@@ -1,8 +1,8 @@
-import { CompiledPlacementOptions, InvalidParameterError } from '@wharf/domain';
+import { CompiledPlacementOptions, InvalidParameterError, ResourceClaim } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
-import type { ClusterSnapshots, ClusterView } from './cluster-snapshots';
+import type { ClusterSnapshots, ClusterView, WorkingSnapshot } from './cluster-snapshots';
 import { NO_CONTAINER_INSTANCES, Planner } from './planner';
 import type { Committed, Launch, TaskLauncher } from './task-launch';
 
@@ -10,6 +10,12 @@ import type { Committed, Launch, TaskLauncher } from './task-launch';
 export const MAX_PLACEMENT_ATTEMPTS = 3;
 /** The most placements one CommitPlacements carries; more queued wait for the next batch. */
 export const MAX_BATCH_PLACEMENTS = 500;
+/**
+ * Commits of one cluster in flight at once from this process. The next batch is planned while
+ * the previous one commits (on the snapshot less what that one claims), so planning, the
+ * commit's round trips and Postgres overlap instead of taking turns.
+ */
+export const MAX_COMMITS_IN_FLIGHT = 2;
 
 /** Tasks of one launch to place: RunTask's `count`, or a service's missing tasks. */
 export interface PlacementJob {
@@ -94,22 +100,42 @@ class Queued {
   }
 }
 
+/** What a batch in flight claims on one instance, until its commit's answer says. */
+interface PendingOnInstance {
+  /** The instance's version once the commit takes every claim (state bumps it per task). */
+  after: number;
+  takes: { claim: ResourceClaim; group: string }[];
+}
+
+/** A batch whose commit is under way: its claims, by instance ARN. */
+type InFlight = Map<string, PendingOnInstance>;
+
+/** One cluster's jobs waiting, the batches committing, and the batch being planned. */
+interface Lane {
+  queue: Queued[];
+  inFlight: Set<InFlight>;
+  planning?: Queued[];
+}
+
 /**
- * Places tasks on a cluster in batches: every request that arrives while a commit is in flight
- * waits for the next batch, which plans them one after the other on the cluster snapshot
- * (each seeing the tasks planned before it) and commits all of them to state in one
- * CommitPlacements. What state rejects because an instance changed under the plan (another
+ * Places tasks on a cluster in batches: every request that arrives while MAX_COMMITS_IN_FLIGHT
+ * commits are under way waits for the next batch, which plans them one after the other on the
+ * cluster snapshot (each seeing the tasks planned before it, and what the batches in flight
+ * claim) and commits all of them to state in one CommitPlacements. What state rejects because an instance changed under the plan (another
  * replica placed there, a task stopped) is planned again, first in the next batch, against
  * the instance as the commit's answer describes it; after MAX_PLACEMENT_ATTEMPTS the rejection
  * is the task's failure. A task is only failed for fitting nowhere on a snapshot read from state
  * for that decision: planned on one kept from events (which may not have brought the instance
  * registered a moment ago yet), it is planned again after the cluster is read.
  *
- * One batch at a time per cluster in this process: batches planned side by side would plan on
- * the same snapshot, and state would reject one of them as stale.
+ * Batches are planned one at a time per cluster in this process, each on the snapshot less the
+ * claims of the batches still committing, and expect each instance at the version those commits
+ * leave it at: batches planned side by side on the same snapshot would be rejected as stale. A
+ * claim the snapshot already shows (the commit's event came before its answer) is not taken
+ * twice.
  */
 export class PlacementBatcher {
-  private readonly queues = new Map<string, Queued[]>();
+  private readonly lanes = new Map<string, Lane>();
 
   constructor(
     private readonly state: stateV1.StateServiceClient,
@@ -121,34 +147,54 @@ export class PlacementBatcher {
 
   place(cluster: string, job: PlacementJob): Promise<PlacementOutcome> {
     return new Promise((resolve, reject) => {
-      const queued = new Queued(job, resolve, reject);
-      const queue = this.queues.get(cluster);
-      if (queue) {
-        queue.push(queued);
-        return;
+      let lane = this.lanes.get(cluster);
+      if (!lane) {
+        lane = { queue: [], inFlight: new Set() };
+        this.lanes.set(cluster, lane);
       }
-      this.queues.set(cluster, [queued]);
-      void this.drain(cluster);
+      lane.queue.push(new Queued(job, resolve, reject));
+      this.pump(cluster, lane);
     });
   }
 
-  private async drain(cluster: string): Promise<void> {
-    const queue = this.queues.get(cluster)!;
-    while (queue.length > 0) {
-      const batch = takeBatch(queue);
-      try {
-        queue.unshift(...(await this.placeBatch(cluster, batch)));
-      } catch (err) {
-        for (const queued of batch) if (!queued.settled) queued.abandon(err);
-      }
+  /** Starts the next batch when none is being planned and a commit may start. */
+  private pump(cluster: string, lane: Lane): void {
+    if (lane.planning || lane.inFlight.size >= MAX_COMMITS_IN_FLIGHT) return;
+    if (lane.queue.length === 0) {
+      if (lane.inFlight.size === 0) this.lanes.delete(cluster);
+      return;
     }
-    this.queues.delete(cluster);
+    const batch = takeBatch(lane.queue);
+    lane.planning = batch;
+    const planned = () => {
+      if (lane.planning === batch) lane.planning = undefined;
+      this.pump(cluster, lane);
+    };
+    this.placeBatch(cluster, lane, batch, planned)
+      .then(
+        (again) => lane.queue.unshift(...again),
+        (err: unknown) => {
+          for (const queued of batch) if (!queued.settled) queued.abandon(err);
+        },
+      )
+      .finally(planned);
   }
 
-  /** Plans and commits one batch; returns the jobs with placements to plan again. */
-  private async placeBatch(cluster: string, batch: Queued[]): Promise<Queued[]> {
+  /**
+   * Plans one batch, calls `planned` once its claims are recorded in the lane (the next batch
+   * may be planned from then on), commits it; returns the jobs with placements to plan again.
+   */
+  private async placeBatch(
+    cluster: string,
+    lane: Lane,
+    batch: Queued[],
+    planned: () => void,
+  ): Promise<Queued[]> {
     const { view, fresh } = await this.snapshots.read(cluster);
     const working = view.workingCopy();
+    const expected = takeClaimsInFlight(view, working, lane.inFlight);
+    const expectedVersion = (arn: string) => expected.get(arn) ?? view.record(arn)?.version ?? 0;
+    const mine: InFlight = new Map();
     const placements: stateV1.Placement[] = [];
     const owners: Queued[] = [];
 
@@ -181,8 +227,9 @@ export class PlacementBatcher {
           else queued.failures.push({ ...planned.failure });
           return;
         }
-        const task = { ...queued.pending[i], containerInstanceArn: planned.instanceArn };
-        const version = view.record(planned.instanceArn)?.version ?? 0;
+        const arn = planned.instanceArn;
+        const task = { ...queued.pending[i], containerInstanceArn: arn };
+        const version = expectedVersion(arn);
         placements.push({
           task,
           expectedInstanceVersion: queued.checkVersion ? version : 0,
@@ -191,15 +238,25 @@ export class PlacementBatcher {
         });
         owners.push(queued);
         queued.inFlight++;
-        working.take(planned.instanceArn, launch.claim, group);
+        working.take(arn, launch.claim, group);
+        const pending = mine.get(arn) ?? { after: version, takes: [] };
+        pending.after++;
+        pending.takes.push({ claim: launch.claim, group });
+        mine.set(arn, pending);
       });
       queued.pending = [];
     }
 
     if (placements.length > 0) {
-      const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
-      this.snapshots.apply(cluster, result.instances);
-      this.distribute(view, placements, owners, result);
+      lane.inFlight.add(mine);
+      planned();
+      try {
+        const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
+        this.snapshots.apply(cluster, result.instances);
+        this.distribute(view, placements, owners, result);
+      } finally {
+        lane.inFlight.delete(mine);
+      }
     }
 
     const again: Queued[] = [];
@@ -271,6 +328,28 @@ export class PlacementBatcher {
       owner.committed.push({ task, agentAddress });
     });
   }
+}
+
+/**
+ * Takes from `working` what the batches in flight claim and the snapshot does not show yet,
+ * and returns the version each such instance will have once they commit (what the next batch
+ * expects). An instance whose record is already at that version (the commit's event came
+ * first) keeps its record as it is.
+ */
+function takeClaimsInFlight(
+  view: ClusterView,
+  working: WorkingSnapshot,
+  inFlight: ReadonlySet<InFlight>,
+): Map<string, number> {
+  const expected = new Map<string, number>();
+  for (const batch of inFlight) {
+    for (const [arn, pending] of batch) {
+      if ((view.record(arn)?.version ?? 0) >= pending.after) continue;
+      for (const { claim, group } of pending.takes) working.take(arn, claim, group);
+      expected.set(arn, Math.max(expected.get(arn) ?? 0, pending.after));
+    }
+  }
+  return expected;
 }
 
 /** Jobs from the front of the queue up to MAX_BATCH_PLACEMENTS tasks (at least one job). */

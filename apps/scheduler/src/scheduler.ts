@@ -104,7 +104,9 @@ export async function startScheduler(
   };
   try {
     nats = await connectNats({ servers: config.NATS_URL, name: 'scheduler' });
-    unfollow = followClusterEvents(nats, snapshots, lookups, logger);
+    unfollow = followClusterEvents(nats, snapshots, lookups, logger, (cluster, instance) =>
+      services?.instanceChanged(cluster, instance),
+    );
     app = await NestFactory.createMicroservice<MicroserviceOptions>(
       SchedulerModule.create({
         config,

@@ -2,7 +2,6 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { encode } from '@wharf/messaging';
 import { ADVISORY_LOCKS, inTransaction } from './db';
 import type { OutboxRepository } from './outbox.repository';
 
@@ -84,16 +83,24 @@ export class OutboxRelay {
         await this.outbox.prunePublished(tx, KEEP_PUBLISHED_MS);
       }
       const pending = await this.outbox.unpublished(tx, BATCH);
+      // All of the batch goes out at once, in id order: the client writes them to the socket
+      // together and JetStream stores them in the order they arrive on the connection. One
+      // publish awaited after the other would cost a write and a round trip each.
+      const outcomes = await Promise.allSettled(
+        pending.map((row) =>
+          this.js.publish(row.subject, Buffer.from(row.payload, 'utf8'), { msgID: row.id }),
+        ),
+      );
+      // Only the prefix before the first failure counts as published; the rest is sent again
+      // next tick (what did arrive is then dropped by JetStream as a duplicate msgID).
       const done: string[] = [];
       let failure: unknown;
-      for (const row of pending) {
-        try {
-          await this.js.publish(row.subject, encode(row.payload), { msgID: row.id });
-          done.push(row.id);
-        } catch (err) {
-          failure = err; // keep order: stop at the first failure, retry from it next tick
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === 'rejected') {
+          failure = outcome.reason;
           break;
         }
+        done.push(pending[i].id);
       }
       if (done.length) await this.outbox.markPublished(tx, done);
       this.published.inc(done.length);

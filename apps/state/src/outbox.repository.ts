@@ -16,7 +16,8 @@ export interface DomainEvent {
 export interface OutboxRow {
   id: string;
   subject: string;
-  payload: WharfEvent;
+  /** The event as JSON text, ready to publish (Postgres renders the jsonb; nothing re-encodes it). */
+  payload: string;
 }
 
 /**
@@ -77,7 +78,7 @@ export class OutboxRepository {
 
   async unpublished(tx: PoolClient, limit: number): Promise<OutboxRow[]> {
     const { rows } = await tx.query<OutboxRow>(
-      `SELECT id::text AS id, subject, payload FROM outbox
+      `SELECT id::text AS id, subject, payload::text AS payload FROM outbox
         WHERE published_at IS NULL ORDER BY id LIMIT $1`,
       [limit],
     );

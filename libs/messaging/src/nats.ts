@@ -50,9 +50,11 @@ export async function ensureStreams(nc: NatsConnection): Promise<void> {
 }
 
 export function encode(payload: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(payload));
+  return Buffer.from(JSON.stringify(payload), 'utf8');
 }
 
 export function decode<T>(data: Uint8Array): T {
-  return JSON.parse(new TextDecoder().decode(data)) as T;
+  return JSON.parse(
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+  ) as T;
 }

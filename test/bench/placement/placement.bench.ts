@@ -32,6 +32,8 @@
  *                               the CPU profile below (where the time goes)
  *   BENCH_PROFILE (1)            inprocess only; 0: no CPU profile of the end-to-end run
  *   BENCH_PROFILE_FILE           also write the raw .cpuprofile there
+ *   BENCH_PROFILE_DIR            processes only: each service writes a V8 CPU profile
+ *                               (<service>.cpuprofile) there when it stops
  *   BENCH_LOG_LEVEL (warn)       log level of the in-process services (to stderr)
  *   BENCH_TIMEOUT_S (600)        give up waiting after this long
  */

@@ -48,10 +48,19 @@ export async function spawnService(
   env: Record<string, string>,
   readyUrl: string,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [RUN_JS, path.join(ROOT, 'apps', name, 'src', 'main.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  // BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops.
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const profile = profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, RUN_JS, path.join(ROOT, 'apps', name, 'src', 'main.ts')],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

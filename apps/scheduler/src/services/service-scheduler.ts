@@ -85,6 +85,8 @@ export class ServiceScheduler {
   >();
   /** Instances whose service tasks were recorded lost; forgotten when the agent is back. */
   private readonly handled = new Set<string>();
+  /** `status/agentConnected` of each instance last seen, by `cluster/arn`. */
+  private readonly instanceConditions = new Map<string, string>();
 
   constructor(
     private readonly state: stateV1.StateServiceClient,
@@ -110,21 +112,11 @@ export class ServiceScheduler {
     this.subscriptions = [
       nc.subscribe(subjects.event('*', 'task', '*'), {
         callback: (err, msg) => {
-          if (err) return;
+          // Most task events are of standalone tasks: those are skipped without decoding.
+          if (err || !mayBeServiceTask(msg.data)) return;
           const event = readEvent<common.Task>(msg.data);
           const group = event?.detail?.group ?? '';
           if (event && group.startsWith('service:')) this.request(event.cluster, group.slice(8));
-        },
-      }),
-      nc.subscribe(subjects.event('*', 'container_instance', '*'), {
-        callback: (err, msg) => {
-          if (err) return;
-          const event = readEvent<common.ContainerInstance>(msg.data);
-          if (!event?.detail) return;
-          this.noteInstance(event.cluster, event.detail);
-          // A new, drained, reactivated or reconnected instance: DAEMON services gain or lose
-          // a task, REPLICA services move theirs off a draining one.
-          this.requestCluster(event.cluster);
         },
       }),
       // The load balancer found a target (un)healthy: its service may count or replace it.
@@ -146,6 +138,21 @@ export class ServiceScheduler {
     ];
     this.lease.start();
     this.schedulePass(0);
+  }
+
+  /**
+   * A container instance event (decoded once for the whole scheduler by followClusterEvents).
+   * Only a new instance, or one whose status or agent connection changed, concerns services:
+   * DAEMON services gain or lose a task, REPLICA services move theirs off a draining one, a lost
+   * host's tasks are replaced. Resource changes (every placement makes one) do not.
+   */
+  instanceChanged(cluster: string, instance: common.ContainerInstance): void {
+    this.noteInstance(cluster, instance);
+    const key = `${cluster}/${instance.containerInstanceArn}`;
+    const condition = `${instance.status}/${instance.agentConnected}`;
+    if (this.instanceConditions.get(key) === condition) return;
+    this.instanceConditions.set(key, condition);
+    this.requestCluster(cluster);
   }
 
   async stop(): Promise<void> {
@@ -627,6 +634,19 @@ export class ServiceScheduler {
     const daemon = service.schedulingStrategy === 'DAEMON';
     return { launch, options: daemon ? { ...options, distinctInstance: true } : options };
   }
+}
+
+/** The member as state's events spell it (Postgres renders jsonb with a space after ':'). */
+const SERVICE_GROUP = [Buffer.from('"group": "service:'), Buffer.from('"group":"service:')];
+
+/**
+ * Whether an encoded task event may be of a service's task: its JSON holds the member
+ * `"group": "service:…"`. A false positive only costs a decode; a quote inside a string value
+ * is escaped, so no service task is missed.
+ */
+function mayBeServiceTask(data: Uint8Array): boolean {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return SERVICE_GROUP.some((needle) => bytes.includes(needle));
 }
 
 function readEvent<T>(data: Uint8Array): WharfEvent<T> | undefined {

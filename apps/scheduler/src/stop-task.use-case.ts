@@ -32,16 +32,25 @@ export class StopTaskUseCase {
 
   /**
    * Records the stop (desired STOPPED, reason, stop code: UserInitiated for StopTask,
-   * ServiceSchedulerInitiated for a service's tasks) and tells the task's agent.
+   * ServiceSchedulerInitiated for a service's tasks) and tells the task's agent. With a `fence`,
+   * state records it only while `holder` holds `lease` (and the agent is not told otherwise).
    */
   async stop(
     cluster: string,
     taskRef: string,
     reason: string,
     stopCode: string,
+    fence?: { lease: string; holder: string },
   ): Promise<common.Task> {
     const task = await firstValueFrom(
-      this.state.markTaskStopping({ cluster, task: taskRef, reason, stopCode }),
+      this.state.markTaskStopping({
+        cluster,
+        task: taskRef,
+        reason,
+        stopCode,
+        fenceLease: fence?.lease,
+        fenceHolder: fence?.holder,
+      }),
     );
     if (task.containerInstanceArn && task.lastStatus !== 'STOPPED') {
       await this.tellAgent(

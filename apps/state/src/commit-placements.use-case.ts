@@ -20,6 +20,7 @@ import {
 } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
+import { lockHeldLeases } from './lease.repository';
 import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
 import type { TaskRepository } from './task.repository';
 
@@ -243,17 +244,9 @@ async function heldFences(
   tx: PoolClient,
   placements: readonly stateV1.Placement[],
 ): Promise<Set<string>> {
-  const fences = [
-    ...new Set(
-      placements.filter((p) => p.fenceLease).map((p) => `${p.fenceLease}\n${p.fenceHolder}`),
-    ),
-  ];
-  if (fences.length === 0) return new Set();
-  const { rows } = await tx.query<{ name: string; holder: string }>(
-    `SELECT name, holder FROM leases
-      WHERE name = ANY($1::text[]) AND expires_at > now()
-      FOR SHARE`,
-    [fences.map((f) => f.split('\n')[0])],
+  const held = await lockHeldLeases(
+    tx,
+    placements.filter((p) => p.fenceLease).map((p) => p.fenceLease),
   );
-  return new Set(rows.map((r) => `${r.name}\n${r.holder}`).filter((f) => fences.includes(f)));
+  return new Set([...held].map(([name, holder]) => `${name}\n${holder}`));
 }

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { stateV1 } from '@wharf/proto';
 import { ms } from './db';
 
@@ -66,4 +66,23 @@ function toLease(r: LeaseRow): stateV1.Lease {
     expiresAt: ms(r.expires_at),
     held: r.held,
   };
+}
+
+/**
+ * The holders of the named leases that have not expired, by lease name. The rows are
+ * share-locked until the transaction ends, so a replica taking one of them over waits for it:
+ * what the transaction fences with a lease is committed only while that lease is held.
+ */
+export async function lockHeldLeases(
+  tx: PoolClient,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  const { rows } = await tx.query<{ name: string; holder: string }>(
+    `SELECT name, holder FROM leases
+      WHERE name = ANY($1::text[]) AND expires_at > now()
+      FOR SHARE`,
+    [[...new Set(names)]],
+  );
+  return new Map(rows.map((r) => [r.name, r.holder]));
 }

@@ -1,7 +1,8 @@
-import { clusterNameOf, InvalidParameterError, resourceIdOf } from '@wharf/domain';
+import { ClientError, clusterNameOf, InvalidParameterError, resourceIdOf } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
+import { lockHeldLeases } from './lease.repository';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { OutboxRepository } from './outbox.repository';
 import { releaseTaskClaim } from './release-task-claim';
@@ -12,6 +13,8 @@ import type { TaskRepository } from './task.repository';
  * lastStatus, with one exception: a task that failed to start before any agent took it
  * (stop code TaskFailedToStart while still PROVISIONING) has no agent to report it, so it is
  * stopped here and its resources released. Asking twice changes nothing the second time.
+ * A fenced stop (fenceLease, fenceHolder) is recorded only while its sender holds the lease:
+ * FAILED_PRECONDITION otherwise, and nothing changes.
  */
 export class MarkTaskStoppingUseCase {
   constructor(
@@ -24,6 +27,14 @@ export class MarkTaskStoppingUseCase {
   async execute(req: stateV1.MarkTaskStoppingRequest): Promise<common.Task> {
     const cluster = clusterNameOf(req.cluster);
     return inTransaction(this.ctx.pool, async (tx) => {
+      if (req.fenceLease) {
+        const holder = (await lockHeldLeases(tx, [req.fenceLease])).get(req.fenceLease);
+        if (holder !== req.fenceHolder) {
+          throw new ClientError(
+            `${req.fenceHolder || 'the caller'} does not hold the lease ${req.fenceLease}; the task is left as it is`,
+          );
+        }
+      }
       const row = await this.tasks.lock(tx, { id: resourceIdOf(req.task, 'task'), cluster });
       if (!row) throw new InvalidParameterError('The referenced task was not found.');
       if (row.desired_status === 'STOPPED') return this.tasks.toProto(row);

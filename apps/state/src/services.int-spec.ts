@@ -637,6 +637,28 @@ describe('state: services and leases', () => {
     expect(fencing.rejected).toEqual([
       { index: 1, reason: 'NOT_LEADER', detail: 'old-leader does not hold the lease fence-test' },
     ]);
+    // Stops are fenced the same way: the old leader's is refused and changes nothing.
+    const [kept, stoppedByLeader] = fencing.tasks;
+    const stopFenced = (taskArn: string, holder: string) =>
+      call(
+        client.markTaskStopping({
+          cluster: CLUSTER,
+          task: taskArn,
+          reason: 'scale-in',
+          stopCode: 'ServiceSchedulerInitiated',
+          fenceLease: 'fence-test',
+          fenceHolder: holder,
+        }),
+      );
+    const refused = await grpcError(stopFenced(kept.taskArn, 'old-leader'));
+    expect(refused.code).toBe(GrpcCode.FAILED_PRECONDITION);
+    expect(refused.details).toMatch(/old-leader does not hold the lease fence-test/);
+    const untouched = await call(client.describeTasks({ cluster: CLUSTER, tasks: [kept.taskArn] }));
+    expect(untouched.tasks[0].desiredStatus).toBe('RUNNING');
+    await expect(stopFenced(stoppedByLeader.taskArn, 'leader')).resolves.toMatchObject({
+      desiredStatus: 'STOPPED',
+      stopCode: 'ServiceSchedulerInitiated',
+    });
     await call(client.releaseLease({ name: 'fence-test', holder: 'leader' }));
     const released = await call(
       client.commitPlacements({ cluster: CLUSTER, placements: [fenced('leader')] }),

@@ -556,11 +556,13 @@ export class ServiceScheduler {
     const done = await Promise.all(
       stops.map(async ({ task, reason }) => {
         try {
+          // Fenced like placements: a replica that lost the lease leaves the task alone.
           return await this.stopper.stop(
             cluster,
             task.taskArn,
             reason,
             'ServiceSchedulerInitiated',
+            { lease: SERVICE_SCHEDULER_LEASE, holder: this.settings.holder },
           );
         } catch (err) {
           this.logger.warn({ err, cluster, task: task.taskArn }, 'could not stop a service task');

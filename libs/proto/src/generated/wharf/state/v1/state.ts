@@ -331,6 +331,13 @@ export interface MarkTaskStoppingRequest {
   task: string;
   reason: string;
   stopCode: string;
+  /**
+   * Fencing, as Placement's: when set, the stop is recorded only while fence_holder holds the
+   * lease fence_lease (FAILED_PRECONDITION otherwise), so a leader that lost its lease cannot
+   * stop tasks its successor now manages.
+   */
+  fenceLease?: string | undefined;
+  fenceHolder?: string | undefined;
 }
 
 export interface GetUtilisationRequest {

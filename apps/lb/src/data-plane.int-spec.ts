@@ -539,6 +539,17 @@ describe('lb data plane with in-process backends', () => {
     plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 3));
   });
 
+  it('answers 504 when the target stays silent longer than the idle timeout', async () => {
+    plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 1), 4));
+    const started = Date.now();
+    const reply = await call(port, '/b/slow');
+    expect(reply.status).toBe(504);
+    expect(Date.now() - started).toBeGreaterThan(700);
+    b.releaseSlow();
+    plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 5));
+    expect((await call(port, '/b/after-timeout')).status).toBe(200);
+  });
+
   it('counts requests by listener and status class, and target errors', async () => {
     const text = await registry.metrics();
     expect(text).toMatch(

@@ -51,7 +51,8 @@ interface CheckState {
  * Active health checks: each registered target of each target group is sent
  * `GET healthCheck.path` every `intervalSeconds`. `healthyThresholdCount` successes in a row
  * make it healthy, `unhealthyThresholdCount` failures unhealthy; routing follows at once and
- * state hears of it only when the state or reason changed. Every lb replica checks on its own.
+ * state hears of it only when the state or reason changed. Every lb replica checks on its own;
+ * within one replica only the primary process checks (its workers are sent the results).
  * Draining targets are not checked.
  */
 export class HealthChecker {
@@ -153,6 +154,7 @@ export class HealthChecker {
     target.description = description;
     if (next === 'healthy' && from !== 'healthy') target.healthySince = Date.now();
     pool.refresh();
+    this.live.healthChanged();
     if (from !== next) {
       this.logger.info(
         { targetGroupArn: pool.group.targetGroupArn, target: target.key, from, to: next, reason },

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** The data plane's Prometheus metrics; created unregistered, registered on the ops registry. */
+/**
+ * The data plane's Prometheus metrics; created unregistered, registered on the ops registry.
+ * With several worker processes each has its own, and the primary's ops endpoint sums them
+ * (prom-client's AggregatorRegistry; each metric's `aggregator` says how).
+ */
 export class LbMetrics {
   readonly requests = new Counter({
     name: 'wharf_lb_requests_total',
@@ -37,6 +41,8 @@ export class LbMetrics {
     name: 'wharf_lb_listeners',
     help: 'Listener ports open',
     registers: [],
+    // Every worker process opens every listener: across processes it is the same ports.
+    aggregator: 'max',
   });
 
   private readonly upstreamByGroup = new Map<string, { observe(seconds: number): void }>();

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import path from 'node:path';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { createLogger } from '@wharf/observability';
@@ -17,6 +18,12 @@ import { startLb, type RunningLb } from './lb';
 
 jest.setTimeout(120_000);
 
+/** The lb's worker processes run the TypeScript sources through the bench's launcher. */
+const TS_WORKER = {
+  exec: path.resolve(__dirname, '../../../test/bench/run.js'),
+  args: [path.join(__dirname, 'worker-main.ts')],
+};
+
 describe('lb against real state, Postgres and NATS', () => {
   const logger = createLogger('lb-test', 'warn');
   let pg: StartedPostgres;
@@ -30,6 +37,7 @@ describe('lb against real state, Postgres and NATS', () => {
     state = await startState(
       stateConfigSchema.parse({
         DATABASE_URL: pg.url,
+        STATE_AGENT_JOIN: 'open',
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
@@ -37,14 +45,18 @@ describe('lb against real state, Postgres and NATS', () => {
       }),
       logger,
     );
+    // Two worker processes serve the listeners; the control plane runs here (the primary).
     lb = await startLb(
       lbConfigSchema.parse({
         NATS_URL: nats.url,
         STATE_URL: state.grpcUrl,
         LB_OPS_PORT: '0',
         LB_BIND_HOST: '127.0.0.1',
+        LB_WORKERS: '2',
+        SHUTDOWN_TIMEOUT_MS: '2000',
       }),
       logger,
+      { worker: TS_WORKER },
     );
     grpc = createStateClient(state.grpcUrl);
   });
@@ -238,11 +250,12 @@ describe('lb against real state, Postgres and NATS', () => {
           STATE_URL: state.grpcUrl,
           LB_OPS_PORT: '0',
           LB_BIND_HOST: '127.0.0.2',
+          LB_WORKERS: '1', // this replica serves in its one process
         }),
         logger,
       );
       try {
-        await second.dataPlane.proxy.ready();
+        await second.ready();
         expect((await get('127.0.0.2', '/from-second')).body).toBe(
           'backend saw /from-second for 127.0.0.1',
         );

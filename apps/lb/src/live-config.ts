@@ -2,7 +2,20 @@ import type { Logger } from '@wharf/observability';
 import type { Listener, Rule, TargetGroup, TargetHealthState } from '@wharf/domain';
 import type { LbModel, LbTargetMessage, ModelObserver } from './lb-model';
 import { compileRouter, type Router } from './routing';
-import { isRegistered, newTarget, TargetPool, type TargetRuntime } from './target-pool';
+import {
+  isRegistered,
+  newTarget,
+  TargetPool,
+  type LocalHealth,
+  type TargetRuntime,
+} from './target-pool';
+
+/** What a listener is compiled from: its spec, its rules and its load balancer's idle timeout. */
+export interface ListenerSource {
+  listener: Listener;
+  rules: Rule[];
+  idleTimeoutSeconds: number;
+}
 
 /** What a listener's server needs per request; replaced as a whole on every change. */
 export interface ListenerRuntime {
@@ -11,6 +24,53 @@ export interface ListenerRuntime {
   port: number;
   idleTimeoutMs: number;
   router: Router;
+  /** what it was compiled from (sent to the lb's worker processes, which compile their own) */
+  source: ListenerSource;
+}
+
+/**
+ * What the proxy serves from: the listeners by port and the target pools by target group
+ * ARN, and a way to hear of changes. `LiveConfig` derives it from the model; in a worker
+ * process `ReplicaLiveConfig` applies what the primary sends.
+ */
+export interface LiveView {
+  readonly pools: Map<string, TargetPool>;
+  readonly listeners: Map<number, ListenerRuntime>;
+  onChange(observer: () => void): void;
+}
+
+/** One target as the primary process sends it to the workers. */
+export interface TargetSnapshot {
+  id: string;
+  port: number;
+  host: string;
+  registeredState: TargetHealthState;
+  health: LocalHealth;
+  reason: string;
+  description: string;
+  healthySince: number;
+}
+
+/**
+ * The whole live configuration as plain data: what the primary process sends its workers
+ * (over IPC) on every change, so that every worker routes the same way.
+ */
+export interface LiveSnapshot {
+  listeners: ListenerSource[];
+  groups: { group: TargetGroup; targets: TargetSnapshot[] }[];
+}
+
+/** Compiles a listener's rules; once per change, never per request. */
+export function compileListener(source: ListenerSource): ListenerRuntime {
+  const { listener } = source;
+  return {
+    listenerArn: listener.listenerArn,
+    loadBalancerArn: listener.loadBalancerArn,
+    port: listener.port,
+    idleTimeoutMs: (source.idleTimeoutSeconds || 60) * 1000,
+    router: compileRouter(source.rules, listener.defaultActions),
+    source,
+  };
 }
 
 /**
@@ -19,7 +79,7 @@ export interface ListenerRuntime {
  * once per change, never per request. Pools are kept across changes (their targets carry
  * health, in-flight counts and connection pools).
  */
-export class LiveConfig implements ModelObserver {
+export class LiveConfig implements ModelObserver, LiveView {
   readonly pools = new Map<string, TargetPool>();
   listeners = new Map<number, ListenerRuntime>();
   private readonly observers: (() => void)[] = [];
@@ -39,6 +99,33 @@ export class LiveConfig implements ModelObserver {
 
   resourcesChanged(): void {
     this.rebuild();
+  }
+
+  /** The health checker changed a target's health (routing follows; observers are told). */
+  healthChanged(): void {
+    this.notify();
+  }
+
+  /** The configuration as plain data, for the lb's worker processes. */
+  snapshot(): LiveSnapshot {
+    const groups: LiveSnapshot['groups'] = [];
+    for (const pool of this.pools.values()) {
+      const targets: TargetSnapshot[] = [];
+      for (const t of pool.targets.values()) {
+        targets.push({
+          id: t.id,
+          port: t.port,
+          host: t.host,
+          registeredState: t.registeredState,
+          health: t.health,
+          reason: t.reason,
+          description: t.description,
+          healthySince: t.healthySince,
+        });
+      }
+      groups.push({ group: pool.group, targets });
+    }
+    return { listeners: [...this.listeners.values()].map((l) => l.source), groups };
   }
 
   targetChanged(targetGroupArn: string, key: string, message: LbTargetMessage | undefined): void {
@@ -138,7 +225,11 @@ export class LiveConfig implements ModelObserver {
       if (!lb) continue; // its load balancer is not known (yet)
       listeners.set(
         listener.port,
-        this.compileListener(listener, rulesByListener, lb.idleTimeoutSeconds),
+        compileListener({
+          listener,
+          rules: rulesByListener.get(listener.listenerArn) ?? [],
+          idleTimeoutSeconds: lb.idleTimeoutSeconds,
+        }),
       );
     }
     const before = [...this.listeners.keys()].sort().join(',');
@@ -146,23 +237,6 @@ export class LiveConfig implements ModelObserver {
     this.listeners = listeners;
     if (before !== after) this.logger.info({ ports: [...listeners.keys()] }, 'listeners changed');
     this.notify();
-  }
-
-  private compileListener(
-    listener: Listener,
-    rulesByListener: Map<string, Rule[]>,
-    idleTimeoutSeconds: number,
-  ): ListenerRuntime {
-    return {
-      listenerArn: listener.listenerArn,
-      loadBalancerArn: listener.loadBalancerArn,
-      port: listener.port,
-      idleTimeoutMs: (idleTimeoutSeconds || 60) * 1000,
-      router: compileRouter(
-        rulesByListener.get(listener.listenerArn) ?? [],
-        listener.defaultActions,
-      ),
-    };
   }
 
   private notify(): void {
@@ -177,8 +251,10 @@ export class LiveConfig implements ModelObserver {
 export function retireTarget(target: TargetRuntime): void {
   target.removed = true;
   target.eligible = false;
-  if (target.outstanding === 0 && target.agent) {
-    target.agent.destroy();
+  if (target.outstanding === 0) {
+    target.agent?.destroy();
     target.agent = undefined;
+    target.upstream?.destroy();
+    target.upstream = undefined;
   }
 }

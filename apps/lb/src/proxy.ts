@@ -4,6 +4,7 @@ import {
   request as httpRequest,
   STATUS_CODES,
   type ClientRequest,
+  type IncomingHttpHeaders,
   type IncomingMessage,
   type OutgoingHttpHeaders,
   type Server,
@@ -14,7 +15,8 @@ import type { Duplex } from 'node:stream';
 import type { Counter } from 'prom-client';
 import type { Logger } from '@wharf/observability';
 import type { LbMetrics } from './lb-metrics';
-import { retireTarget, type ListenerRuntime, type LiveConfig } from './live-config';
+import { UpstreamPool } from './upstream-pool';
+import { retireTarget, type ListenerRuntime, type LiveView } from './live-config';
 import {
   hostWithoutPort,
   normalizeIp,
@@ -44,9 +46,29 @@ export interface ProxyOptions {
    * it closes them; default 10 s
    */
   closeGraceMs?: number;
+  /**
+   * a response header naming the process that served the request (`x-wharf-lb-worker: <pid>`),
+   * for tests and debugging of the multi-process lb (LB_DEBUG_HEADERS); off by default
+   */
+  debugHeaders?: boolean;
+  /**
+   * send requests without a body through node's `http.request` too, instead of the lb's
+   * own lighter client (upstream-pool.ts); for comparison and as a way out
+   */
+  nodeHttpClientOnly?: boolean;
 }
 
+/** The response header `debugHeaders` adds. */
+export const WORKER_HEADER = 'x-wharf-lb-worker';
+
 type ForwardAction = Extract<CompiledAction, { type: 'forward' }>;
+
+/** Where a forwarded request goes, and the stickiness cookies to set. */
+interface Chosen {
+  pool: TargetPool;
+  target: TargetRuntime;
+  cookies: string[];
+}
 
 /** Request headers that belong to one connection and are not passed on. */
 const HOP_BY_HOP = new Set([
@@ -70,6 +92,8 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 const BODYLESS_RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** A response body up to this size (with a Content-Length) is sent with its headers at once. */
+const SMALL_BODY_BYTES = 16 * 1024;
 
 /**
  * The data plane: one HTTP server per listener port, following the live configuration. A
@@ -82,7 +106,7 @@ export class ProxyManager {
   private closed = false;
 
   constructor(
-    private readonly live: LiveConfig,
+    private readonly live: LiveView,
     private readonly metrics: LbMetrics,
     private readonly logger: Logger,
     private readonly options: ProxyOptions,
@@ -142,6 +166,8 @@ export class ProxyManager {
       for (const t of pool.targets.values()) {
         t.agent?.destroy();
         t.agent = undefined;
+        t.upstream?.destroy();
+        t.upstream = undefined;
       }
     }
   }
@@ -159,7 +185,7 @@ class ListenerServer {
 
   constructor(
     runtime: ListenerRuntime,
-    private readonly live: LiveConfig,
+    private readonly live: LiveView,
     private readonly metrics: LbMetrics,
     private readonly logger: Logger,
     private readonly options: ProxyOptions,
@@ -218,32 +244,28 @@ class ListenerServer {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const runtime = this.runtime;
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const routeReq: RouteRequest = {
-      method: req.method ?? 'GET',
-      host: req.headers.host ?? '',
-      path: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
-      headers: req.headers,
-      sourceIp: req.socket.remoteAddress ?? '',
-    };
+    // One pass over the raw headers picks what routing and forwarding need and builds the
+    // headers for the target, without building `req.headers` (rules on http-header read it).
+    const forwarded = scanRequestHeaders(req.rawHeaders);
+    const routeReq = new ProxiedRequest(req, url, forwarded.host);
     const action = route(runtime.router, routeReq);
-    res.once('close', () => {
-      const child = this.requestsByClass[(res.statusCode / 100) | 0];
-      if (child) child.inc();
-    });
     switch (action.type) {
       case 'forward':
-        return this.forward(req, res, action, routeReq, url);
-      case 'fixed-response':
-        res.writeHead(action.statusCode, {
+        return this.forward(req, res, action, routeReq, url, forwarded);
+      case 'fixed-response': {
+        this.countOnClose(res);
+        const headers: OutgoingHttpHeaders = {
           'content-type': action.contentType,
           'content-length': action.body.length,
-        });
+        };
+        if (this.options.debugHeaders) headers[WORKER_HEADER] = PID;
+        res.writeHead(action.statusCode, headers);
         res.end(action.body);
         return;
-      case 'redirect':
-        res.writeHead(action.statusCode, {
+      }
+      case 'redirect': {
+        this.countOnClose(res);
+        const headers: OutgoingHttpHeaders = {
           location: redirectLocation(action, {
             protocol: 'http',
             host: hostWithoutPort(routeReq.host),
@@ -252,10 +274,22 @@ class ListenerServer {
             query: routeReq.query,
           }),
           'content-length': 0,
-        });
+        };
+        if (this.options.debugHeaders) headers[WORKER_HEADER] = PID;
+        res.writeHead(action.statusCode, headers);
         res.end();
         return;
+      }
     }
+  }
+
+  private countOnClose(res: ServerResponse): void {
+    res.once('close', () => this.count(res.statusCode));
+  }
+
+  private count(status: number): void {
+    const child = this.requestsByClass[(status / 100) | 0];
+    if (child) child.inc();
   }
 
   private forward(
@@ -264,18 +298,37 @@ class ListenerServer {
     action: ForwardAction,
     routeReq: RouteRequest,
     url: string,
+    forwarded: ScannedHeaders,
   ): void {
-    const chosen = this.choose(action, req.headers.cookie);
+    const chosen = this.choose(action, forwarded.cookie);
     if (!chosen) {
-      sendError(res, 503);
+      this.countOnClose(res);
+      sendError(res, 503, this.options.debugHeaders);
       return;
     }
     const { pool, target } = chosen;
     const groupArn = pool.group.targetGroupArn;
-    const headers = forwardedHeaders(req, routeReq.sourceIp, this.portString, false);
-    const bodyless =
-      req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+    const headers = forwarded.out;
+    if (!forwarded.hasHost) {
+      // an HTTP/1.0 client sent none: the target's address, as node's client would send
+      const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+      headers.push('Host', `${host}:${target.port}`);
+    }
+    const client = normalizeIp(routeReq.sourceIp);
+    headers.push(
+      'X-Forwarded-For',
+      forwarded.forwardedFor === undefined ? client : `${forwarded.forwardedFor}, ${client}`,
+      'X-Forwarded-Proto',
+      'http',
+      'X-Forwarded-Port',
+      this.portString,
+    );
+    const bodyless = !forwarded.hasBody;
     const retryable = bodyless && BODYLESS_RETRYABLE.has(routeReq.method);
+    if (bodyless && !this.options.nodeHttpClientOnly) {
+      this.forwardBodyless(res, chosen, routeReq.method, url, headers, retryable);
+      return;
+    }
     const agent = (target.agent ??= new Agent({
       keepAlive: true,
       maxSockets: this.options.maxSocketsPerTarget,
@@ -284,14 +337,9 @@ class ListenerServer {
       scheduling: 'lifo',
     }));
     const idleTimeoutMs = this.runtime.idleTimeoutMs;
+    const debugHeaders = this.options.debugHeaders;
     target.outstanding++;
     let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      target.outstanding--;
-      if (target.removed) retireTarget(target);
-    };
     let upstream: ClientRequest;
     const started = performance.now();
 
@@ -308,19 +356,47 @@ class ListenerServer {
       upstream.on('timeout', () => upstream.destroy(new UpstreamTimeout()));
       upstream.on('response', (ures) => {
         this.metrics.upstreamFor(groupArn).observe((performance.now() - started) / 1000);
-        const out: OutgoingHttpHeaders = {};
-        const h = ures.headers;
-        for (const name in h) if (!RESPONSE_HOP_BY_HOP.has(name)) out[name] = h[name];
-        if (chosen.cookies.length > 0) {
-          const existing = out['set-cookie'];
-          out['set-cookie'] = existing
-            ? [...(existing as string[]), ...chosen.cookies]
-            : chosen.cookies;
+        const raw = ures.rawHeaders;
+        const out: string[] = [];
+        let length = -1;
+        for (let i = 0; i < raw.length; i += 2) {
+          const name = raw[i];
+          if (isResponseHopByHop(name)) continue;
+          if (name.length === 14 && name.toLowerCase() === 'content-length') {
+            length = Number(raw[i + 1]);
+          }
+          out.push(name, raw[i + 1]);
         }
-        res.writeHead(ures.statusCode ?? 502, ures.statusMessage, out);
-        ures.pipe(res);
-        ures.on('error', () => res.destroy());
-        ures.on('aborted', () => res.destroy());
+        for (const cookie of chosen.cookies) out.push('Set-Cookie', cookie);
+        if (debugHeaders) out.push(WORKER_HEADER, PID);
+        const status = ures.statusCode ?? 502;
+        let failed = false;
+        const fail = () => {
+          if (failed) return;
+          failed = true;
+          if (res.headersSent) res.destroy();
+          else sendError(res, 502, debugHeaders);
+        };
+        ures.on('error', fail);
+        ures.on('aborted', fail);
+        if (length < 0 || length > SMALL_BODY_BYTES) {
+          res.writeHead(status, ures.statusMessage, out);
+          ures.pipe(res);
+          return;
+        }
+        // A small body of known length goes out with the headers in one write (piping
+        // costs a write, and a system call, per step); large or unknown ones stream.
+        let body: Buffer | undefined;
+        let parts: Buffer[] | undefined;
+        ures.on('data', (chunk: Buffer) => {
+          if (body === undefined) body = chunk;
+          else (parts ??= [body]).push(chunk);
+        });
+        ures.on('end', () => {
+          if (failed) return;
+          res.writeHead(status, ures.statusMessage, out);
+          res.end(parts ? Buffer.concat(parts) : body);
+        });
       });
       upstream.on('error', (err: NodeJS.ErrnoException) => {
         if (finished) return;
@@ -339,24 +415,133 @@ class ListenerServer {
         this.metrics.targetErrors
           .labels(groupArn, timeout ? 'timeout' : (err.code ?? 'error'))
           .inc();
-        if (!res.headersSent) sendError(res, timeout ? 504 : 502);
+        if (!res.headersSent) sendError(res, timeout ? 504 : 502, debugHeaders);
         else res.destroy();
       });
       if (bodyless) upstream.end();
       else req.pipe(upstream);
     };
+    // One listener for the end of the exchange: count it, release the target.
     res.once('close', () => {
       if (!res.writableFinished) upstream.destroy();
-      finish();
+      this.count(res.statusCode);
+      if (finished) return;
+      finished = true;
+      target.outstanding--;
+      if (target.removed) retireTarget(target);
     });
     send(0);
   }
 
+  /**
+   * A request without a body (most requests) through the target's UpstreamPool: the head is
+   * written as one string and the response passed on from the pool's parser, without node's
+   * ClientRequest, Agent and IncomingMessage machinery.
+   */
+  private forwardBodyless(
+    res: ServerResponse,
+    chosen: Chosen,
+    method: string,
+    url: string,
+    headers: string[],
+    retryable: boolean,
+  ): void {
+    const { pool, target } = chosen;
+    const groupArn = pool.group.targetGroupArn;
+    let upstream = target.upstream;
+    if (!upstream || upstream.host !== target.host) {
+      upstream = target.upstream = new UpstreamPool({
+        host: target.host,
+        port: target.port,
+        maxSockets: this.options.maxSocketsPerTarget,
+        idleSocketMs: this.options.targetIdleSocketMs,
+      });
+    }
+    let head = `${method} ${url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    head += '\r\n';
+    const debugHeaders = this.options.debugHeaders;
+    const started = performance.now();
+    target.outstanding++;
+    let finished = false;
+    let failed = false;
+    // a small body of known length is sent with its head in one write
+    let held: { status: number; message: string; out: string[] } | undefined;
+    let body: Buffer | undefined;
+    let parts: Buffer[] | undefined;
+    const fail = (status: number) => {
+      if (failed) return;
+      failed = true;
+      if (res.headersSent) res.destroy();
+      else sendError(res, status, debugHeaders);
+    };
+    const writeHead = (status: number, message: string, out: string[]): boolean => {
+      try {
+        res.writeHead(status, message, out);
+        return true;
+      } catch {
+        // a header node refuses to send (invalid characters): the target's answer is unusable
+        exchange.abort();
+        fail(502);
+        return false;
+      }
+    };
+    const exchange = upstream.request(
+      head,
+      method,
+      {
+        onHead: (status, message, raw, length) => {
+          this.metrics.upstreamFor(groupArn).observe((performance.now() - started) / 1000);
+          const out: string[] = [];
+          for (let i = 0; i < raw.length; i += 2) {
+            if (!isResponseHopByHop(raw[i])) out.push(raw[i], raw[i + 1]);
+          }
+          for (const cookie of chosen.cookies) out.push('Set-Cookie', cookie);
+          if (debugHeaders) out.push(WORKER_HEADER, PID);
+          if (length >= 0 && length <= SMALL_BODY_BYTES) held = { status, message, out };
+          else writeHead(status, message, out);
+        },
+        onData: (chunk) => {
+          if (failed) return;
+          if (held) {
+            if (body === undefined) body = chunk;
+            else (parts ??= [body]).push(chunk);
+            return;
+          }
+          if (!res.write(chunk)) {
+            exchange.pause();
+            res.once('drain', () => exchange.resume());
+          }
+        },
+        onEnd: () => {
+          if (failed) return;
+          if (held && !writeHead(held.status, held.message, held.out)) return;
+          res.end(parts ? Buffer.concat(parts) : body);
+        },
+        onError: (err, timeout) => {
+          if (finished) return;
+          this.metrics.targetErrors
+            .labels(groupArn, timeout ? 'timeout' : (err.code ?? 'error'))
+            .inc();
+          fail(timeout ? 504 : 502);
+        },
+      },
+      this.runtime.idleTimeoutMs,
+      retryable,
+    );
+    // One listener for the end of the exchange: count it, release the target.
+    res.once('close', () => {
+      if (!res.writableFinished) exchange.abort();
+      this.count(res.statusCode);
+      if (finished) return;
+      finished = true;
+      target.outstanding--;
+      if (target.removed) retireTarget(target);
+    });
+  }
+
   /** The target group and target for a forward, and the stickiness cookies to set. */
-  private choose(
-    action: ForwardAction,
-    cookieHeader: string | undefined,
-  ): { pool: TargetPool; target: TargetRuntime; cookies: string[] } | undefined {
+  private choose(action: ForwardAction, cookieHeader: string | undefined): Chosen | undefined {
     const pools = this.live.pools;
     const groupSticky = action.groupStickinessSeconds > 0 && action.groups.length > 1;
     const group = pickGroup(
@@ -493,6 +678,103 @@ class ListenerServer {
   }
 }
 
+/** The request as routing sees it; `headers` is built only if a rule asks for it. */
+class ProxiedRequest implements RouteRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly sourceIp: string;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    url: string,
+    readonly host: string,
+  ) {
+    this.method = req.method ?? 'GET';
+    const q = url.indexOf('?');
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.query = q < 0 ? '' : url.slice(q + 1);
+    this.sourceIp = req.socket.remoteAddress ?? '';
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+}
+
+/** What one pass over a request's raw headers found. */
+interface ScannedHeaders {
+  /** the headers to send to the target, as name/value pairs: the client's less hop-by-hop ones */
+  out: string[];
+  /** the (first) Host header, or '' */
+  host: string;
+  hasHost: boolean;
+  /** Cookie headers, joined with '; ' as node does */
+  cookie: string | undefined;
+  /** X-Forwarded-For headers, joined with ', ' */
+  forwardedFor: string | undefined;
+  /** a Content-Length or Transfer-Encoding: the request has a body to stream */
+  hasBody: boolean;
+}
+
+function scanRequestHeaders(raw: string[]): ScannedHeaders {
+  const out: string[] = [];
+  let host = '';
+  let hasHost = false;
+  let hasLength = false;
+  let cookie: string | undefined;
+  let forwardedFor: string | undefined;
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    // A name of none of these lengths is none of these headers: it is passed on as it is.
+    if (!SCANNED_LENGTHS.has(name.length)) {
+      out.push(name, value);
+      continue;
+    }
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        if (hasHost) continue; // a duplicate Host is dropped, as node's req.headers does
+        hasHost = true;
+        host = value;
+        break;
+      case 'cookie':
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        break;
+      case 'content-length':
+        if (hasLength) continue;
+        hasLength = true;
+        hasBody = true;
+        break;
+      case 'transfer-encoding':
+        hasBody = true;
+        break;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      default:
+        if (HOP_BY_HOP.has(lower)) continue;
+    }
+    out.push(name, value);
+  }
+  return { out, host, hasHost, cookie, forwardedFor, hasBody };
+}
+
+const SCANNED_LENGTHS = new Set(
+  [...HOP_BY_HOP, 'host', 'cookie', 'content-length', 'transfer-encoding'].map((h) => h.length),
+);
+const RESPONSE_HOP_BY_HOP_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP].map((h) => h.length));
+
+function isResponseHopByHop(name: string): boolean {
+  return (
+    RESPONSE_HOP_BY_HOP_LENGTHS.has(name.length) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())
+  );
+}
+
+const PID = String(process.pid);
+
 class UpstreamTimeout extends Error {
   override name = 'UpstreamTimeout';
 }
@@ -532,9 +814,14 @@ function errorBody(status: number): Buffer {
   return body;
 }
 
-function sendError(res: ServerResponse, status: number): void {
+function sendError(res: ServerResponse, status: number, debugHeaders = false): void {
   const body = errorBody(status);
-  res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length });
+  const headers: OutgoingHttpHeaders = {
+    'content-type': 'text/html',
+    'content-length': body.length,
+  };
+  if (debugHeaders) headers[WORKER_HEADER] = PID;
+  res.writeHead(status, headers);
   res.end(body);
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Agent } from 'node:http';
 import type { TargetGroup, TargetHealthState } from '@wharf/domain';
 import type { WeightedGroup } from './routing';
+import type { UpstreamPool } from './upstream-pool';
 
 /** The cookie of load-balancer-generated target stickiness (ALB `lb_cookie`). */
 export const TARGET_STICKINESS_COOKIE = 'AWSALB';
@@ -35,8 +36,10 @@ export interface TargetRuntime {
   /** requests (and WebSocket connections) in flight */
   outstanding: number;
   readonly stickyId: string;
-  /** the pooled keep-alive agent to this target; the proxy creates it */
+  /** the pooled keep-alive agent to this target (requests with a body); the proxy creates it */
   agent?: Agent;
+  /** the pooled connections to this target for requests without a body; the proxy creates it */
+  upstream?: UpstreamPool;
   /** true while the target is offered to new requests */
   eligible: boolean;
   /** set once the target left its group: the agent is closed when the last request ends */
@@ -183,6 +186,12 @@ export class TargetPool {
     return candidates[this.next++ % n];
   }
 
+  /**
+   * `outstanding` counts this process's requests only: with LB_WORKERS > 1 each worker
+   * balances its own share of the traffic by least outstanding requests, without knowing the
+   * other workers' in-flight counts (sharing them per request would cost more than it buys;
+   * the primary hands connections to workers in turn, so their shares are alike).
+   */
   private leastOutstanding(candidates: TargetRuntime[]): TargetRuntime {
     // Start the scan where the last one left off so that ties rotate.
     const n = candidates.length;

@@ -5,6 +5,11 @@
  * apps/lb/src/data-plane.int-spec.ts does (no state, no NATS); everything else, from the
  * listener server to the pooled connections to targets, is the service's own code.
  *
+ * With BENCH_LB_WORKERS > 1 this process is the lb's primary, as the service's is with
+ * LB_WORKERS > 1: it runs the control plane (model, health checks) and an LbCluster of that
+ * many worker processes (apps/lb/src/worker-main.ts through test/bench/run.js) that share the
+ * listener port and are sent the configuration over IPC. With 1, the DataPlane serves here.
+ *
  * Started by lb.bench.ts through test/bench/run.js with an IPC channel; it sends
  * `{ ready: true }` once every target has passed its health checks, and exits when the
  * channel closes (the bench ended, or died) or on SIGTERM.
@@ -15,13 +20,18 @@
  *   BENCH_LB_HEALTH_INTERVAL_S    health check interval
  *   BENCH_LB_MAX_SOCKETS          connections to one target at most (LB_TARGET_MAX_SOCKETS)
  *   BENCH_LB_IDLE_SOCKET_MS       idle pooled connection lifetime (LB_TARGET_IDLE_SOCKET_MS)
+ *   BENCH_LB_WORKERS (1)          processes serving the listener (LB_WORKERS)
  *   BENCH_LOG_LEVEL (warn)        the data plane's log level (to stdout)
  */
+import path from 'node:path';
 import { Registry } from 'prom-client';
 import { createLogger } from '@wharf/observability';
+import { ControlPlane } from '../../../apps/lb/src/control-plane';
 import { DataPlane } from '../../../apps/lb/src/data-plane';
 import type { TargetHealthReport } from '../../../apps/lb/src/health-checker';
+import { LbCluster } from '../../../apps/lb/src/lb-cluster';
 import { LbMetrics } from '../../../apps/lb/src/lb-metrics';
+import type { ProxyOptions } from '../../../apps/lb/src/proxy';
 import {
   loadBalancerSpec,
   resource,
@@ -66,15 +76,29 @@ async function main(): Promise<void> {
     if (healthy.size === targetPorts.length) allHealthy();
   };
 
-  const plane = new DataPlane({
-    logger,
-    metrics,
-    reportTargetHealth,
+  const workers = Number(process.env.BENCH_LB_WORKERS ?? '1');
+  const proxyOptions: ProxyOptions = {
     bindHost: '127.0.0.1',
     maxSocketsPerTarget: Number(required('BENCH_LB_MAX_SOCKETS')),
     targetIdleSocketMs: Number(required('BENCH_LB_IDLE_SOCKET_MS')),
     closeGraceMs: 1000,
-  });
+  };
+  const plane =
+    workers > 1
+      ? new ControlPlane({ logger, metrics, reportTargetHealth })
+      : new DataPlane({ logger, metrics, reportTargetHealth, ...proxyOptions });
+  const lbCluster =
+    workers > 1
+      ? new LbCluster(plane.live, {
+          workers,
+          logger,
+          logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
+          proxy: proxyOptions,
+          exec: path.join(__dirname, '..', 'run.js'),
+          args: [path.join(__dirname, '..', '..', '..', 'apps', 'lb', 'src', 'worker-main.ts')],
+          stopTimeoutMs: 1000,
+        })
+      : undefined;
   plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, IDLE_TIMEOUT_S), 1));
   plane.model.putResource(
     resource(
@@ -109,13 +133,18 @@ async function main(): Promise<void> {
       1,
     ),
   );
-  await plane.proxy.ready();
-  if (!plane.proxy.openPorts().includes(port)) throw new Error(`listener port ${port} not open`);
+  if (plane instanceof DataPlane) {
+    await plane.proxy.ready();
+    if (!plane.proxy.openPorts().includes(port)) throw new Error(`listener port ${port} not open`);
+  } else {
+    await lbCluster!.start();
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= plane
       .stop()
+      .then(() => lbCluster?.stop())
       .catch((err: unknown) => logger.error({ err }, 'data plane stop failed'))
       .finally(() => process.exit(0)));
   process.on('SIGTERM', () => void stop());
@@ -129,7 +158,7 @@ async function main(): Promise<void> {
   }, READY_TIMEOUT_MS);
   await ready;
   clearTimeout(timer);
-  process.send?.({ ready: true, pid: process.pid });
+  process.send?.({ ready: true, pid: process.pid, workers: lbCluster?.pids() ?? [] });
 }
 
 main().catch((err: unknown) => {

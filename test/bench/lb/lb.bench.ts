@@ -17,7 +17,10 @@
  *    pooled keep-alive connections to targets, health checks) in a Node process of its own
  *    (./lb-process.ts), its model fed directly as apps/lb/src/data-plane.int-spec.ts does (no
  *    state or NATS): one listener forwarding to one round_robin target group of the backends,
- *    health checks on /health every BENCH_LB_HEALTH_INTERVAL_S;
+ *    health checks on /health every BENCH_LB_HEALTH_INTERVAL_S; served by BENCH_LB_WORKERS
+ *    worker processes (LB_WORKERS: the primary runs the control plane and health checks, the
+ *    workers share the listener port), and, unless BENCH_LB_SINGLE=0, also in one process
+ *    (LB_WORKERS=1) for comparison;
  *  - nginx as the reference: Debian's package, started here in the foreground with a config
  *    generated in a temporary folder (never the system service): worker_processes 1 (one
  *    process, like the lb's one Node process), keep-alive to clients and to the backends
@@ -55,6 +58,8 @@
  *                                    `keepalive` (idle upstream connections kept per worker)
  *   BENCH_LB_IDLE_SOCKET_MS (4000)   the lb's LB_TARGET_IDLE_SOCKET_MS default; also nginx's
  *                                    upstream `keepalive_timeout`
+ *   BENCH_LB_WORKERS (CPUs)          the lb's LB_WORKERS: worker processes serving the listener
+ *   BENCH_LB_SINGLE (1)              0: no second lb in one process (when BENCH_LB_WORKERS > 1)
  *   BENCH_LOG_LEVEL (warn)           the lb process's log level
  *   BENCH_QUIET_WAIT_S (300)         wait up to this long, before starting, for the machine's
  *                                    other processes to use less than a quarter of a core
@@ -108,6 +113,8 @@ const NODE_BASELINE = process.env.BENCH_NODE_BASELINE !== '0';
 const LB_HEALTH_INTERVAL_S = intEnv('BENCH_LB_HEALTH_INTERVAL_S', 5, 1);
 const LB_MAX_SOCKETS = intEnv('BENCH_LB_MAX_SOCKETS', 256, 1);
 const LB_IDLE_SOCKET_MS = intEnv('BENCH_LB_IDLE_SOCKET_MS', 4000, 100);
+const LB_WORKERS = intEnv('BENCH_LB_WORKERS', cpus().length, 1);
+const LB_SINGLE = process.env.BENCH_LB_SINGLE !== '0' && LB_WORKERS > 1;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const QUIET_WAIT_S = intEnv('BENCH_QUIET_WAIT_S', 300, 0);
 const QUIET_RUN_WAIT_S = intEnv('BENCH_QUIET_RUN_WAIT_S', 30, 0);
@@ -569,7 +576,11 @@ async function startBareNodeProxy(port: number, backendPorts: number[]): Promise
 
 // ---- Wharf's lb ------------------------------------------------------------------------------
 
-async function startLbProcess(port: number, backendPorts: number[]): Promise<Started> {
+async function startLbProcess(
+  port: number,
+  backendPorts: number[],
+  workers: number,
+): Promise<Started> {
   const child = spawn(process.execPath, [RUN_JS, path.join(__dirname, 'lb-process.ts')], {
     env: {
       ...process.env,
@@ -578,6 +589,7 @@ async function startLbProcess(port: number, backendPorts: number[]): Promise<Sta
       BENCH_LB_HEALTH_INTERVAL_S: String(LB_HEALTH_INTERVAL_S),
       BENCH_LB_MAX_SOCKETS: String(LB_MAX_SOCKETS),
       BENCH_LB_IDLE_SOCKET_MS: String(LB_IDLE_SOCKET_MS),
+      BENCH_LB_WORKERS: String(workers),
       BENCH_LOG_LEVEL: LOG_LEVEL,
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -618,7 +630,12 @@ async function startLbProcess(port: number, backendPorts: number[]): Promise<Sta
   child.stderr!.off('data', keep);
   child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  return { name: 'Wharf lb', pids: async () => [child.pid!], stop };
+  // The primary and its worker processes: all of the lb's CPU.
+  return {
+    name: `Wharf lb (${workers})`,
+    pids: async () => [child.pid!, ...(await childrenOf(child.pid!))],
+    stop,
+  };
 }
 
 // ---- wrk -------------------------------------------------------------------------------------
@@ -952,9 +969,17 @@ async function main(): Promise<void> {
     proxies.push({ label: 'nginx (1 worker)', port: nginxPort, started: nginx1 });
 
     const lbPort = await freePort();
-    const lb = await startLbProcess(lbPort, backendPorts);
+    const lb = await startLbProcess(lbPort, backendPorts, LB_WORKERS);
     cleanup.push(lb.name, () => lb.stop());
-    proxies.push({ label: 'Wharf lb (1 process)', port: lbPort, started: lb });
+    const lbLabel = LB_WORKERS > 1 ? `Wharf lb (${LB_WORKERS} workers)` : 'Wharf lb (1 process)';
+    proxies.push({ label: lbLabel, port: lbPort, started: lb });
+
+    if (LB_SINGLE) {
+      const singlePort = await freePort();
+      const single = await startLbProcess(singlePort, backendPorts, 1);
+      cleanup.push(single.name, () => single.stop());
+      proxies.push({ label: 'Wharf lb (1 process)', port: singlePort, started: single });
+    }
 
     if (NGINX_AUTO) {
       const autoPort = await freePort();
@@ -985,7 +1010,7 @@ async function main(): Promise<void> {
         `(open-source nginx has no active checks)`,
     );
     out(
-      `Wharf lb: one Node process, apps/lb DataPlane with its model fed directly (no state); ` +
+      `Wharf lb: ${LB_WORKERS > 1 ? `${LB_WORKERS} worker processes sharing the port and a primary (control plane, health checks; LB_WORKERS=${LB_WORKERS})${LB_SINGLE ? ', and again in one Node process (LB_WORKERS=1)' : ''}` : 'one Node process'}, apps/lb DataPlane with its model fed directly (no state); ` +
         `listener → target group (round_robin) of the ${BACKENDS} backends; health checks on ` +
         `/health every ${LB_HEALTH_INTERVAL_S} s (all healthy before the runs); ` +
         `${LB_MAX_SOCKETS} sockets per target at most, idle ${LB_IDLE_SOCKET_MS} ms; ` +
@@ -994,7 +1019,8 @@ async function main(): Promise<void> {
     if (NODE_BASELINE) {
       out(
         'bare Node proxy: one Node process, node:http server and a keep-alive Agent per backend, ' +
-          'round robin, no routing, health checks, metrics or header rewriting: the floor for node:http',
+          'round robin, no routing, health checks, metrics or header rewriting: the floor for node:http ' +
+          "(the lb sends requests without a body through its own HTTP/1.1 client, not node:http's)",
       );
     }
     out(

@@ -14,8 +14,10 @@ import {
   CreateClusterCommand,
   CreateServiceCommand,
   CreateTaskSetCommand,
+  DeleteAccountSettingCommand,
   DeleteAttributesCommand,
   DeleteClusterCommand,
+  DeregisterContainerInstanceCommand,
   DeleteServiceCommand,
   DeleteTaskDefinitionsCommand,
   DeregisterTaskDefinitionCommand,
@@ -28,6 +30,7 @@ import {
   GetTaskProtectionCommand,
   InvalidParameterException,
   ListAccountSettingsCommand,
+  ListServicesCommand,
   ListAttributesCommand,
   ListClustersCommand,
   ListContainerInstancesCommand,
@@ -37,6 +40,7 @@ import {
   ListTasksCommand,
   paginateListClusters,
   PutAccountSettingCommand,
+  PutAccountSettingDefaultCommand,
   PutAttributesCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
@@ -46,6 +50,7 @@ import {
   TagResourceCommand,
   UnsupportedFeatureException,
   UntagResourceCommand,
+  UpdateClusterCommand,
   UpdateClusterSettingsCommand,
   UpdateContainerInstancesStateCommand,
   UpdateServiceCommand,
@@ -206,6 +211,18 @@ describe('the ECS API through the AWS SDK, on two real hosts', () => {
       }),
     );
     expect(updated.cluster?.settings).toEqual([{ name: 'containerInsights', value: 'enhanced' }]);
+    const reconfigured = await ecs.send(
+      new UpdateClusterCommand({
+        cluster: 'e2e-api-b',
+        settings: [{ name: 'containerInsights', value: 'enabled' }],
+        configuration: { executeCommandConfiguration: { logging: 'DEFAULT' } },
+      }),
+    );
+    expect(reconfigured.cluster).toMatchObject({
+      clusterName: 'e2e-api-b',
+      settings: [{ name: 'containerInsights', value: 'enabled' }],
+      configuration: { executeCommandConfiguration: { logging: 'DEFAULT' } },
+    });
 
     const clusterArn = `${ARN_PREFIX}:cluster/e2e-api-a`;
     await ecs.send(
@@ -524,6 +541,8 @@ describe('the ECS API through the AWS SDK, on two real hosts', () => {
       { client: ecs, ...WAIT },
       { cluster: CLUSTER, services: [serviceName] },
     );
+    const services = await ecs.send(new ListServicesCommand({ cluster: CLUSTER }));
+    expect(services.serviceArns).toContain(created.service!.serviceArn);
     const { taskArns } = await ecs.send(new ListTasksCommand({ cluster: CLUSTER, serviceName }));
     expect(taskArns).toHaveLength(1);
     const [taskArn] = taskArns!;
@@ -644,6 +663,30 @@ describe('the ECS API through the AWS SDK, on two real hosts', () => {
       new ListAccountSettingsCommand({ effectiveSettings: true, name: 'containerInsights' }),
     );
     expect(theirs.settings?.map((s) => s.value)).toEqual(['disabled']);
+
+    // The account default applies to every principal without a setting of its own.
+    const byDefault = await ecs.send(
+      new PutAccountSettingDefaultCommand({ name: 'containerInsights', value: 'enhanced' }),
+    );
+    expect(byDefault.setting).toMatchObject({
+      name: 'containerInsights',
+      value: 'enhanced',
+      principalArn: `arn:aws:iam::${ACCOUNT}:root`,
+    });
+    const theirsNow = await other.send(
+      new ListAccountSettingsCommand({ effectiveSettings: true, name: 'containerInsights' }),
+    );
+    expect(theirsNow.settings?.map((s) => s.value)).toEqual(['enhanced']);
+    // Deleting a principal's own setting falls back to the default.
+    const deleted = await ecs.send(new DeleteAccountSettingCommand({ name: 'containerInsights' }));
+    expect(deleted.setting).toMatchObject({ value: 'enabled', principalArn });
+    const mineNow = await ecs.send(
+      new ListAccountSettingsCommand({ effectiveSettings: true, name: 'containerInsights' }),
+    );
+    expect(mineNow.settings?.map((s) => s.value)).toEqual(['enhanced']);
+    await ecs.send(
+      new PutAccountSettingDefaultCommand({ name: 'containerInsights', value: 'disabled' }),
+    );
   });
 
   it('answers ECS errors, and changes nothing for requests that fail authentication', async () => {
@@ -708,5 +751,23 @@ describe('the ECS API through the AWS SDK, on two real hosts', () => {
     }
     expect(await allClusterArns()).toEqual(clustersBefore);
     expect(clustersBefore).not.toContain(`${ARN_PREFIX}:cluster/e2e-api-unsigned`);
+  });
+
+  // Last: the host stays deregistered for the rest of the topology's life.
+  it('deregisters a container instance, which is INACTIVE and no longer listed', async () => {
+    const arn = topology!.hosts[1].containerInstanceArn;
+    const res = await ecs.send(
+      new DeregisterContainerInstanceCommand({
+        cluster: CLUSTER,
+        containerInstance: arn.split('/').pop(),
+      }),
+    );
+    expect(res.containerInstance).toMatchObject({ containerInstanceArn: arn, status: 'INACTIVE' });
+    const listed = await ecs.send(new ListContainerInstancesCommand({ cluster: CLUSTER }));
+    expect(listed.containerInstanceArns).toEqual([topology!.hosts[0].containerInstanceArn]);
+    const described = await ecs.send(
+      new DescribeContainerInstancesCommand({ cluster: CLUSTER, containerInstances: [arn] }),
+    );
+    expect(described.containerInstances?.[0].status).toBe('INACTIVE');
   });
 });

@@ -294,7 +294,7 @@ describe('validateServiceSpec', () => {
         validateServiceSpec(
           replica({ tags: Array.from({ length: 51 }, (_, i) => ({ key: `k${i}`, value: '' })) }),
         ),
-      /tags: at most 50/,
+      /tags can have at most 50 tags/,
     );
     invalid(() => validateServiceSpec(replica({ tags: [{ key: '' }] })), /tags\[0\].key/);
     invalid(

@@ -6,11 +6,11 @@ import {
   PlacementConstraintInput,
   PlacementStrategyInput,
 } from './placement/options';
+import { validateTagList } from './tags';
 
 export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 export const SCHEDULING_STRATEGIES = ['REPLICA', 'DAEMON'] as const;
 export type SchedulingStrategy = (typeof SCHEDULING_STRATEGIES)[number];
-export const MAX_SERVICE_TAGS = 50;
 export const MAX_HEALTH_CHECK_GRACE_PERIOD_SECONDS = 2_147_483_647;
 
 export interface DeploymentCircuitBreaker {
@@ -274,22 +274,9 @@ export function validateLoadBalancers(value: unknown): ServiceLoadBalancer[] {
   });
 }
 
+/** The service's tags: the same rules as every resource's (tags.ts), reserved `aws:` keys too. */
 export function validateTags(value: unknown): ServiceTag[] {
-  const list = arrayMember<unknown>(value, 'tags');
-  if (list.length > MAX_SERVICE_TAGS) {
-    throw new InvalidParameterError(`tags: at most ${MAX_SERVICE_TAGS} tags, not ${list.length}.`);
-  }
-  return list.map((raw, i) => {
-    const t = objectMember(raw, `tags[${i}]`);
-    if (typeof t.key !== 'string' || t.key.length < 1 || t.key.length > 128) {
-      throw new InvalidParameterError(`tags[${i}].key must be 1-128 characters.`);
-    }
-    const v = t.value ?? '';
-    if (typeof v !== 'string' || v.length > 256) {
-      throw new InvalidParameterError(`tags[${i}].value must be at most 256 characters.`);
-    }
-    return { key: t.key, value: v };
-  });
+  return validateTagList(value, 'tags');
 }
 
 /** 0 when not given; ECS refuses it on a service without load balancers. */

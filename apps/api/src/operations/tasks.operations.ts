@@ -1,4 +1,4 @@
-import { arns, clusterNameOf, validateTaskOverride } from '@wharf/domain';
+import { arns, clusterNameOf, validateTagList, validateTaskOverride } from '@wharf/domain';
 import { EcsApiError } from '../protocol/ecs-errors';
 import { toEcsFailure, toEcsTask } from '../protocol/shapes';
 import {
@@ -11,12 +11,10 @@ import {
   str,
 } from './operation-context';
 import {
-  EcsTagInput,
   listJson,
   overridesJson,
   validateClientToken,
   validateStartedBy,
-  validateTags,
 } from './launch-validation';
 
 export const runTask: OperationHandler = async (input, { scheduler }) => {
@@ -91,7 +89,7 @@ function launchFields(input: Json): {
   tagsJson: string;
 } {
   const overrides = validateTaskOverride(input.overrides);
-  const tags = validateTags(input.tags as EcsTagInput[] | undefined);
+  const tags = validateTagList(input.tags, 'tags');
   overridesJson(input.overrides); // the size limit applies to what the caller sent
   return {
     group: str(input.group),

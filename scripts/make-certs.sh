@@ -97,15 +97,41 @@ cert_ok() {
   done
 }
 
+# Runs openssl, showing what it said only when it fails (it is chatty on success).
+ssl() {
+  local said
+  if ! said=$(openssl "$@" 2>&1); then
+    printf '%s\n' "$said" >&2
+    echo "make-certs: openssl $1 failed (above)" >&2
+    exit 1
+  fi
+}
+
 mkdir -p "$dir"
 umask 077
+# Files are made in a scratch directory in DIR and moved into place once whole: a failure
+# leaves the previous ones, and the move replaces a key that belongs to a service's user by now
+# (scripts/up.sh gives the keys of the services that run as uid 10001 to that uid), which
+# whoever owns DIR may replace but not write.
+work=$(mktemp -d "$dir/.make-certs.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# Certificates are public; keys are readable by their owner only. Only files made now are
+# chmod-ed: a kept key may belong to another user.
+install_pair() { # NAME: $work/NAME.crt and .key → DIR
+  chmod 644 "$work/$1.crt"
+  chmod 600 "$work/$1.key"
+  mv -f "$work/$1.key" "$dir/$1.key"
+  mv -f "$work/$1.crt" "$dir/$1.crt"
+}
+
 if [ "$force" = 1 ] || [ ! -f "$dir/ca.crt" ] || [ ! -f "$dir/ca.key" ]; then
   log "making the CA ($dir/ca.crt, $dir/ca.key)"
-  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+  ssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
     -days 3650 -subj "/CN=Wharf internal CA" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+    -keyout "$work/ca.key" -out "$work/ca.crt"
+  install_pair ca
   force=1
 else
   log "keeping the CA in $dir"
@@ -118,18 +144,13 @@ for svc in "${SERVICES[@]}"; do
     continue
   fi
   log "making $svc.crt ($names)"
-  ext=$(mktemp)
   printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' \
-    "$names" >"$ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
-    -subj "/CN=$svc/O=Wharf" -keyout "$dir/$svc.key" -out "$dir/$svc.csr" 2>/dev/null
-  openssl x509 -req -in "$dir/$svc.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-    -CAcreateserial -days "$days" -sha256 -extfile "$ext" -out "$dir/$svc.crt" 2>/dev/null
-  rm -f "$dir/$svc.csr" "$ext"
+    "$names" >"$work/$svc.ext"
+  ssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+    -subj "/CN=$svc/O=Wharf" -keyout "$work/$svc.key" -out "$work/$svc.csr"
+  ssl x509 -req -in "$work/$svc.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    -CAserial "$work/ca.srl" -CAcreateserial -days "$days" -sha256 -extfile "$work/$svc.ext" \
+    -out "$work/$svc.crt"
+  install_pair "$svc"
 done
-rm -f "$dir/ca.srl"
-# Certificates are public; keys are readable by their owner only (containers running as
-# another user need the key mounted or copied with the right owner).
-chmod 644 "$dir"/*.crt
-chmod 600 "$dir"/*.key
 log "done: $dir (CA ca.crt; ${SERVICES[*]}: SERVICE.crt, SERVICE.key)"

@@ -60,8 +60,14 @@ if [ "$tls" = 1 ]; then
   export WHARF_TLS_DIR="${WHARF_TLS_DIR:-./.wharf/tls}"
   log "certificates for mutual TLS on internal gRPC in $WHARF_TLS_DIR (scripts/make-certs.sh)"
   bash scripts/make-certs.sh "$WHARF_TLS_DIR"
-  # The services run as uid 10001 in their image (the agent as root): they must read their keys.
-  $SUDO chown 10001 "$WHARF_TLS_DIR"/state.key "$WHARF_TLS_DIR"/scheduler.key "$WHARF_TLS_DIR"/api.key "$WHARF_TLS_DIR"/lb.key
+  # deploy/compose.tls.yml mounts in each service only ca.crt and its own certificate and key
+  # (never ca.key). State, scheduler, api and lb run as uid 10001 in their image and must read
+  # their key (0600): it is given to that uid. The agent runs as root: its key stays as it is.
+  for svc in state scheduler api lb; do
+    if [ "$(stat -c %u "$WHARF_TLS_DIR/$svc.key")" != 10001 ]; then
+      $SUDO chown 10001 "$WHARF_TLS_DIR/$svc.key"
+    fi
+  done
   COMPOSE+=(-f docker-compose.yml -f deploy/compose.tls.yml)
 fi
 
@@ -110,24 +116,37 @@ else
   auth_note="requests are signed with the access key in .wharf/credentials.env (SigV4)"
 fi
 # The agent's join token (state requires one unless WHARF_AGENT_JOIN=open): the one given, or
-# the one this script made before while state still lists it as Active, or a new one for the
-# agent's cluster (never expiring; revoke it with `wharf admin join-token revoke ID`).
+# the one this script made before while state still lists it as Active for the agent's cluster
+# (WHARF_CLUSTER) or any cluster, or a new one for the agent's cluster (never expiring; revoke
+# it with `wharf admin join-token revoke ID`).
+cluster="${WHARF_CLUSTER:-default}"
 if [ "${WHARF_AGENT_JOIN:-token}" = "token" ] && [ -z "${WHARF_JOIN_TOKEN:-}" ]; then
   token_file=.wharf/join-token.env
   if [ -f "$token_file" ]; then
     saved=$(sed -n 's/^WHARF_JOIN_TOKEN=//p' "$token_file" | tr -d '\r')
     saved_id=$(printf '%s' "$saved" | cut -d_ -f2)
     listed=$("${COMPOSE[@]}" exec -T api wharf admin join-token list 2>/dev/null || true)
-    if [ -n "$saved_id" ] && grep -q "\"joinTokenId\":\"$saved_id\".*\"status\":\"Active\"" <<<"$listed"; then
+    # `list` prints one JSON object a line; cluster "*" is a token for any cluster.
+    if [ -n "$saved_id" ] && printf '%s\n' "$listed" | SAVED_ID="$saved_id" CLUSTER="$cluster" node -e '
+      const lines = require("fs").readFileSync(0, "utf8").split("\n");
+      const usable = lines.some((line) => {
+        let t;
+        try { t = JSON.parse(line); } catch { return false; }
+        return t.joinTokenId === process.env.SAVED_ID && t.status === "Active" &&
+          (t.cluster === process.env.CLUSTER || t.cluster === "*");
+      });
+      process.exit(usable ? 0 : 1);'; then
       WHARF_JOIN_TOKEN="$saved"
       log "reusing the agent's join token in $token_file"
+    else
+      log "the join token in $token_file is not an active one for cluster $cluster: making another"
     fi
   fi
   if [ -z "${WHARF_JOIN_TOKEN:-}" ]; then
-    log "making the agent's join token (wharf admin join-token create --cluster ${WHARF_CLUSTER:-default})"
+    log "making the agent's join token (wharf admin join-token create --cluster $cluster)"
     line=""
     for _ in $(seq 1 30); do
-      if line=$("${COMPOSE[@]}" exec -T api wharf admin join-token create --cluster "${WHARF_CLUSTER:-default}" \
+      if line=$("${COMPOSE[@]}" exec -T api wharf admin join-token create --cluster "$cluster" \
         --description quickstart-agent --format env 2>/dev/null); then
         break
       fi
@@ -135,7 +154,7 @@ if [ "${WHARF_AGENT_JOIN:-token}" = "token" ] && [ -z "${WHARF_JOIN_TOKEN:-}" ];
       sleep 2
     done
     if [ -z "$line" ]; then
-      log "could not make a join token; see '${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs api state'"
+      log "could not make a join token for cluster $cluster (does it exist? WHARF_CLUSTER); see '${COMPOSE[*]} -p $COMPOSE_PROJECT_NAME logs api state'"
       exit 1
     fi
     (umask 077 && printf '%s\n' "$line" | tr -d '\r' > "$token_file")

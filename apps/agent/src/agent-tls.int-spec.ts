@@ -5,6 +5,7 @@
  * certificates reaches both, and plaintext clients are refused by both.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +57,15 @@ beforeAll(async () => {
     }),
     logger,
   );
-  stateClient = createStateClient(state.grpcUrl);
+  // Credentials are state's admin business: only the api's certificate may ask for them.
+  stateClient = createStateClient(state.grpcUrl, certificate('api'));
+});
+
+/** The TLS settings of a client presenting `name`'s certificate. */
+const certificate = (name: string) => ({
+  ca: readFileSync(join(certs, 'ca.crt')),
+  cert: readFileSync(join(certs, `${name}.crt`)),
+  key: readFileSync(join(certs, `${name}.key`)),
 });
 
 afterAll(async () => {
@@ -115,5 +124,28 @@ describe('state and agent over mutual TLS', () => {
       plainAgent.close();
       plainState.close();
     }
+  });
+
+  it("gives join tokens and access keys only to the api's certificate", async () => {
+    for (const name of ['agent', 'scheduler']) {
+      const other = createStateClient(state.grpcUrl, certificate(name));
+      try {
+        for (const attempt of [
+          call(other.client.createJoinToken({ cluster: '', expiresInSeconds: 0, description: '' })),
+          call(other.client.resolveAccessKey({ accessKeyId: 'AKIAEXAMPLE000000000' })),
+        ]) {
+          await expect(attempt).rejects.toMatchObject({
+            code: GrpcCode.PERMISSION_DENIED,
+            details: expect.stringContaining(`the caller's certificate names '${name}'`),
+          });
+        }
+        // What the service is for still works with its certificate.
+        const listed = await call(other.client.listClusters({ maxResults: 0, nextToken: '' }));
+        expect(listed.clusterArns.some((arn) => arn.endsWith(':cluster/default'))).toBe(true);
+      } finally {
+        other.close();
+      }
+    }
+    await expect(call(stateClient.client.listJoinTokens({}))).resolves.toHaveProperty('tokens');
   });
 });

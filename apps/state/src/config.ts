@@ -38,6 +38,20 @@ export const stateConfigSchema = z.object({
    * port joins any cluster — for development and in-process tests only.
    */
   STATE_AGENT_JOIN: z.enum(['token', 'open'], { error: 'must be token or open' }).default('token'),
+  /**
+   * With GRPC_TLS_*: the certificate names (CN) that may call the access-key and join-token
+   * rpcs (see admin-caller.guard.ts), comma-separated. The api's certificate is `api`.
+   */
+  STATE_ADMIN_CLIENTS: z
+    .string()
+    .default('api')
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((names) => names.length > 0, 'must name at least one certificate'),
 });
 
 export type StateConfig = z.infer<typeof stateConfigSchema>;

@@ -36,6 +36,8 @@ export interface InstanceRow {
   /** Stored liveness: flipped false by the liveness sweep, true by a fresh heartbeat. */
   agent_connected: boolean;
   version: string;
+  /** The join token the instance was admitted with (null: none was required). */
+  join_token_id?: string | null;
   tags?: unknown;
   running?: number;
   pending?: number;

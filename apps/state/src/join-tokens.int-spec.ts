@@ -223,15 +223,20 @@ describe('state: join tokens', () => {
     }
   });
 
-  it('refuses an expired token', async () => {
+  it('refuses an expired token to a new host, but lets a host it admitted come back with it', async () => {
     const t = await call(
       client.createJoinToken({ cluster: 'prod', expiresInSeconds: 3600, description: '' }),
     );
-    await call(client.registerContainerInstance(registration('prod', t.joinToken)));
+    const other = await call(
+      client.createJoinToken({ cluster: 'prod', expiresInSeconds: 3600, description: '' }),
+    );
+    const admitted = await call(
+      client.registerContainerInstance(registration('prod', t.joinToken)),
+    );
     // An hour passes.
     await pool.query(
-      "UPDATE join_tokens SET expires_at = now() - interval '1 second' WHERE join_token_id = $1",
-      [t.token!.joinTokenId],
+      "UPDATE join_tokens SET expires_at = now() - interval '1 second' WHERE join_token_id = ANY($1)",
+      [[t.token!.joinTokenId, other.token!.joinTokenId]],
     );
     const err = await grpcError(
       call(client.registerContainerInstance(registration('prod', t.joinToken))),
@@ -240,6 +245,35 @@ describe('state: join tokens', () => {
     expect(err.details).toContain(`Join token ${t.token!.joinTokenId} expired at`);
     const { tokens } = await call(client.listJoinTokens({}));
     expect(tokens.find((x) => x.joinTokenId === t.token!.joinTokenId)?.status).toBe('Expired');
+
+    // The agent restarts: the instance it names was admitted with this token, so it is back.
+    const back = await call(
+      client.registerContainerInstance({
+        ...registration('prod', t.joinToken),
+        containerInstanceArn: admitted.containerInstanceArn,
+      }),
+    );
+    expect(back.containerInstanceArn).toBe(admitted.containerInstanceArn);
+    // Another expired token does not bring that instance back, and revoking ends it for good.
+    const notItsOwn = await grpcError(
+      call(
+        client.registerContainerInstance({
+          ...registration('prod', other.joinToken),
+          containerInstanceArn: admitted.containerInstanceArn,
+        }),
+      ),
+    );
+    expect(notItsOwn.details).toContain(`Join token ${other.token!.joinTokenId} expired at`);
+    await call(client.revokeJoinToken({ joinTokenId: t.token!.joinTokenId }));
+    const revoked = await grpcError(
+      call(
+        client.registerContainerInstance({
+          ...registration('prod', t.joinToken),
+          containerInstanceArn: admitted.containerInstanceArn,
+        }),
+      ),
+    );
+    expect(revoked.details).toContain(`Join token ${t.token!.joinTokenId} was revoked`);
   });
 
   it('lets any agent in when state is open (STATE_AGENT_JOIN=open)', async () => {

@@ -12,7 +12,7 @@ import {
   parseJoinToken,
 } from '@wharf/domain';
 import type { stateV1 } from '@wharf/proto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { ClusterRepository } from './cluster.repository';
 import type { StateContext } from './context';
 import { ms } from './db';
@@ -128,10 +128,21 @@ export class JoinTokensUseCase {
 
   /**
    * Lets an agent register in `cluster` (a name) with `presented`, or throws JoinRefusedError
-   * saying why and what to do. The refusal never says whether an id exists with another
-   * secret: unknown and wrong are the same answer.
+   * saying why and what to do; returns the token's id, which the instance records. Runs in the
+   * registration's transaction `tx` with the token's row locked, so a revoke that commits first
+   * keeps the agent out and one that comes after waits for the registration. A returning
+   * instance (`returning`: the instance the agent names, not deregistered) may present the very
+   * token it was admitted with after that token expired, so that restarting an agent never
+   * costs a host its place; a revoked token, or another token past its expiry, is refused. The
+   * refusal never says whether an id exists with another secret: unknown and wrong are the
+   * same answer.
    */
-  async admit(presented: string, cluster: string): Promise<void> {
+  async admit(
+    tx: PoolClient,
+    presented: string,
+    cluster: string,
+    returning?: { joinTokenId: string | null },
+  ): Promise<string> {
     if (!presented.trim()) {
       throw new JoinRefusedError(
         `This cluster requires agents to present a join token, and none was given. ${remedy(cluster)}`,
@@ -146,8 +157,8 @@ export class JoinTokensUseCase {
       );
     }
     // Postgres's clock set expires_at, so it says whether the token has expired.
-    const { rows } = await this.pool.query<JoinTokenRow & { db_now: Date }>(
-      'SELECT *, now() AS db_now FROM join_tokens WHERE join_token_id = $1',
+    const { rows } = await tx.query<JoinTokenRow & { db_now: Date }>(
+      'SELECT *, now() AS db_now FROM join_tokens WHERE join_token_id = $1 FOR UPDATE',
       [parsed.id],
     );
     const row = rows[0];
@@ -164,6 +175,7 @@ export class JoinTokensUseCase {
           GrpcCode.UNAUTHENTICATED,
         );
       case 'Expired':
+        if (returning?.joinTokenId === row.join_token_id) break;
         throw new JoinRefusedError(
           `Join token ${row.join_token_id} expired at ${row.expires_at!.toISOString()}. ${remedy(cluster)}`,
           GrpcCode.UNAUTHENTICATED,
@@ -177,8 +189,9 @@ export class JoinTokensUseCase {
         GrpcCode.PERMISSION_DENIED,
       );
     }
-    await this.pool.query('UPDATE join_tokens SET last_used_at = now() WHERE join_token_id = $1', [
+    await tx.query('UPDATE join_tokens SET last_used_at = now() WHERE join_token_id = $1', [
       row.join_token_id,
     ]);
+    return row.join_token_id;
   }
 }

@@ -10,6 +10,7 @@ import {
   subtractClaim,
 } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
+import type { PoolClient } from 'pg';
 import type { ClusterRepository } from './cluster.repository';
 import type { ContainerInstanceRepository, InstanceFields } from './container-instance.repository';
 import type { StateContext } from './context';
@@ -36,16 +37,20 @@ export class RegisterContainerInstanceUseCase {
     private readonly tasks: TaskRepository,
     private readonly outbox: OutboxRepository,
     /**
-     * Asked first when agents must present a join token (STATE_AGENT_JOIN=token): throws
-     * JoinRefusedError to refuse. Absent in open mode.
+     * Asked, in the registration's transaction, when agents must present a join token
+     * (STATE_AGENT_JOIN=token): throws JoinRefusedError to refuse, or answers the token's id.
+     * `returning` is the instance the agent names, when it may return. Absent in open mode.
      */
-    private readonly admit?: (joinToken: string, cluster: string) => Promise<void>,
+    private readonly admit?: (
+      tx: PoolClient,
+      joinToken: string,
+      cluster: string,
+      returning?: { joinTokenId: string | null },
+    ) => Promise<string>,
   ) {}
 
   async execute(req: stateV1.RegisterContainerInstanceRequest): Promise<common.ContainerInstance> {
     const cluster = clusterNameOf(req.cluster);
-    // Every registration, a returning instance's too: a revoked token keeps a host out.
-    if (this.admit) await this.admit(req.joinToken ?? '', cluster);
     const registered = registeredResources(req.total);
     const fields = (status: string, remaining: InstanceResources): InstanceFields => ({
       ec2InstanceId: req.ec2InstanceId,
@@ -66,6 +71,16 @@ export class RegisterContainerInstanceUseCase {
         ? resourceIdOf(req.containerInstanceArn, 'container-instance')
         : '';
       const existing = id ? (await this.instances.lockByIds(tx, [id])).get(id) : undefined;
+      const returning = existing && existing.cluster === cluster && existing.status !== 'INACTIVE';
+      // Every registration, a returning instance's too: a revoked token keeps a host out.
+      const joinTokenId = this.admit
+        ? await this.admit(
+            tx,
+            req.joinToken ?? '',
+            cluster,
+            returning ? { joinTokenId: existing.join_token_id ?? null } : undefined,
+          )
+        : undefined;
       if (existing && existing.cluster === cluster && existing.status === 'INACTIVE') {
         throw new ClientError(
           `Container instance ${existing.arn} was deregistered (INACTIVE) and cannot register again; remove the agent's stored identity to register the host as a new container instance.`,
@@ -84,6 +99,12 @@ export class RegisterContainerInstanceUseCase {
         id = randomBytes(16).toString('hex');
         const arn = arns.containerInstance(this.ctx.arn, cluster, id);
         await this.instances.insert(tx, id, cluster, arn, fields('ACTIVE', registered));
+      }
+      if (joinTokenId) {
+        await tx.query('UPDATE container_instances SET join_token_id = $2 WHERE id = $1', [
+          id,
+          joinTokenId,
+        ]);
       }
       const [instance] = await this.instances.findWithCounts(tx, cluster, [id]);
       await this.outbox.append(tx, {

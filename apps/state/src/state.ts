@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
 import { grpcOptions, GrpcExceptionFilter, grpcTlsFromEnv } from '@wharf/proto';
+import { AdminCallerGuard } from './admin-caller.guard';
 import { ApplyHeartbeatUseCase } from './apply-heartbeat.use-case';
 import { ApplyTaskReportUseCase } from './apply-task-report.use-case';
 import { ApplyUtilisationReportUseCase } from './apply-utilisation-report.use-case';
@@ -153,7 +154,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
           tasks,
           outbox,
           config.STATE_AGENT_JOIN === 'token'
-            ? (token, cluster) => joinTokens.admit(token, cluster)
+            ? (tx, token, cluster, returning) => joinTokens.admit(tx, token, cluster, returning)
             : undefined,
         ),
       },
@@ -297,6 +298,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       },
     );
     app.useGlobalFilters(new GrpcExceptionFilter(logger, 'state'));
+    app.useGlobalGuards(new AdminCallerGuard(tls ? config.STATE_ADMIN_CLIENTS : null));
     await app.listen();
     cleanup.unshift(() => app.close());
 

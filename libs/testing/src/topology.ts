@@ -80,7 +80,9 @@ export interface Topology {
   bearer: string;
   /**
    * The join token the agents registered with (WHARF_JOIN_TOKEN; state requires one, its
-   * default STATE_AGENT_JOIN=token): for the topology's cluster, never expiring.
+   * default STATE_AGENT_JOIN=token), never expiring: for cluster `default` when that is the
+   * topology's cluster, otherwise for any cluster (the tests make other clusters after start,
+   * and a token for one cluster can only be made once it exists).
    */
   joinToken: string;
   cluster: string;

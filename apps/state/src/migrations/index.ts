@@ -9,6 +9,7 @@ import { clusterSettingsTaskDefinitionLifecycle } from './0008_cluster_settings_
 import { tagsAccountSettings } from './0009_tags_account_settings';
 import { instanceDeregistrationTaskProtection } from './0010_instance_deregistration_task_protection';
 import { joinTokens } from './0011_join_tokens';
+import { instanceJoinToken } from './0012_instance_join_token';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -35,4 +36,5 @@ export const MIGRATIONS: Migration[] = [
     sql: instanceDeregistrationTaskProtection,
   },
   { id: '0011_join_tokens', sql: joinTokens },
+  { id: '0012_instance_join_token', sql: instanceJoinToken },
 ];

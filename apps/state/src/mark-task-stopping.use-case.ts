@@ -1,4 +1,4 @@
-import { ClientError, clusterNameOf, InvalidParameterError, resourceIdOf } from '@wharf/domain';
+import { ClientError, clusterNameOf, NotFoundError, resourceIdOf } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
@@ -36,7 +36,8 @@ export class MarkTaskStoppingUseCase {
         }
       }
       const row = await this.tasks.lock(tx, { id: resourceIdOf(req.task, 'task'), cluster });
-      if (!row) throw new InvalidParameterError('The referenced task was not found.');
+      if (!row)
+        throw new NotFoundError('The referenced task was not found.', 'InvalidParameterException');
       if (row.desired_status === 'STOPPED') return this.tasks.toProto(row);
       const current = this.tasks.changesOf(row);
       const now = Date.now();

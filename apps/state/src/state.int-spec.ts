@@ -729,7 +729,7 @@ describe('state service (Postgres + NATS)', () => {
         }),
       ),
     );
-    expect(unknown.code).toBe(GrpcCode.INVALID_ARGUMENT);
+    expect(unknown.code).toBe(GrpcCode.NOT_FOUND);
     expect(unknown.details).toBe('InvalidParameterException: The referenced task was not found.');
   });
 

@@ -14,6 +14,7 @@ import {
   GENERIC_ECS_PATH,
   handlerNameOf,
   isQueryRoute,
+  namesResourceInPath,
   openMembers,
   pathMembers,
   queryKindOf,
@@ -87,23 +88,29 @@ function errorResponses(
     for (const name of ECS_ALL_OPERATIONS[op].errors) add(v1StatusOf(name), name);
   }
   // What every route may answer besides the operation's own errors: the model check, the
-  // bearer token, a body too large, an internal error.
+  // bearer token, a body too large, an internal error, a peer service away.
   add(400, 'InvalidParameterException');
   add(400, 'SerializationException');
   add(401, 'MissingAuthenticationTokenException');
   add(401, 'UnrecognizedClientException');
   if (!route || !isQueryRoute(route)) add(413, 'SerializationException');
   if (route?.one) add(404, route.one.notFound);
+  if (route && namesResourceInPath(route) && route.missing) add(404, route.missing);
   if (!route) add(404, 'UnknownOperationException');
   add(500, 'ServerException');
+  add(503, 'ServiceUnavailableException');
   const WHAT: Record<number, string> = {
     400: 'A bad request; the message names the member or parameter.',
     401: 'No or a bad bearer token.',
     403: 'Not allowed.',
-    404: 'A resource the request names does not exist.',
+    404:
+      route && namesResourceInPath(route)
+        ? 'A resource the path names does not exist (its ECS error name is the code).'
+        : 'A resource the request names does not exist.',
     409: 'It conflicts with what is there (the resource is in use or still has tasks).',
     413: 'The body is larger than API_MAX_BODY_BYTES.',
     500: 'An internal error; the message has the request id.',
+    503: 'State or the scheduler is unavailable or did not answer in time (the message says which); try again later.',
   };
   return Object.fromEntries(
     [...byStatus]

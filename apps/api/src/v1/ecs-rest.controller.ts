@@ -66,10 +66,16 @@ export class EcsRestController {
       req.query as Record<string, unknown>,
       await this.body(req),
     );
-    return ecsAnswer(route, await this.run(route.operation, input, res), params);
+    return ecsAnswer(route, await this.run(route.operation, input, res, route), params);
   }
 
-  private async run(operation: string, input: Record<string, unknown>, res: Response) {
+  /** Runs the operation; `route` (absent for POST /v1/ecs/{operation}) shapes its errors. */
+  private async run(
+    operation: string,
+    input: Record<string, unknown>,
+    res: Response,
+    route?: EcsRoute,
+  ) {
     try {
       return (
         (await this.dispatcher.dispatch(
@@ -79,7 +85,7 @@ export class EcsRestController {
         )) ?? {}
       );
     } catch (err) {
-      throw toV1Error(err);
+      throw toV1Error(err, route);
     }
   }
 

@@ -2,13 +2,17 @@
  * The ECS operations through their /v1 REST routes, against the real state in this process
  * (Postgres and NATS from Testcontainers), with the api in its default authentication mode: a
  * real access key as the bearer token. What the routes answer is what the ECS handlers answer,
- * in the ECS shapes. No scheduler runs; none of these flows needs one.
+ * in the ECS shapes. A scheduler runs for the routes that go through it (RunTask, StopTask); a
+ * second api, its state and scheduler dead ports, shows the 503 of a peer that is away.
  */
 import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
 import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
 import { createServer } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import { schedulerConfigSchema } from '../../../scheduler/src/config';
+import { startScheduler } from '../../../scheduler/src/scheduler';
 import { stateConfigSchema } from '../../../state/src/config';
 import { startState } from '../../../state/src/state';
 import { runAdmin } from '../admin';
@@ -40,6 +44,11 @@ describe('the ECS REST routes under /v1 against real state', () => {
   let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let url: string;
+  let stateUrl: string;
+  /** An api whose state and scheduler are not there (API_AUTH=dev: no key to look up). */
+  let deadUrl: string;
+  /** The same with API_AUTH=sigv4: the bearer check itself needs state. */
+  let deadSigv4Url: string;
   let bearer: string;
 
   beforeAll(async () => {
@@ -54,24 +63,60 @@ describe('the ECS REST routes under /v1 against real state', () => {
       loadConfig(stateConfigSchema, {
         DATABASE_URL: postgres.url,
         NATS_URL: nats.url,
+        // Agents need no join token: a test registers an instance over gRPC.
+        STATE_AGENT_JOIN: 'open',
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
       }),
       logger,
     );
     stops.unshift(() => state.stop());
+    stateUrl = state.grpcUrl;
+    const scheduler = await startScheduler(
+      loadConfig(schedulerConfigSchema, {
+        STATE_URL: state.grpcUrl,
+        NATS_URL: nats.url,
+        SCHEDULER_GRPC_PORT: '0',
+        SCHEDULER_OPS_PORT: '0',
+      }),
+      logger,
+    );
+    stops.unshift(() => scheduler.stop());
     const api = await startApi(
       loadConfig(apiConfigSchema, {
         // API_AUTH defaults to sigv4: /v1 takes a real access key as its bearer token.
         API_PORT: '0',
         API_HOST: '127.0.0.1',
         STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
+        SCHEDULER_URL: scheduler.grpcUrl,
       }),
       logger,
     );
     stops.unshift(() => api.stop());
     url = api.url;
+    const dead = await startApi(
+      loadConfig(apiConfigSchema, {
+        API_AUTH: 'dev',
+        API_PORT: '0',
+        API_HOST: '127.0.0.1',
+        STATE_URL: `127.0.0.1:${await closedPort()}`,
+        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
+      }),
+      logger,
+    );
+    stops.unshift(() => dead.stop());
+    deadUrl = dead.url;
+    const deadSigv4 = await startApi(
+      loadConfig(apiConfigSchema, {
+        API_PORT: '0',
+        API_HOST: '127.0.0.1',
+        STATE_URL: `127.0.0.1:${await closedPort()}`,
+        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
+      }),
+      logger,
+    );
+    stops.unshift(() => deadSigv4.stop());
+    deadSigv4Url = deadSigv4.url;
     const grpc = createStateClient(state.grpcUrl);
     const lines: string[] = [];
     await runAdmin(['access-key', 'create', '--name', 'rest@example'], grpc.client, (l) =>
@@ -364,6 +409,143 @@ describe('the ECS REST routes under /v1 against real state', () => {
       expect.objectContaining({ name: 'containerInsights', value: 'enabled' }),
     ]);
     expect((await call('DELETE', '/v1/account-settings/containerInsights')).status).toBe(200);
+  });
+
+  it('answers 404 for a missing resource the path names, 400 for one a body names', async () => {
+    expect((await call('POST', '/v1/clusters', { clusterName: 'rest-missing' })).status).toBe(201);
+    for (const [method, path] of [
+      ['GET', '/v1/task-definitions/no-such-family'],
+      ['GET', '/v1/task-definitions/no-such-family:3'],
+      ['DELETE', '/v1/task-definitions/no-such-family:1'],
+    ]) {
+      const res = await call(method, path);
+      expect([method, path, res]).toEqual([
+        method,
+        path,
+        { status: 404, body: { code: 'ClientException', message: expect.any(String) } },
+      ]);
+    }
+    const instance = await call(
+      'DELETE',
+      '/v1/clusters/rest-missing/container-instances/0123456789abcdef0123456789abcdef',
+    );
+    expect(instance).toEqual({
+      status: 404,
+      body: { code: 'ClientException', message: expect.stringContaining('was not found') },
+    });
+    const task = await call(
+      'DELETE',
+      '/v1/clusters/rest-missing/tasks/0123456789abcdef0123456789abcdef',
+    );
+    expect(task).toEqual({
+      status: 404,
+      body: { code: 'InvalidParameterException', message: 'The referenced task was not found.' },
+    });
+    // The missing task definition is named in the body: 400, as ECS answers it.
+    const run = await call('POST', '/v1/clusters/rest-missing/tasks', {
+      taskDefinition: 'no-such-family',
+    });
+    expect(run).toMatchObject({ status: 400, body: { code: 'ClientException' } });
+    const service = await call('POST', '/v1/clusters/rest-missing/services', {
+      serviceName: 's',
+      taskDefinition: 'no-such-family',
+      desiredCount: 1,
+    });
+    expect(service).toMatchObject({ status: 400, body: { code: 'ClientException' } });
+  });
+
+  it("answers a RunTask clientToken conflict 409 with ConflictException's resourceIds", async () => {
+    const td = {
+      family: 'rest-token',
+      containerDefinitions: [{ name: 'web', image: 'wharf/busybox:dev', memory: 64 }],
+    };
+    expect((await call('POST', '/v1/task-definitions', td)).status).toBe(201);
+    // An instance whose agent nobody listens for: the task is placed (then fails to start).
+    const grpc = createStateClient(stateUrl);
+    try {
+      await firstValueFrom(
+        grpc.client.registerContainerInstance({
+          cluster: 'rest-missing',
+          containerInstanceArn: '',
+          ec2InstanceId: '',
+          total: { cpu: 2048, memory: 2048, ports: [22], portsUdp: [] },
+          attributes: [],
+          agentVersion: 'test',
+          dockerVersion: '',
+          agentAddress: `127.0.0.1:${await closedPort()}`,
+          hostname: 'h',
+          hostAddress: '127.0.0.1',
+        }),
+      );
+    } finally {
+      grpc.close();
+    }
+    const first = await call('POST', '/v1/clusters/rest-missing/tasks', {
+      taskDefinition: 'rest-token',
+      clientToken: 'rest-token-1',
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.tasks).toHaveLength(1);
+    const conflict = await call('POST', '/v1/clusters/rest-missing/tasks', {
+      taskDefinition: 'rest-token',
+      clientToken: 'rest-token-1',
+      count: 2,
+    });
+    expect(conflict).toEqual({
+      status: 409,
+      body: {
+        code: 'ConflictException',
+        message: expect.stringContaining('rest-token-1'),
+        resourceIds: (first.body.tasks as Json[]).map((t) => t.taskArn),
+      },
+    });
+  });
+
+  it('answers 503 naming the service that is away', async () => {
+    const get = (path: string, method = 'GET', base = deadUrl) =>
+      fetch(`${base}${path}`, { method, headers: { authorization: bearer } }).then(async (res) => ({
+        status: res.status,
+        type: res.headers.get('content-type'),
+        body: (await res.json()) as Json,
+      }));
+    expect(await get('/v1/clusters')).toEqual({
+      status: 503,
+      type: expect.stringMatching(/^application\/json/),
+      body: {
+        code: 'ServiceUnavailableException',
+        message: 'The state service is unavailable; try again later.',
+      },
+    });
+    expect(await get('/v1/clusters/c/tasks/t', 'DELETE')).toMatchObject({
+      status: 503,
+      body: {
+        code: 'ServiceUnavailableException',
+        message: 'The scheduler service is unavailable; try again later.',
+      },
+    });
+    // The bearer check cannot look the key up: 503 too, in the /v1 shape.
+    expect(await get('/v1/clusters', 'GET', deadSigv4Url)).toEqual({
+      status: 503,
+      type: expect.stringMatching(/^application\/json/),
+      body: {
+        code: 'ServiceUnavailableException',
+        message: expect.stringContaining('unavailable; try again later.'),
+      },
+    });
+  });
+
+  it('answers a /v1 path no route takes 404 in the /v1 shape, saying to URL-encode ARNs', async () => {
+    const arn = 'arn:aws:ecs:us-east-1:123456789012:cluster/rest-a';
+    const res = await call('GET', `/v1/tags/${arn}`);
+    expect(res).toEqual({
+      status: 404,
+      body: { code: 'NotFoundException', message: expect.stringContaining('URL-encoded') },
+    });
+    expect(res.body.message).toContain(`No /v1 route matches GET /v1/tags/${arn}`);
+    expect(await call('DELETE', '/V1/no-such-route')).toMatchObject({
+      status: 404,
+      body: { code: 'NotFoundException' },
+    });
   });
 
   it('runs any operation by name at POST /v1/ecs/{operation}', async () => {

@@ -3,9 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import { throwError } from 'rxjs';
+import { GrpcCode } from '@wharf/domain';
+import { EcsExceptionFilter } from '../ecs-exception.filter';
 import type { ApiConfig } from '../config';
 import { checkInput, EcsDispatcher } from '../ecs-dispatcher';
 import { OPERATIONS, OperationContext } from '../operations';
+import { call } from '../operations/operation-context';
 import { EcsApiError } from '../protocol/ecs-errors';
 import { shapeOf } from '../protocol/ecs-model';
 import { ECS_MODEL } from '../protocol/ecs-model.generated';
@@ -18,6 +22,7 @@ import {
   EcsRoute,
   expressPath,
   isQueryRoute,
+  namesResourceInPath,
   openMembers,
   queryKindOf,
   toV1Error,
@@ -26,6 +31,20 @@ import {
 import { V1Error } from './v1-error';
 
 const routeOf = (operation: string): EcsRoute => ECS_ROUTES.find((r) => r.operation === operation)!;
+
+/** What `call` throws for a peer's gRPC failure (code, `<EcsName>: message` details). */
+async function peerError(
+  code: number,
+  details: string,
+  peer: 'state' | 'scheduler' = 'state',
+): Promise<unknown> {
+  return call(
+    peer,
+    throwError(() => Object.assign(new Error(details), { code, details, metadata: {} })),
+  )
+    .then(() => undefined)
+    .catch((err: unknown) => err);
+}
 
 describe('the ECS route table', () => {
   it('has one route for every operation the api serves, and none for another', () => {
@@ -243,6 +262,94 @@ describe('the /v1 status of ECS errors', () => {
     const plain = new TypeError('x');
     expect(toV1Error(plain)).toBe(plain);
   });
+
+  it('answers a NOT_FOUND of a resource named in the path 404, keeping the ECS name', async () => {
+    const td = await peerError(
+      GrpcCode.NOT_FOUND,
+      'ClientException: Unable to describe task definition.',
+    );
+    for (const op of ['DescribeTaskDefinition', 'DeregisterTaskDefinition']) {
+      expect(toV1Error(td, routeOf(op))).toEqual(
+        new V1Error(404, 'ClientException', 'Unable to describe task definition.'),
+      );
+    }
+    const ci = await peerError(
+      GrpcCode.NOT_FOUND,
+      'ClientException: The referenced container instance x was not found in cluster c.',
+    );
+    expect(toV1Error(ci, routeOf('DeregisterContainerInstance'))).toMatchObject({
+      status: 404,
+      code: 'ClientException',
+    });
+    const task = await peerError(
+      GrpcCode.NOT_FOUND,
+      'InvalidParameterException: The referenced task was not found.',
+      'scheduler',
+    );
+    expect(toV1Error(task, routeOf('StopTask'))).toEqual(
+      new V1Error(404, 'InvalidParameterException', 'The referenced task was not found.'),
+    );
+    // A task definition named in a body, and POST /v1/ecs/{operation}: still 400.
+    for (const op of ['RunTask', 'StartTask', 'CreateService', 'UpdateService']) {
+      expect(namesResourceInPath(routeOf(op))).toBe(false);
+      expect(toV1Error(td, routeOf(op))).toMatchObject({ status: 400, code: 'ClientException' });
+    }
+    expect(toV1Error(td)).toMatchObject({ status: 400, code: 'ClientException' });
+    // Another code on a path route, and a NOT_FOUND-free error: by the name, as before.
+    const invalid = await peerError(GrpcCode.INVALID_ARGUMENT, 'InvalidParameterException: bad');
+    expect(toV1Error(invalid, routeOf('StopTask'))).toMatchObject({ status: 400 });
+    expect(
+      toV1Error(new EcsApiError('ClientException', 'x'), routeOf('DescribeTaskDefinition')),
+    ).toMatchObject({ status: 400 });
+  });
+
+  it('keeps the gRPC code out of the ECS answer', async () => {
+    const err = (await peerError(
+      GrpcCode.NOT_FOUND,
+      'InvalidParameterException: The referenced task was not found.',
+    )) as EcsApiError;
+    expect(err).toBeInstanceOf(EcsApiError);
+    expect(err.status).toBe(400);
+    expect(JSON.stringify(err.body())).toBe(
+      '{"__type":"InvalidParameterException","message":"The referenced task was not found."}',
+    );
+    expect(Object.keys(err)).not.toContain('peerFailure');
+    expect(JSON.stringify(err)).not.toContain('peerFailure');
+  });
+
+  it('answers a peer that is away or too slow 503, naming it', async () => {
+    const away = await peerError(GrpcCode.UNAVAILABLE, 'No connection established');
+    const v1 = toV1Error(away, routeOf('ListClusters'));
+    expect(v1).toEqual(
+      new V1Error(
+        503,
+        'ServiceUnavailableException',
+        'The state service is unavailable; try again later.',
+      ),
+    );
+    expect((v1 as { cause?: unknown }).cause).toMatchObject({ code: GrpcCode.UNAVAILABLE });
+    const slow = await peerError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded', 'scheduler');
+    expect(toV1Error(slow)).toEqual(
+      new V1Error(
+        503,
+        'ServiceUnavailableException',
+        'The scheduler service did not answer in time; try again later.',
+      ),
+    );
+    // A gRPC error as it is (not through call): the peer is not known.
+    const raw = Object.assign(new Error('x'), { code: GrpcCode.UNAVAILABLE, details: 'x' });
+    expect(toV1Error(raw)).toMatchObject({
+      status: 503,
+      message: 'A Wharf service is unavailable; try again later.',
+    });
+  });
+
+  it("carries the error shape's other members (ConflictException's resourceIds)", () => {
+    const conflict = new EcsApiError('ConflictException', 'in use', 400, { resourceIds: ['a'] });
+    const v1 = toV1Error(conflict) as V1Error;
+    expect(v1).toEqual(new V1Error(409, 'ConflictException', 'in use'));
+    expect(v1.members).toEqual({ resourceIds: ['a'] });
+  });
 });
 
 describe('the ECS routes served in-process', () => {
@@ -273,6 +380,8 @@ describe('the ECS routes served in-process', () => {
       new ExpressAdapter(),
       { bodyParser: false, logger: false },
     );
+    // The api's global filter, as main wires it: what no /v1 route takes.
+    app.useGlobalFilters(new EcsExceptionFilter(pino({ level: 'silent' })));
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   });
@@ -358,6 +467,75 @@ describe('the ECS routes served in-process', () => {
     expect(internal.status).toBe(500);
     expect(internal.body.code).toBe('ServerException');
     expect(JSON.stringify(internal.body)).not.toContain('boom');
+  });
+
+  it('answers 404 for a missing resource the path names, 400 for one the body names', async () => {
+    const notFound = await peerError(
+      GrpcCode.NOT_FOUND,
+      'ClientException: Unable to describe task definition.',
+    );
+    answer = () => {
+      throw notFound;
+    };
+    const body = { code: 'ClientException', message: 'Unable to describe task definition.' };
+    expect(await send('GET', '/v1/task-definitions/nope')).toEqual({ status: 404, body });
+    expect(await send('DELETE', '/v1/task-definitions/nope:1')).toEqual({ status: 404, body });
+    expect(await send('POST', '/v1/clusters/c/tasks', { taskDefinition: 'nope' })).toEqual({
+      status: 400,
+      body,
+    });
+    expect(
+      await send('POST', '/v1/clusters/c/services', { serviceName: 's', taskDefinition: 'nope' }),
+    ).toEqual({ status: 400, body });
+    expect(await send('POST', '/v1/ecs/DescribeTaskDefinition', { taskDefinition: 'x' })).toEqual({
+      status: 400,
+      body,
+    });
+  });
+
+  it('answers 503 naming the service that is away', async () => {
+    const away = await peerError(GrpcCode.UNAVAILABLE, 'No connection established', 'scheduler');
+    answer = () => {
+      throw away;
+    };
+    expect(await send('DELETE', '/v1/clusters/c/tasks/t')).toEqual({
+      status: 503,
+      body: {
+        code: 'ServiceUnavailableException',
+        message: 'The scheduler service is unavailable; try again later.',
+      },
+    });
+  });
+
+  it("answers a conflict 409 with the error's resourceIds", async () => {
+    answer = () => {
+      throw new EcsApiError('ConflictException', 'in use', 400, { resourceIds: ['r1', 'r2'] });
+    };
+    expect(await send('DELETE', '/v1/clusters/c')).toEqual({
+      status: 409,
+      body: { code: 'ConflictException', message: 'in use', resourceIds: ['r1', 'r2'] },
+    });
+  });
+
+  it('answers a /v1 path no route takes with a /v1 404 that says to URL-encode ARNs', async () => {
+    for (const path of [
+      '/v1/tags/arn:aws:ecs:us-east-1:123456789012:cluster/c',
+      '/V1/nope',
+      '/v1',
+    ]) {
+      const res = await fetch(`${base}${path}`);
+      expect([path, res.status]).toEqual([path, 404]);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const got = (await res.json()) as Record<string, unknown>;
+      expect(got).toEqual({ code: 'NotFoundException', message: expect.any(String) });
+      expect(got.message).toContain('No /v1 route matches GET');
+      expect(got.message).toContain('URL-encoded');
+    }
+    // Outside /v1 the ECS shape stays.
+    const ecs = await fetch(`${base}/v2/x`);
+    expect(ecs.status).toBe(404);
+    expect(ecs.headers.get('content-type')).toMatch(/^application\/x-amz-json-1\.1/);
+    expect(await ecs.json()).toMatchObject({ __type: 'UnknownOperationException' });
   });
 
   it('runs any operation by name at POST /v1/ecs/{operation}', async () => {

@@ -7,6 +7,8 @@
  * are both built from this table; the operation runs through the same EcsDispatcher, model
  * check and handler as `POST /` with X-Amz-Target.
  */
+import { GrpcCode } from '@wharf/domain';
+import { peerFailureOf } from '../operations/operation-context';
 import { toEcsError } from '../protocol/ecs-errors';
 import { shapeOf } from '../protocol/ecs-model';
 import { ECS_MODEL } from '../protocol/ecs-model.generated';
@@ -34,6 +36,12 @@ export interface EcsRoute {
    * protection updates): answered as `{[as]: item}`, a MISSING failure is 404 `notFound`.
    */
   one?: { list: string; as: string; notFound: string };
+  /**
+   * The ECS error name a resource named in the path that does not exist is answered with
+   * (404, see toV1Error) where ECS gives it no …NotFoundException name: for the OpenAPI
+   * document.
+   */
+  missing?: string;
 }
 
 const CLUSTER = { cluster: 'cluster' };
@@ -125,6 +133,7 @@ export const ECS_ROUTES: readonly EcsRoute[] = [
     tag: 'Task definitions',
     summary: 'Describe a task definition (family, family:revision or ARN)',
     params: { taskDefinition: 'taskDefinition' },
+    missing: 'ClientException',
   },
   {
     method: 'delete',
@@ -133,6 +142,7 @@ export const ECS_ROUTES: readonly EcsRoute[] = [
     tag: 'Task definitions',
     summary: 'Deregister a task definition revision (it becomes INACTIVE)',
     params: { taskDefinition: 'taskDefinition' },
+    missing: 'ClientException',
   },
   {
     method: 'post',
@@ -182,6 +192,7 @@ export const ECS_ROUTES: readonly EcsRoute[] = [
     tag: 'Container instances',
     summary: 'Deregister a container instance',
     params: { cluster: 'cluster', containerInstance: 'containerInstance' },
+    missing: 'ClientException',
   },
   // Attributes
   {
@@ -249,6 +260,7 @@ export const ECS_ROUTES: readonly EcsRoute[] = [
     tag: 'Tasks',
     summary: 'Stop a task',
     params: { cluster: 'cluster', task: 'task' },
+    missing: 'InvalidParameterException',
   },
   {
     method: 'get',
@@ -583,15 +595,52 @@ export function v1StatusOf(type: string, status = type === 'ServerException' ? 5
 }
 
 /**
- * An error of an ECS operation as the `/v1` error it is answered with, its ECS name as `code`
- * (the same translation the ECS endpoint makes). An internal error is returned as its cause,
- * for the V1 filter to log and answer 500 with the request id.
+ * Whether every resource a route's request names is in its URL: it has path parameters and
+ * takes no body (GET, DELETE). A resource state does not find (gRPC NOT_FOUND) is then the
+ * one the path names, and answered 404 whatever its ECS name; a route with a body (RunTask's
+ * or CreateService's taskDefinition) may name the missing one there, and that stays 400.
  */
-export function toV1Error(err: unknown): unknown {
+export const namesResourceInPath = (route: EcsRoute): boolean =>
+  route.params !== undefined && Object.keys(route.params).length > 0 && isQueryRoute(route);
+
+/**
+ * An error of an ECS operation as the `/v1` error it is answered with, its ECS name as `code`
+ * (the same translation the ECS endpoint makes) and the members of its shape beyond the
+ * message (ConflictException's `resourceIds`). A peer (state, scheduler) that cannot be
+ * reached or did not answer in time is 503 ServiceUnavailableException naming it; a resource
+ * of a `route` that names it in its path (namesResourceInPath) that does not exist is 404.
+ * An internal error is returned as its cause, for the V1 filter to log and answer 500 with
+ * the request id.
+ */
+export function toV1Error(err: unknown, route?: EcsRoute): unknown {
   if (err instanceof V1Error) return err;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const failure = peerFailureOf(err) ?? peerFailureOf(cause);
+  if (
+    failure &&
+    (failure.code === GrpcCode.UNAVAILABLE || failure.code === GrpcCode.DEADLINE_EXCEEDED)
+  ) {
+    const peer = failure.peer ? `The ${failure.peer} service` : 'A Wharf service';
+    const unavailable = new V1Error(
+      503,
+      'ServiceUnavailableException',
+      failure.code === GrpcCode.UNAVAILABLE
+        ? `${peer} is unavailable; try again later.`
+        : `${peer} did not answer in time; try again later.`,
+    );
+    (unavailable as { cause?: unknown }).cause = cause ?? err;
+    return unavailable;
+  }
   const { error, internal } = toEcsError(err);
   if (internal || error.type === 'ServerException') {
-    return (err as { cause?: unknown }).cause ?? err;
+    return cause ?? err;
   }
-  return new V1Error(v1StatusOf(error.type, error.status), error.type, error.message);
+  const status =
+    failure?.code === GrpcCode.NOT_FOUND &&
+    error.status === 400 &&
+    route !== undefined &&
+    namesResourceInPath(route)
+      ? 404
+      : v1StatusOf(error.type, error.status);
+  return new V1Error(status, error.type, error.message, { ...error.members });
 }

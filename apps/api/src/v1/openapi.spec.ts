@@ -187,6 +187,27 @@ describe('the ECS routes in the OpenAPI document', () => {
       'query maxResults',
     ]);
   });
+
+  it('lists the 404 of a missing resource named in the path and the 503 of every ECS route', () => {
+    const td = doc.paths['/v1/task-definitions/{taskDefinition}']!;
+    for (const op of [td.get!, td.delete!]) {
+      expect(op.responses['404']).toMatchObject({
+        description: expect.stringContaining('ClientException'),
+      });
+    }
+    expect(
+      doc.paths['/v1/clusters/{cluster}/tasks/{task}']!.delete!.responses['404'],
+    ).toMatchObject({ description: expect.stringContaining('InvalidParameterException') });
+    expect(
+      (doc.paths['/v1/clusters/{cluster}/tasks']!.post!.responses['404'] as { description: string })
+        .description,
+    ).not.toContain('ClientException');
+    for (const route of ECS_ROUTES) {
+      expect(doc.paths[route.path]![route.method]!.responses['503']).toMatchObject({
+        description: expect.stringContaining('ServiceUnavailableException'),
+      });
+    }
+  });
 });
 
 describe('GET /v1/openapi.json and /v1/docs', () => {

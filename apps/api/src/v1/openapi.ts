@@ -558,6 +558,8 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
           ),
         },
         ['message'],
+        'Members of the error shape beyond its message ride along: ConflictException has ' +
+          '`resourceIds`, the resources that conflict.',
       ),
       ...ECS.schemas,
       Tag: TAG,

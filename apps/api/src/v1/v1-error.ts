@@ -14,13 +14,16 @@ export class V1Error extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Members of the body beyond message and code (ConflictException's `resourceIds`). */
+    readonly members: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
-/** What a `/v1` error body holds. */
+/** What a `/v1` error body holds: message and code, and any members of the error's shape. */
 export interface V1ErrorBody {
+  [member: string]: unknown;
   message: string;
   code: string;
 }
@@ -41,12 +44,26 @@ export class V1ExceptionFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
-    const body: V1ErrorBody = { message: error.message, code: error.code };
+    const body: V1ErrorBody = { ...error.members, message: error.message, code: error.code };
     res.status(error.status).json(body);
   }
 
   private toV1Error(exception: unknown, res: Response): V1Error {
-    if (exception instanceof V1Error) return exception;
+    if (exception instanceof V1Error) {
+      const cause = (exception as { cause?: unknown }).cause;
+      if (exception.status >= 500 && cause !== undefined) {
+        // A peer that is away (503): the answer says which; the log keeps what gRPC said.
+        this.logger.warn(
+          {
+            err: cause,
+            operation: res.locals.operation as string | undefined,
+            requestId: res.locals.requestId as string | undefined,
+          },
+          `request failed: ${exception.code}`,
+        );
+      }
+      return exception;
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       return new V1Error(
@@ -64,7 +81,8 @@ export class V1ExceptionFilter implements ExceptionFilter {
   }
 }
 
-function internalError(requestId: string | undefined): V1Error {
+/** The 500 a `/v1` request is answered with when its error is not for the client to see. */
+export function internalError(requestId: string | undefined): V1Error {
   return new V1Error(
     500,
     'ServerException',

@@ -298,7 +298,8 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       },
     );
     app.useGlobalFilters(new GrpcExceptionFilter(logger, 'state'));
-    app.useGlobalGuards(new AdminCallerGuard(tls ? config.STATE_ADMIN_CLIENTS : null));
+    // Only TLS tells callers apart; without it no guard sits in front of every rpc.
+    if (tls) app.useGlobalGuards(new AdminCallerGuard(config.STATE_ADMIN_CLIENTS));
     await app.listen();
     cleanup.unshift(() => app.close());
 

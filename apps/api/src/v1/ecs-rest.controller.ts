@@ -28,7 +28,7 @@ import {
   handlerNameOf,
   toV1Error,
 } from './ecs-routes';
-import { V1Error, V1ExceptionFilter } from './v1-error';
+import { readBody, V1ExceptionFilter } from './v1-error';
 
 /**
  * The ECS operations as REST routes under `/v1` (the table in ecs-routes.ts), and
@@ -91,18 +91,9 @@ export class EcsRestController {
 
   /** The JSON object body, `{}` when there is none; the ECS endpoint's limits apply. */
   private async body(req: Request): Promise<Record<string, unknown>> {
-    const limit = this.config.API_MAX_BODY_BYTES;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        throw new V1Error(413, 'SerializationException', `The body exceeds ${limit} bytes.`);
-      }
-      chunks.push(chunk);
-    }
+    const bytes = await readBody(req, this.config.API_MAX_BODY_BYTES);
     try {
-      return parseBody(Buffer.concat(chunks));
+      return parseBody(bytes);
     } catch (err) {
       throw toV1Error(err);
     }

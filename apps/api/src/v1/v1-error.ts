@@ -144,6 +144,20 @@ export function fromStateError(
   }
 }
 
+/** A request's body, whole; over `limit` bytes it is a 413 before more is read. */
+export async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new V1Error(413, 'SerializationException', `The body exceeds ${limit} bytes.`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
  * Reads a request body as one JSON object. Malformed JSON, an empty body or another top-level
  * type is a 400 naming the problem; a body over `limit` bytes a 413. What the members mean
@@ -154,16 +168,7 @@ export async function readJsonObject(
   limit: number,
   what: string,
 ): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      throw new V1Error(413, 'SerializationException', `The body exceeds ${limit} bytes.`);
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readBody(req, limit)).toString('utf8');
   if (!text.trim()) {
     throw new V1Error(400, 'SerializationException', `The body is empty; send ${what} as JSON.`);
   }

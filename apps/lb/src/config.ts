@@ -39,10 +39,11 @@ export const lbConfigSchema = z.object({
   /** adds `x-wharf-lb-worker: <pid>` to responses (which process served it), for debugging */
   LB_DEBUG_HEADERS: env.bool(false),
   /**
-   * true: requests without a body go to targets through node's http.request too, not the
-   * lb's own lighter client (upstream-pool.ts); a way out, and for comparison
+   * true: node's HTTP server and http.request serve every request, instead of the lb's own
+   * fast path for requests without a body (fast-connection.ts, upstream-pool.ts); a way
+   * out, and for comparison
    */
-  LB_NODE_HTTP_CLIENT: env.bool(false),
+  LB_NODE_HTTP: env.bool(false),
 });
 
 export type LbConfig = z.infer<typeof lbConfigSchema>;

@@ -162,6 +162,24 @@ function call(
 
 const backendOf = (reply: Reply) => reply.headers['x-backend'];
 
+/** Writes `text` on one new connection and returns everything read until the lb closes it. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => parts.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no end of connection in 5 s')));
+    socket.write(text, 'latin1');
+  });
+}
+
+/** The status codes of the responses in a raw exchange, in order. */
+const statusesIn = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+/** The URLs the default backend echoed, in order. */
+const urlsIn = (text: string) => [...text.matchAll(/"url":"([^"]*)"/g)].map((m) => m[1]);
+
 // ---------------------------------------------------------------- resources
 
 const ARN = 'arn:aws:elasticloadbalancing:us-east-1:000000000000';
@@ -537,6 +555,93 @@ describe('lb data plane with in-process backends', () => {
     expect(at - answered).toBeGreaterThan(700);
     expect(at - answered).toBeLessThan(2500);
     plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 3));
+  });
+
+  it('answers requests pipelined on one connection in order', async () => {
+    const text = await rawExchange(
+      port,
+      'GET /p1 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /b/p2 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusesIn(text)).toEqual(['200', '200', '200']);
+    expect(urlsIn(text)).toEqual(['/p1', '/b/p2', '/p3']);
+    // only the last response, which the client asked to be the last, closes
+    expect(text.match(/\r\nConnection: close\r\n/gi)).toHaveLength(1);
+  });
+
+  it('hands a connection to node’s server mid-way for a request with a body', async () => {
+    const text = await rawExchange(
+      port,
+      'GET /before HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello there' +
+        'GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusesIn(text)).toEqual(['200', '200', '200']);
+    expect(urlsIn(text)).toEqual(['/before', '/after']);
+    expect(text.indexOf('hello there')).toBeGreaterThan(text.indexOf('"url":"/before"'));
+    expect(text.indexOf('hello there')).toBeLessThan(text.indexOf('"url":"/after"'));
+  });
+
+  it('leaves malformed and unusual requests to node’s parser', async () => {
+    // HTTP/1.1 without Host, and a header name with a space: node answers 400 and closes
+    expect(statusesIn(await rawExchange(port, 'GET /nohost HTTP/1.1\r\n\r\n'))).toEqual(['400']);
+    const badName = 'GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n';
+    expect(statusesIn(await rawExchange(port, badName))).toEqual(['400']);
+    // a request after a good one on the same connection is judged the same way
+    const text = await rawExchange(
+      port,
+      `GET /good HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nX: a\u0001b\r\n\r\n`,
+    );
+    expect(statusesIn(text)).toEqual(['200', '400']);
+    expect(urlsIn(text)).toEqual(['/good']);
+    // HTTP/1.0 is served by node's server, and closed after its response
+    const old = await rawExchange(port, 'GET /ten HTTP/1.0\r\n\r\n');
+    expect(statusesIn(old)).toEqual(['200']);
+    expect(urlsIn(old)).toEqual(['/ten']);
+    // a head larger than node's limit: 431
+    const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`;
+    expect(statusesIn(await rawExchange(port, huge))).toEqual(['431']);
+    // and the listener serves on
+    expect((await call(port, '/still-here')).status).toBe(200);
+  });
+
+  it('sends no body for HEAD and keeps the connection for the next request', async () => {
+    const text = await rawExchange(
+      port,
+      'HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusesIn(text)).toEqual(['200', '200']);
+    expect(urlsIn(text)).toEqual(['/g']);
+  });
+
+  it('routes on a header as node would join it', async () => {
+    putRule(
+      70,
+      [
+        {
+          field: 'http-header',
+          httpHeaderConfig: { httpHeaderName: 'X-Team', values: ['*blue*'] },
+        },
+      ],
+      [forward('b')],
+    );
+    try {
+      await eventually(async () => {
+        const reply = await call(port, '/team', { headers: { 'x-team': 'red' } });
+        expect(backendOf(reply)).toBe('a');
+        // two X-Team headers reach the rule as one value, "red, blue"
+        const text = await rawExchange(
+          port,
+          'GET /team HTTP/1.1\r\nHost: x\r\nX-Team: red\r\nX-Team: blue\r\nConnection: close\r\n\r\n',
+        );
+        expect(text).toMatch(/x-backend: b\r\n/i);
+        return true;
+      }, 'the header rule');
+    } finally {
+      const arn = `${LISTENER}/rule/70`;
+      plane.model.deleteResource({ arn, version: nextVersion(arn) });
+    }
   });
 
   it('answers 504 when the target stays silent longer than the idle timeout', async () => {

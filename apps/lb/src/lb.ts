@@ -81,7 +81,7 @@ export async function startLb(
     targetIdleSocketMs: config.LB_TARGET_IDLE_SOCKET_MS,
     closeGraceMs: config.SHUTDOWN_TIMEOUT_MS,
     debugHeaders: config.LB_DEBUG_HEADERS,
-    nodeHttpClientOnly: config.LB_NODE_HTTP_CLIENT,
+    nodeHttpOnly: config.LB_NODE_HTTP,
   };
   const multiProcess = config.LB_WORKERS > 1;
   const dataPlane = multiProcess

@@ -15,6 +15,13 @@ import type { Duplex } from 'node:stream';
 import type { Counter } from 'prom-client';
 import type { Logger } from '@wharf/observability';
 import type { LbMetrics } from './lb-metrics';
+import {
+  FastConnection,
+  headersFromRaw,
+  type FastHandler,
+  type FastRequest,
+  type FastResponse,
+} from './fast-connection';
 import { UpstreamPool } from './upstream-pool';
 import { retireTarget, type ListenerRuntime, type LiveView } from './live-config';
 import {
@@ -52,10 +59,11 @@ export interface ProxyOptions {
    */
   debugHeaders?: boolean;
   /**
-   * send requests without a body through node's `http.request` too, instead of the lb's
-   * own lighter client (upstream-pool.ts); for comparison and as a way out
+   * serve every client connection with node's HTTP server and send every request through
+   * node's `http.request`, instead of the lb's own fast path for requests without a body
+   * (fast-connection.ts, upstream-pool.ts); for comparison and as a way out
    */
-  nodeHttpClientOnly?: boolean;
+  nodeHttpOnly?: boolean;
 }
 
 /** The response header `debugHeaders` adds. */
@@ -68,6 +76,60 @@ interface Chosen {
   pool: TargetPool;
   target: TargetRuntime;
   cookies: string[];
+}
+
+/**
+ * Where a response goes: node's ServerResponse (NodeResponse), or a fast-path connection
+ * (FastResponse).
+ */
+interface ClientResponse {
+  readonly headersSent: boolean;
+  /**
+   * `headers`: name/value pairs; `contentLength`: the body's length if `headers` give it,
+   * else -1. Throws if node refuses a header.
+   */
+  writeHead(status: number, message: string, headers: string[], contentLength: number): void;
+  /** false when the client's connection is full: wait for `onceDrain` */
+  write(chunk: Buffer): boolean;
+  onceDrain(fn: () => void): void;
+  end(body?: Buffer): void;
+  /** cuts the response short: the client's connection is closed */
+  destroy(): void;
+  /** `fn(status, finished)` once, when the response is written whole or the client has gone */
+  onClose(fn: (status: number, finished: boolean) => void): void;
+}
+
+class NodeResponse implements ClientResponse {
+  constructor(private readonly res: ServerResponse) {}
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  writeHead(status: number, message: string, headers: string[]): void {
+    this.res.writeHead(status, message, headers);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onceDrain(fn: () => void): void {
+    this.res.once('drain', fn);
+  }
+
+  end(body?: Buffer): void {
+    this.res.end(body);
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  onClose(fn: (status: number, finished: boolean) => void): void {
+    const res = this.res;
+    res.once('close', () => fn(res.statusCode, res.writableFinished));
+  }
 }
 
 /** Request headers that belong to one connection and are not passed on. */
@@ -173,7 +235,7 @@ export class ProxyManager {
   }
 }
 
-class ListenerServer {
+class ListenerServer implements FastHandler {
   private runtime: ListenerRuntime;
   private readonly server: Server;
   /** requests counter children by status class (index = status / 100) */
@@ -182,6 +244,10 @@ class ListenerServer {
   private readonly portString: string;
   /** upgraded connections, which the HTTP server no longer tracks */
   private readonly upgraded = new Set<Duplex>();
+  /** connections on the fast path (those handed to node's server are its to track) */
+  private readonly fast = new Set<FastConnection>();
+  /** node's HTTP server's own 'connection' listeners, which take a connection handed off */
+  private readonly nodeConnectionListeners: ((socket: Socket) => void)[];
 
   constructor(
     runtime: ListenerRuntime,
@@ -201,6 +267,12 @@ class ListenerServer {
     this.applyTimeouts();
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    // New connections start on the fast path; node's server gets those that need it.
+    this.nodeConnectionListeners = this.server.listeners('connection') as ((s: Socket) => void)[];
+    if (!options.nodeHttpOnly) {
+      this.server.removeAllListeners('connection');
+      this.server.on('connection', (socket: Socket) => this.accept(socket));
+    }
     this.listening = new Promise((resolve) => {
       this.server.once('error', (err) => {
         this.logger.error({ err, port: runtime.port }, 'listener cannot open its port');
@@ -218,8 +290,10 @@ class ListenerServer {
   }
 
   private applyTimeouts(): void {
-    this.server.keepAliveTimeout = this.runtime.idleTimeoutMs;
-    this.server.timeout = this.runtime.idleTimeoutMs;
+    const ms = this.runtime.idleTimeoutMs;
+    this.server.keepAliveTimeout = ms;
+    this.server.timeout = ms;
+    for (const c of this.fast) c.socket.setTimeout(ms);
   }
 
   /**
@@ -229,9 +303,11 @@ class ListenerServer {
   async close(): Promise<void> {
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    for (const c of this.fast) c.closeWhenIdle();
     const sweep = setInterval(() => this.server.closeIdleConnections(), 250);
     const deadline = setTimeout(() => {
       this.server.closeAllConnections();
+      for (const c of this.fast) c.socket.destroy();
       for (const socket of this.upgraded) socket.destroy();
     }, this.options.closeGraceMs ?? 10_000);
     await done;
@@ -241,50 +317,106 @@ class ListenerServer {
 
   // ------------------------------------------------------------ HTTP
 
+  private accept(socket: Socket): void {
+    const connection = new FastConnection(socket, this, this.runtime.idleTimeoutMs, (c) =>
+      this.fast.delete(c),
+    );
+    this.fast.add(connection);
+  }
+
+  /** FastHandler: a connection the fast path cannot serve goes to node's HTTP server. */
+  handOff(socket: Socket): void {
+    for (const listener of this.nodeConnectionListeners) listener.call(this.server, socket);
+  }
+
+  /** FastHandler: a request without a body, read by the fast path. */
+  request(request: FastRequest, response: FastResponse): void {
+    const forwarded = scanRequestHeaders(request.rawHeaders);
+    const routeReq = new ProxiedRequest(
+      request.method,
+      request.url,
+      forwarded.host,
+      request.sourceIp,
+      request.rawHeaders,
+    );
+    this.serve(routeReq, request.url, forwarded, response);
+  }
+
+  /** A request node's HTTP server read: one with a body, or on a connection handed to it. */
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const runtime = this.runtime;
     const url = req.url ?? '/';
     // One pass over the raw headers picks what routing and forwarding need and builds the
-    // headers for the target, without building `req.headers` (rules on http-header read it).
+    // headers for the target.
     const forwarded = scanRequestHeaders(req.rawHeaders);
-    const routeReq = new ProxiedRequest(req, url, forwarded.host);
-    const action = route(runtime.router, routeReq);
+    const routeReq = new ProxiedRequest(
+      req.method ?? 'GET',
+      url,
+      forwarded.host,
+      req.socket.remoteAddress ?? '',
+      req.rawHeaders,
+    );
+    this.serve(routeReq, url, forwarded, new NodeResponse(res), { req, res });
+  }
+
+  /** Routes a request and answers it; `node`: node's request and response, if it came that way. */
+  private serve(
+    routeReq: ProxiedRequest,
+    url: string,
+    forwarded: ScannedHeaders,
+    response: ClientResponse,
+    node?: { req: IncomingMessage; res: ServerResponse },
+  ): void {
+    const action = route(this.runtime.router, routeReq);
     switch (action.type) {
-      case 'forward':
-        return this.forward(req, res, action, routeReq, url, forwarded);
+      case 'forward': {
+        const chosen = this.choose(action, forwarded.cookie);
+        if (!chosen) {
+          response.onClose((status) => this.count(status));
+          sendError(response, 503, this.options.debugHeaders);
+          return;
+        }
+        const headers = this.forwardedHeaders(chosen.target, routeReq, forwarded);
+        const retryable = !forwarded.hasBody && BODYLESS_RETRYABLE.has(routeReq.method);
+        if (node && (forwarded.hasBody || this.options.nodeHttpOnly)) {
+          this.forwardThroughNode(node.req, node.res, chosen, routeReq.method, url, headers, {
+            bodyless: !forwarded.hasBody,
+            retryable,
+          });
+        } else {
+          this.forwardBodyless(response, chosen, routeReq.method, url, headers, retryable);
+        }
+        return;
+      }
       case 'fixed-response': {
-        this.countOnClose(res);
-        const headers: OutgoingHttpHeaders = {
-          'content-type': action.contentType,
-          'content-length': action.body.length,
-        };
-        if (this.options.debugHeaders) headers[WORKER_HEADER] = PID;
-        res.writeHead(action.statusCode, headers);
-        res.end(action.body);
+        response.onClose((status) => this.count(status));
+        const length = action.body.length;
+        const headers = ['content-type', action.contentType, 'content-length', String(length)];
+        if (this.options.debugHeaders) headers.push(WORKER_HEADER, PID);
+        response.writeHead(
+          action.statusCode,
+          STATUS_CODES[action.statusCode] ?? '',
+          headers,
+          length,
+        );
+        response.end(action.body);
         return;
       }
       case 'redirect': {
-        this.countOnClose(res);
-        const headers: OutgoingHttpHeaders = {
-          location: redirectLocation(action, {
-            protocol: 'http',
-            host: hostWithoutPort(routeReq.host),
-            port: runtime.port,
-            path: routeReq.path,
-            query: routeReq.query,
-          }),
-          'content-length': 0,
-        };
-        if (this.options.debugHeaders) headers[WORKER_HEADER] = PID;
-        res.writeHead(action.statusCode, headers);
-        res.end();
+        response.onClose((status) => this.count(status));
+        const location = redirectLocation(action, {
+          protocol: 'http',
+          host: hostWithoutPort(routeReq.host),
+          port: this.runtime.port,
+          path: routeReq.path,
+          query: routeReq.query,
+        });
+        const headers = ['location', location, 'content-length', '0'];
+        if (this.options.debugHeaders) headers.push(WORKER_HEADER, PID);
+        response.writeHead(action.statusCode, STATUS_CODES[action.statusCode] ?? '', headers, 0);
+        response.end();
         return;
       }
     }
-  }
-
-  private countOnClose(res: ServerResponse): void {
-    res.once('close', () => this.count(res.statusCode));
   }
 
   private count(status: number): void {
@@ -292,22 +424,12 @@ class ListenerServer {
     if (child) child.inc();
   }
 
-  private forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    action: ForwardAction,
+  /** The headers for the target: the client's, less hop-by-hop ones, plus X-Forwarded-*. */
+  private forwardedHeaders(
+    target: TargetRuntime,
     routeReq: RouteRequest,
-    url: string,
     forwarded: ScannedHeaders,
-  ): void {
-    const chosen = this.choose(action, forwarded.cookie);
-    if (!chosen) {
-      this.countOnClose(res);
-      sendError(res, 503, this.options.debugHeaders);
-      return;
-    }
-    const { pool, target } = chosen;
-    const groupArn = pool.group.targetGroupArn;
+  ): string[] {
     const headers = forwarded.out;
     if (!forwarded.hasHost) {
       // an HTTP/1.0 client sent none: the target's address, as node's client would send
@@ -323,12 +445,24 @@ class ListenerServer {
       'X-Forwarded-Port',
       this.portString,
     );
-    const bodyless = !forwarded.hasBody;
-    const retryable = bodyless && BODYLESS_RETRYABLE.has(routeReq.method);
-    if (bodyless && !this.options.nodeHttpClientOnly) {
-      this.forwardBodyless(res, chosen, routeReq.method, url, headers, retryable);
-      return;
-    }
+    return headers;
+  }
+
+  /**
+   * A request with a body (or any, with `nodeHttpOnly`) through node's `http.request` and a
+   * keep-alive Agent per target, the body piped from the client.
+   */
+  private forwardThroughNode(
+    req: IncomingMessage,
+    res: ServerResponse,
+    chosen: Chosen,
+    method: string,
+    url: string,
+    headers: string[],
+    { bodyless, retryable }: { bodyless: boolean; retryable: boolean },
+  ): void {
+    const { pool, target } = chosen;
+    const groupArn = pool.group.targetGroupArn;
     const agent = (target.agent ??= new Agent({
       keepAlive: true,
       maxSockets: this.options.maxSocketsPerTarget,
@@ -347,7 +481,7 @@ class ListenerServer {
       upstream = httpRequest({
         host: target.host,
         port: target.port,
-        method: routeReq.method,
+        method,
         path: url,
         headers,
         agent,
@@ -375,7 +509,7 @@ class ListenerServer {
           if (failed) return;
           failed = true;
           if (res.headersSent) res.destroy();
-          else sendError(res, 502, debugHeaders);
+          else sendError(new NodeResponse(res), 502, debugHeaders);
         };
         ures.on('error', fail);
         ures.on('aborted', fail);
@@ -415,7 +549,7 @@ class ListenerServer {
         this.metrics.targetErrors
           .labels(groupArn, timeout ? 'timeout' : (err.code ?? 'error'))
           .inc();
-        if (!res.headersSent) sendError(res, timeout ? 504 : 502, debugHeaders);
+        if (!res.headersSent) sendError(new NodeResponse(res), timeout ? 504 : 502, debugHeaders);
         else res.destroy();
       });
       if (bodyless) upstream.end();
@@ -439,7 +573,7 @@ class ListenerServer {
    * ClientRequest, Agent and IncomingMessage machinery.
    */
   private forwardBodyless(
-    res: ServerResponse,
+    response: ClientResponse,
     chosen: Chosen,
     method: string,
     url: string,
@@ -466,18 +600,18 @@ class ListenerServer {
     let finished = false;
     let failed = false;
     // a small body of known length is sent with its head in one write
-    let held: { status: number; message: string; out: string[] } | undefined;
+    let held: { status: number; message: string; out: string[]; length: number } | undefined;
     let body: Buffer | undefined;
     let parts: Buffer[] | undefined;
     const fail = (status: number) => {
       if (failed) return;
       failed = true;
-      if (res.headersSent) res.destroy();
-      else sendError(res, status, debugHeaders);
+      if (response.headersSent) response.destroy();
+      else sendError(response, status, debugHeaders);
     };
-    const writeHead = (status: number, message: string, out: string[]): boolean => {
+    const writeHead = (status: number, message: string, out: string[], length: number) => {
       try {
-        res.writeHead(status, message, out);
+        response.writeHead(status, message, out, length);
         return true;
       } catch {
         // a header node refuses to send (invalid characters): the target's answer is unusable
@@ -498,8 +632,8 @@ class ListenerServer {
           }
           for (const cookie of chosen.cookies) out.push('Set-Cookie', cookie);
           if (debugHeaders) out.push(WORKER_HEADER, PID);
-          if (length >= 0 && length <= SMALL_BODY_BYTES) held = { status, message, out };
-          else writeHead(status, message, out);
+          if (length >= 0 && length <= SMALL_BODY_BYTES) held = { status, message, out, length };
+          else writeHead(status, message, out, length);
         },
         onData: (chunk) => {
           if (failed) return;
@@ -508,15 +642,15 @@ class ListenerServer {
             else (parts ??= [body]).push(chunk);
             return;
           }
-          if (!res.write(chunk)) {
+          if (!response.write(chunk)) {
             exchange.pause();
-            res.once('drain', () => exchange.resume());
+            response.onceDrain(() => exchange.resume());
           }
         },
         onEnd: () => {
           if (failed) return;
-          if (held && !writeHead(held.status, held.message, held.out)) return;
-          res.end(parts ? Buffer.concat(parts) : body);
+          if (held && !writeHead(held.status, held.message, held.out, held.length)) return;
+          response.end(parts ? Buffer.concat(parts) : body);
         },
         onError: (err, timeout) => {
           if (finished) return;
@@ -530,9 +664,9 @@ class ListenerServer {
       retryable,
     );
     // One listener for the end of the exchange: count it, release the target.
-    res.once('close', () => {
-      if (!res.writableFinished) exchange.abort();
-      this.count(res.statusCode);
+    response.onClose((status, completed) => {
+      if (!completed) exchange.abort();
+      this.count(status);
       if (finished) return;
       finished = true;
       target.outstanding--;
@@ -680,25 +814,24 @@ class ListenerServer {
 
 /** The request as routing sees it; `headers` is built only if a rule asks for it. */
 class ProxiedRequest implements RouteRequest {
-  readonly method: string;
   readonly path: string;
   readonly query: string;
-  readonly sourceIp: string;
+  private built?: IncomingHttpHeaders;
 
   constructor(
-    private readonly req: IncomingMessage,
+    readonly method: string,
     url: string,
     readonly host: string,
+    readonly sourceIp: string,
+    private readonly rawHeaders: string[],
   ) {
-    this.method = req.method ?? 'GET';
     const q = url.indexOf('?');
     this.path = q < 0 ? url : url.slice(0, q);
     this.query = q < 0 ? '' : url.slice(q + 1);
-    this.sourceIp = req.socket.remoteAddress ?? '';
   }
 
   get headers(): IncomingHttpHeaders {
-    return this.req.headers;
+    return (this.built ??= headersFromRaw(this.rawHeaders));
   }
 }
 
@@ -814,15 +947,12 @@ function errorBody(status: number): Buffer {
   return body;
 }
 
-function sendError(res: ServerResponse, status: number, debugHeaders = false): void {
+function sendError(response: ClientResponse, status: number, debugHeaders = false): void {
   const body = errorBody(status);
-  const headers: OutgoingHttpHeaders = {
-    'content-type': 'text/html',
-    'content-length': body.length,
-  };
-  if (debugHeaders) headers[WORKER_HEADER] = PID;
-  res.writeHead(status, headers);
-  res.end(body);
+  const headers = ['content-type', 'text/html', 'content-length', String(body.length)];
+  if (debugHeaders) headers.push(WORKER_HEADER, PID);
+  response.writeHead(status, STATUS_CODES[status] ?? '', headers, body.length);
+  response.end(body);
 }
 
 function writeRaw(

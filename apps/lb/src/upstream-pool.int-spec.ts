@@ -203,6 +203,16 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
     target.answer = (s) =>
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok');
     expect((await send(pool)).error?.code).toBe('HPE_INVALID');
+    // what the proxy would pass on must be valid: header names, values, the reason phrase
+    for (const head of [
+      'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nX: a\u0000b\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 O\u0007K\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok',
+    ]) {
+      target.answer = (s) => s.write(head);
+      expect((await send(pool)).error?.code).toBe('HPE_INVALID');
+    }
   });
 
   it('keeps to maxSockets: further requests wait for a free connection', async () => {

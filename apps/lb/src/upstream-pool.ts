@@ -32,6 +32,10 @@ const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A response head larger than this is refused (node's own default limit is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** a header name: an HTTP token */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** a header value or reason phrase: no control characters but tab */
+const FIELD_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 class UpstreamError extends Error {
   constructor(
@@ -378,6 +382,14 @@ class Connection {
       return undefined;
     }
     const statusMessage = statusLine.length > 13 ? statusLine.slice(13) : '';
+    if (statusLine.length > 12 && statusLine[12] !== ' ') {
+      this.fail('invalid response status line');
+      return undefined;
+    }
+    if (!FIELD_TEXT.test(statusMessage)) {
+      this.fail('invalid response reason phrase');
+      return undefined;
+    }
     const raw: string[] = [];
     let contentLength = -1;
     let chunked = false;
@@ -391,6 +403,11 @@ class Connection {
       }
       const name = line.slice(0, colon);
       const value = line.slice(colon + 1).trim();
+      // what the proxy passes on must be what node (or any client) would accept
+      if (!TOKEN.test(name) || !FIELD_TEXT.test(value)) {
+        this.fail('invalid response header');
+        return undefined;
+      }
       switch (name.length) {
         case 14:
           if (name.toLowerCase() === 'content-length') {

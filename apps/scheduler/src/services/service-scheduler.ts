@@ -151,7 +151,9 @@ export class ServiceScheduler {
     const key = `${cluster}/${instance.containerInstanceArn}`;
     const condition = `${instance.status}/${instance.agentConnected}`;
     if (this.instanceConditions.get(key) === condition) return;
-    this.instanceConditions.set(key, condition);
+    // a deregistered instance has nothing more to tell: forget it (fleets come and go)
+    if (instance.status === 'INACTIVE') this.instanceConditions.delete(key);
+    else this.instanceConditions.set(key, condition);
     this.requestCluster(cluster);
   }
 

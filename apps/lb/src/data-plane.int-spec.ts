@@ -669,5 +669,16 @@ describe('lb data plane with in-process backends', () => {
     expect(text).toMatch(
       /wharf_lb_upstream_duration_seconds_count\{target_group="[^"]*\/a\/1"\} [1-9]/,
     );
+    // connections, and those that node's server took (bodies, upgrades, malformed heads)
+    const accepted = Number(
+      new RegExp(`wharf_lb_client_connections_total\\{port="${port}"\\} (\\d+)`).exec(text)?.[1],
+    );
+    const toNode = Number(
+      new RegExp(`wharf_lb_client_connections_to_node_total\\{port="${port}"\\} (\\d+)`).exec(
+        text,
+      )?.[1],
+    );
+    expect(toNode).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(toNode);
   });
 });

@@ -25,6 +25,21 @@ export class LbMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [],
   });
+  readonly connections = new Counter({
+    name: 'wharf_lb_client_connections_total',
+    help: 'Client connections accepted, by listener port',
+    labelNames: ['port'],
+    registers: [],
+  });
+  readonly connectionsToNode = new Counter({
+    name: 'wharf_lb_client_connections_to_node_total',
+    help:
+      "Client connections handed to node's HTTP server, by listener port: for a request body, " +
+      "an upgrade, HTTP/1.0 or an unusual request head (the others are served by the lb's own " +
+      'fast path for plain HTTP/1.1 requests)',
+    labelNames: ['port'],
+    registers: [],
+  });
   readonly healthChecks = new Counter({
     name: 'wharf_lb_health_checks_total',
     help: 'Target health checks, by result',
@@ -61,6 +76,8 @@ export class LbMetrics {
     registry.registerMetric(this.requests);
     registry.registerMetric(this.targetErrors);
     registry.registerMetric(this.upstreamSeconds);
+    registry.registerMetric(this.connections);
+    registry.registerMetric(this.connectionsToNode);
     registry.registerMetric(this.healthChecks);
     registry.registerMetric(this.configApplies);
     registry.registerMetric(this.openListeners);

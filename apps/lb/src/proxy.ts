@@ -248,6 +248,8 @@ class ListenerServer implements FastHandler {
   private readonly fast = new Set<FastConnection>();
   /** node's HTTP server's own 'connection' listeners, which take a connection handed off */
   private readonly nodeConnectionListeners: ((socket: Socket) => void)[];
+  private readonly connectionsAccepted: ReturnType<Counter<'port'>['labels']>;
+  private readonly connectionsToNode: ReturnType<Counter<'port'>['labels']>;
 
   constructor(
     runtime: ListenerRuntime,
@@ -261,6 +263,8 @@ class ListenerServer implements FastHandler {
     this.requestsByClass = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'].map((c) =>
       metrics.requests.labels(this.portString, c),
     );
+    this.connectionsAccepted = metrics.connections.labels(this.portString);
+    this.connectionsToNode = metrics.connectionsToNode.labels(this.portString);
     // No whole-request deadline (uploads may be long): the load balancer's idle timeout
     // bounds each connection's inactivity instead, as ALB's does.
     this.server = createServer({ requestTimeout: 0, noDelay: true });
@@ -269,7 +273,12 @@ class ListenerServer implements FastHandler {
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     // New connections start on the fast path; node's server gets those that need it.
     this.nodeConnectionListeners = this.server.listeners('connection') as ((s: Socket) => void)[];
-    if (!options.nodeHttpOnly) {
+    if (options.nodeHttpOnly) {
+      this.server.on('connection', () => {
+        this.connectionsAccepted.inc();
+        this.connectionsToNode.inc();
+      });
+    } else {
       this.server.removeAllListeners('connection');
       this.server.on('connection', (socket: Socket) => this.accept(socket));
     }
@@ -322,10 +331,12 @@ class ListenerServer implements FastHandler {
       this.fast.delete(c),
     );
     this.fast.add(connection);
+    this.connectionsAccepted.inc();
   }
 
   /** FastHandler: a connection the fast path cannot serve goes to node's HTTP server. */
   handOff(socket: Socket): void {
+    this.connectionsToNode.inc();
     for (const listener of this.nodeConnectionListeners) listener.call(this.server, socket);
   }
 

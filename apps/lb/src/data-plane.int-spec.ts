@@ -566,8 +566,48 @@ describe('lb data plane with in-process backends', () => {
     );
     expect(statusesIn(text)).toEqual(['200', '200', '200']);
     expect(urlsIn(text)).toEqual(['/p1', '/b/p2', '/p3']);
-    // only the last response, which the client asked to be the last, closes
+    // only the last response, which the client asked to be the last, closes; the others say
+    // how long the connection stays open, as node's server does
     expect(text.match(/\r\nConnection: close\r\n/gi)).toHaveLength(1);
+    expect(text.match(/\r\nKeep-Alive: timeout=30\r\n/gi)).toHaveLength(2);
+  });
+
+  it('answers thousands of pipelined requests answered at once without recursing', async () => {
+    const requests = 'GET /fixed HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5000);
+    const text = await rawExchange(
+      port,
+      `${requests}GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const statuses = statusesIn(text);
+    expect(statuses).toHaveLength(5001);
+    expect(statuses.filter((s) => s === '418')).toHaveLength(5000);
+    expect(urlsIn(text)).toEqual(['/last']);
+  });
+
+  it('stops reading pipelined requests from a client that does not read its answers', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause(); // never reads
+    const request = Buffer.from('GET /fixed HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000));
+    for (let i = 0; i < 1000; i++) socket.write(request); // ~36 MB of requests
+    // The lb reads until its answers fill the client's socket, then stops: what the client
+    // wrote stays queued on its side, instead of as answers in the lb's memory.
+    let last = -1;
+    await eventually(
+      async () => {
+        const now = socket.writableLength;
+        const settled = now === last;
+        last = now;
+        return settled ? true : undefined;
+      },
+      'the client’s writes to stop draining',
+      30_000,
+      500,
+    );
+    expect(socket.writableLength).toBeGreaterThan(10 * 1024 * 1024);
+    socket.destroy();
+    expect((await call(port, '/after-backpressure')).status).toBe(200);
   });
 
   it('hands a connection to node’s server mid-way for a request with a body', async () => {

@@ -36,6 +36,7 @@ describe('parseRequestHead (the lb’s fast path)', () => {
     ['no Host', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n'],
     ['an absolute-form target', 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['an unknown method', 'FETCH / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['CONNECT', 'CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a lower-case method', 'get / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a space in the target', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a non-ASCII target', 'GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n'],

@@ -73,7 +73,10 @@ export function parseRequestHead(buffer: Buffer): ParsedHead | typeof INCOMPLETE
   if (end > MAX_HEAD_BYTES) return UNUSUAL;
   const lines = buffer.toString('latin1', 0, end).split('\r\n');
   const requestLine = REQUEST_LINE.exec(lines[0]);
-  if (!requestLine || !KNOWN_METHODS.has(requestLine[1])) return UNUSUAL;
+  // CONNECT asks for a tunnel, which node's server (without a 'connect' listener) refuses
+  if (!requestLine || !KNOWN_METHODS.has(requestLine[1]) || requestLine[1] === 'CONNECT') {
+    return UNUSUAL;
+  }
   const rawHeaders: string[] = [];
   let hasHost = false;
   let close = false;
@@ -173,11 +176,21 @@ export class FastConnection {
   closing = false;
   /** node's HTTP server has the connection now */
   private handedOff = false;
+  /** `next` is running: a response finished within it lets its loop go on (no recursion) */
+  private serving = false;
+  /** the client is not reading its responses: no next request until it does */
+  private waitingForDrain = false;
+  /** `Connection` and `Keep-Alive` for a response that keeps the connection open */
+  keepAliveHeaders: string;
   private readonly onDataBound = (chunk: Buffer) => this.onData(chunk);
   private readonly onEndBound = () => this.onEnd();
   private readonly onCloseBound = () => this.onClose();
   private readonly onErrorBound = () => this.socket.destroy();
   private readonly onTimeoutBound = () => this.onTimeout();
+  private readonly onDrainBound = () => {
+    this.waitingForDrain = false;
+    this.next();
+  };
 
   constructor(
     readonly socket: Socket,
@@ -185,12 +198,19 @@ export class FastConnection {
     idleTimeoutMs: number,
     private readonly onGone: (connection: FastConnection) => void,
   ) {
+    this.keepAliveHeaders = keepAliveHeaders(idleTimeoutMs);
     socket.setTimeout(idleTimeoutMs);
     socket.on('data', this.onDataBound);
     socket.on('end', this.onEndBound);
     socket.on('close', this.onCloseBound);
     socket.on('error', this.onErrorBound);
     socket.on('timeout', this.onTimeoutBound);
+  }
+
+  /** The listener's idle timeout changed. */
+  setIdleTimeout(ms: number): void {
+    this.keepAliveHeaders = keepAliveHeaders(ms);
+    this.socket.setTimeout(ms);
   }
 
   /** Closes the connection after its response in flight, or now if there is none. */
@@ -201,8 +221,12 @@ export class FastConnection {
 
   private onData(chunk: Buffer): void {
     this.buffered = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
-    if (!this.current) this.next();
-    else if (this.buffered.length > MAX_READ_AHEAD) this.socket.pause();
+    if (this.current || this.waitingForDrain) {
+      // pipelined requests wait their turn; reading stops once enough of them are waiting
+      if (this.buffered.length > MAX_READ_AHEAD) this.socket.pause();
+      return;
+    }
+    this.next();
   }
 
   /**
@@ -215,39 +239,65 @@ export class FastConnection {
 
   private onEnd(): void {
     this.ended = true;
-    if (!this.current) this.socket.end();
+    if (!this.current && !this.waitingForDrain) this.socket.end();
   }
 
   private onClose(): void {
     const current = this.current;
     this.current = undefined;
+    this.socket.removeListener('drain', this.onDrainBound);
     current?.clientGone();
     this.onGone(this);
   }
 
-  /** Serves the next buffered request, if one is complete. */
+  /**
+   * Serves the buffered requests one after the other, for as long as each is answered at
+   * once (a fixed response, a redirect) and the client keeps reading; stops at one that
+   * waits for its target, an incomplete head, or one for node's server.
+   */
   private next(): void {
-    const buffered = this.buffered;
-    if (!buffered || this.closing || this.socket.destroyed) return;
-    const head = parseRequestHead(buffered);
-    if (head === INCOMPLETE) return;
-    if (head === UNUSUAL) {
-      this.handOff();
-      return;
+    if (this.serving) return; // a response finished inside the loop below: it goes on
+    this.serving = true;
+    try {
+      while (!this.current && !this.closing && !this.handedOff && !this.socket.destroyed) {
+        const buffered = this.buffered;
+        if (!buffered) break;
+        if (this.socket.writableNeedDrain) {
+          // Responses the client has not read yet fill its socket: read on once it has.
+          this.waitingForDrain = true;
+          this.socket.once('drain', this.onDrainBound);
+          return;
+        }
+        if (this.socket.isPaused()) this.socket.resume();
+        const head = parseRequestHead(buffered);
+        if (head === INCOMPLETE) break;
+        if (head === UNUSUAL) {
+          // After the client's FIN node's server would drop the request too (it aborts
+          // requests on a half-closed connection); its bytes cannot be put back after 'end'.
+          if (this.ended) this.socket.end();
+          else this.handOff();
+          return;
+        }
+        this.buffered =
+          head.length === buffered.length ? undefined : buffered.subarray(head.length);
+        if (head.close) this.closing = true;
+        const response = new FastResponse(this, head.method);
+        this.current = response;
+        this.handler.request(
+          {
+            method: head.method,
+            url: head.url,
+            rawHeaders: head.rawHeaders,
+            sourceIp: this.socket.remoteAddress ?? '',
+          },
+          response,
+        );
+      }
+    } finally {
+      this.serving = false;
     }
-    this.buffered = head.length === buffered.length ? undefined : buffered.subarray(head.length);
-    if (head.close) this.closing = true;
-    const response = new FastResponse(this, head.method);
-    this.current = response;
-    this.handler.request(
-      {
-        method: head.method,
-        url: head.url,
-        rawHeaders: head.rawHeaders,
-        sourceIp: this.socket.remoteAddress ?? '',
-      },
-      response,
-    );
+    // the client has said all it will: a partial request left over is never finished
+    if (this.ended && !this.current && !this.handedOff) this.socket.end();
   }
 
   /** Its response is written whole: the next request, or the end of the connection. */
@@ -258,10 +308,7 @@ export class FastConnection {
       this.socket.end();
       return;
     }
-    if (this.socket.isPaused()) this.socket.resume();
     this.next();
-    // the client has said all it will: a partial request left over is never finished
-    if (this.ended && !this.current && !this.handedOff) this.socket.end();
   }
 
   private handOff(): void {
@@ -277,6 +324,11 @@ export class FastConnection {
     this.onGone(this);
     this.handler.handOff(socket);
   }
+}
+
+/** What node's server says of a connection it keeps open: `Keep-Alive: timeout=` in seconds. */
+function keepAliveHeaders(idleTimeoutMs: number): string {
+  return `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(idleTimeoutMs / 1000)}\r\n`;
 }
 
 /** Statuses whose responses never have a body. */
@@ -337,7 +389,7 @@ export class FastResponse {
       this.chunked = true;
       head += 'Transfer-Encoding: chunked\r\n';
     }
-    if (this.connection.closing) head += 'Connection: close\r\n';
+    head += this.connection.closing ? 'Connection: close\r\n' : this.connection.keepAliveHeaders;
     this.head = `${head}\r\n`;
   }
 

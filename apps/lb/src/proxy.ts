@@ -302,7 +302,7 @@ class ListenerServer implements FastHandler {
     const ms = this.runtime.idleTimeoutMs;
     this.server.keepAliveTimeout = ms;
     this.server.timeout = ms;
-    for (const c of this.fast) c.socket.setTimeout(ms);
+    for (const c of this.fast) c.setIdleTimeout(ms);
   }
 
   /**

@@ -209,6 +209,7 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
       'HTTP/1.1 200 OK\r\nX: a\u0000b\r\nContent-Length: 2\r\n\r\nok',
       'HTTP/1.1 200 O\u0007K\r\nContent-Length: 2\r\n\r\nok',
       'HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n',
     ]) {
       target.answer = (s) => s.write(head);
       expect((await send(pool)).error?.code).toBe('HPE_INVALID');

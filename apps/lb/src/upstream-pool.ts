@@ -393,6 +393,7 @@ class Connection {
     const raw: string[] = [];
     let contentLength = -1;
     let chunked = false;
+    let transferEncoding = false;
     let connectionClose = http10;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
@@ -421,6 +422,7 @@ class Connection {
           break;
         case 17:
           if (name.toLowerCase() === 'transfer-encoding') {
+            transferEncoding = true;
             chunked = /(^|,)\s*chunked\s*$/i.test(value);
           }
           break;
@@ -433,6 +435,11 @@ class Connection {
           break;
       }
       raw.push(name, value);
+    }
+    if (transferEncoding && contentLength >= 0) {
+      // which one frames the body? Passing either on could desynchronise whoever reads next
+      this.fail('response with both Transfer-Encoding and Content-Length');
+      return undefined;
     }
     if (status < 200) {
       // 1xx (100 Continue, 103 Early Hints): informational; the real head follows.

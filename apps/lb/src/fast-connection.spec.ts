@@ -19,6 +19,19 @@ describe('parseRequestHead (the lb’s fast path)', () => {
     expect(parsed).toMatchObject({ method: 'HEAD', close: true });
   });
 
+  it('goes on from where an incomplete head was searched to', () => {
+    const text = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    const buffer = Buffer.from(text, 'latin1');
+    // every split point: the part before it was INCOMPLETE, then the rest arrived
+    for (let cut = 1; cut < text.length; cut++) {
+      expect(parseRequestHead(buffer.subarray(0, cut))).toBe(INCOMPLETE);
+      expect(parseRequestHead(buffer, cut)).toMatchObject({ url: '/', length: text.length });
+    }
+    // a bare LF in the part that arrived later is still found
+    const bare = Buffer.from('GET / HTTP/1.1\r\nHost: x\nX: y', 'latin1');
+    expect(parseRequestHead(bare, 20)).toBe(UNUSUAL);
+  });
+
   it('waits for the rest of a head', () => {
     expect(parse('GET / HTTP/1.1\r\nHost: x\r\n')).toBe(INCOMPLETE);
     expect(parse('')).toBe(INCOMPLETE);

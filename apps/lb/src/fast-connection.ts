@@ -63,12 +63,17 @@ export interface ParsedHead {
 /**
  * Parses the request head at the start of `buffer`, if it is one the fast path serves;
  * INCOMPLETE if more bytes are needed to tell, UNUSUAL if node's server must judge it.
+ * `checked`: the first bytes of `buffer` that an earlier call found INCOMPLETE (a head that
+ * arrives in pieces is not searched from its start each time).
  */
-export function parseRequestHead(buffer: Buffer): ParsedHead | typeof INCOMPLETE | typeof UNUSUAL {
-  const end = buffer.indexOf(HEAD_END);
+export function parseRequestHead(
+  buffer: Buffer,
+  checked = 0,
+): ParsedHead | typeof INCOMPLETE | typeof UNUSUAL {
+  const end = buffer.indexOf(HEAD_END, Math.max(0, checked - 3));
   if (end < 0) {
     // a bare LF where a CRLF belongs would leave us waiting: node judges that
-    return buffer.length > MAX_HEAD_BYTES || hasBareLf(buffer) ? UNUSUAL : INCOMPLETE;
+    return buffer.length > MAX_HEAD_BYTES || hasBareLf(buffer, checked) ? UNUSUAL : INCOMPLETE;
   }
   if (end > MAX_HEAD_BYTES) return UNUSUAL;
   const lines = buffer.toString('latin1', 0, end).split('\r\n');
@@ -112,8 +117,8 @@ export function parseRequestHead(buffer: Buffer): ParsedHead | typeof INCOMPLETE
   return { method: requestLine[1], url: requestLine[2], rawHeaders, length: end + 4, close };
 }
 
-function hasBareLf(buffer: Buffer): boolean {
-  for (let at = buffer.indexOf(10); at >= 0; at = buffer.indexOf(10, at + 1)) {
+function hasBareLf(buffer: Buffer, from: number): boolean {
+  for (let at = buffer.indexOf(10, from); at >= 0; at = buffer.indexOf(10, at + 1)) {
     if (at === 0 || buffer[at - 1] !== 13) return true;
   }
   return false;
@@ -178,6 +183,8 @@ export class FastConnection {
   private handedOff = false;
   /** `next` is running: a response finished within it lets its loop go on (no recursion) */
   private serving = false;
+  /** bytes at the start of `buffered` already found to hold no complete head */
+  private checked = 0;
   /** the client is not reading its responses: no next request until it does */
   private waitingForDrain = false;
   /** `Connection` and `Keep-Alive` for a response that keeps the connection open */
@@ -269,8 +276,12 @@ export class FastConnection {
           return;
         }
         if (this.socket.isPaused()) this.socket.resume();
-        const head = parseRequestHead(buffered);
-        if (head === INCOMPLETE) break;
+        const head = parseRequestHead(buffered, this.checked);
+        if (head === INCOMPLETE) {
+          this.checked = buffered.length;
+          break;
+        }
+        this.checked = 0;
         if (head === UNUSUAL) {
           // After the client's FIN node's server would drop the request too (it aborts
           // requests on a half-closed connection); its bytes cannot be put back after 'end'.

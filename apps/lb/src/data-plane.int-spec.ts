@@ -639,6 +639,16 @@ describe('lb data plane with in-process backends', () => {
     const old = await rawExchange(port, 'GET /ten HTTP/1.0\r\n\r\n');
     expect(statusesIn(old)).toEqual(['200']);
     expect(urlsIn(old)).toEqual(['/ten']);
+    // a head cut short by the client's FIN: 400, as node answers it
+    const cut = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      const parts: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => parts.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
+      socket.on('error', reject);
+      socket.end('GET /cut HTTP/1.1\r\nHost: x\r\n');
+    });
+    expect(statusesIn(cut)).toEqual(['400']);
     // a head larger than node's limit: 431
     const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`;
     expect(statusesIn(await rawExchange(port, huge))).toEqual(['431']);

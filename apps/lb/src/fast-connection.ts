@@ -40,6 +40,8 @@ const MAX_HEAD_BYTES = 16 * 1024;
 /** Bytes of pipelined requests read ahead while a response is in flight, before reading pauses. */
 const MAX_READ_AHEAD = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** node's answer to a request cut short by the end of the connection */
+const BAD_REQUEST_CLOSE = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const KNOWN_METHODS = new Set(METHODS);
 /** `METHOD /target HTTP/1.1`: an origin-form target of visible ASCII */
 const REQUEST_LINE = /^([A-Z]+) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
@@ -246,7 +248,7 @@ export class FastConnection {
 
   private onEnd(): void {
     this.ended = true;
-    if (!this.current && !this.waitingForDrain) this.socket.end();
+    if (!this.current && !this.waitingForDrain) this.next(); // which ends the connection
   }
 
   private onClose(): void {
@@ -307,8 +309,12 @@ export class FastConnection {
     } finally {
       this.serving = false;
     }
-    // the client has said all it will: a partial request left over is never finished
-    if (this.ended && !this.current && !this.handedOff) this.socket.end();
+    // The client has said all it will: a partial request left over is never finished, and
+    // is answered 400 as node's server answers it.
+    if (this.ended && !this.current && !this.handedOff) {
+      if (this.buffered && !this.closing) this.socket.end(BAD_REQUEST_CLOSE, 'latin1');
+      else this.socket.end();
+    }
   }
 
   /** Its response is written whole: the next request, or the end of the connection. */

@@ -162,8 +162,11 @@ function call(
 
 const backendOf = (reply: Reply) => reply.headers['x-backend'];
 
-/** Writes `text` on one new connection and returns everything read until the lb closes it. */
-function rawExchange(port: number, text: string): Promise<string> {
+/**
+ * Writes `text` on one new connection (then ends its side of it, with `end`) and returns
+ * everything read until the lb closes it.
+ */
+function rawExchange(port: number, text: string, { end = false } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const parts: Buffer[] = [];
@@ -171,7 +174,8 @@ function rawExchange(port: number, text: string): Promise<string> {
     socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
     socket.on('error', reject);
     socket.setTimeout(5000, () => socket.destroy(new Error('no end of connection in 5 s')));
-    socket.write(text, 'latin1');
+    if (end) socket.end(text, 'latin1');
+    else socket.write(text, 'latin1');
   });
 }
 
@@ -640,14 +644,7 @@ describe('lb data plane with in-process backends', () => {
     expect(statusesIn(old)).toEqual(['200']);
     expect(urlsIn(old)).toEqual(['/ten']);
     // a head cut short by the client's FIN: 400, as node answers it
-    const cut = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1');
-      const parts: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => parts.push(chunk));
-      socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
-      socket.on('error', reject);
-      socket.end('GET /cut HTTP/1.1\r\nHost: x\r\n');
-    });
+    const cut = await rawExchange(port, 'GET /cut HTTP/1.1\r\nHost: x\r\n', { end: true });
     expect(statusesIn(cut)).toEqual(['400']);
     // a head larger than node's limit: 431
     const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\n\r\n`;

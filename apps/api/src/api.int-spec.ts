@@ -21,25 +21,16 @@ import {
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { createServer } from 'node:net';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
 import { firstValueFrom } from 'rxjs';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { schedulerConfigSchema } from '../../scheduler/src/config';
-import { startScheduler } from '../../scheduler/src/scheduler';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { apiConfigSchema } from './config';
-import { startApi } from './api';
+import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
 
 const TARGET = 'AmazonEC2ContainerServiceV20141113';
 
 describe('api (ECS JSON 1.1) against real state and scheduler', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let url: string;
   let ecs: ECSClient;
@@ -57,48 +48,12 @@ describe('api (ECS JSON 1.1) against real state and scheduler', () => {
     });
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    stateUrl = state.grpcUrl;
-    const scheduler = await startScheduler(
-      loadConfig(schedulerConfigSchema, {
-        STATE_URL: state.grpcUrl,
-        NATS_URL: nats.url,
-        SCHEDULER_GRPC_PORT: '0',
-        SCHEDULER_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => scheduler.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: scheduler.grpcUrl,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
+    const plane = await startControlPlane({
+      logger: createLogger('api-int', process.env.LOG_LEVEL ?? 'warn'),
+    });
+    stops.push(() => plane.stop());
+    stateUrl = plane.state.grpcUrl;
+    url = plane.api.url;
     ecs = new ECSClient({
       endpoint: url,
       region: 'us-east-1',

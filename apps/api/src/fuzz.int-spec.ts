@@ -19,19 +19,12 @@
  * same broken bodies and with malformed queries and paths; the `/v1` load-balancer routes are
  * not fuzzed here.
  */
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
 import fc from 'fast-check';
 import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
-import { schedulerConfigSchema } from '../../scheduler/src/config';
-import { startScheduler } from '../../scheduler/src/scheduler';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 import { OPERATIONS } from './operations';
 import { findViolation, shapeOf } from './protocol/ecs-model';
 import { ECS_MODEL } from './protocol/ecs-model.generated';
@@ -1872,8 +1865,6 @@ function closedPort(): Promise<number> {
 }
 
 describe('fuzz: the ECS JSON protocol and the /v1 routes refuse what is invalid, and only that', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let url: string;
   let stateUrl: string;
@@ -1970,51 +1961,15 @@ describe('fuzz: the ECS JSON protocol and the /v1 routes refuse what is invalid,
   };
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-fuzz-int', process.env.LOG_LEVEL ?? 'fatal');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-        // The fixture instance has no agent sending heartbeats; it must stay as it is.
-        AGENT_HEARTBEAT_TTL_MS: String(60 * 60 * 1000),
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    stateUrl = state.grpcUrl;
-    const scheduler = await startScheduler(
-      loadConfig(schedulerConfigSchema, {
-        STATE_URL: state.grpcUrl,
-        NATS_URL: nats.url,
-        SCHEDULER_GRPC_PORT: '0',
-        SCHEDULER_OPS_PORT: '0',
-        AGENT_CALL_TIMEOUT_MS: '2000',
-      }),
-      logger,
-    );
-    stops.unshift(() => scheduler.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: scheduler.grpcUrl,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
+    const plane = await startControlPlane({
+      logger: createLogger('api-fuzz-int', process.env.LOG_LEVEL ?? 'fatal'),
+      // The fixture instance has no agent sending heartbeats; it must stay as it is.
+      state: { AGENT_HEARTBEAT_TTL_MS: String(60 * 60 * 1000) },
+      scheduler: { AGENT_CALL_TIMEOUT_MS: '2000' },
+    });
+    stops.push(() => plane.stop());
+    stateUrl = plane.state.grpcUrl;
+    url = plane.api.url;
 
     // Fixtures: two revisions of a task definition, a cluster with an instance (whose agent
     // is not there: nothing is started on it), an attribute, and a service that wants no tasks.

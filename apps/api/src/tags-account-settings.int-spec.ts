@@ -30,16 +30,9 @@ import {
 } from '@aws-sdk/client-ecs';
 import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { schedulerConfigSchema } from '../../scheduler/src/config';
-import { startScheduler } from '../../scheduler/src/scheduler';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -58,8 +51,6 @@ function closedPort(): Promise<number> {
 }
 
 describe('tags and account settings through the api', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let ecs: ECSClient;
   let other: ECSClient;
@@ -82,45 +73,11 @@ describe('tags and account settings through the api', () => {
     (await ecs.send(new ListTagsForResourceCommand({ resourceArn }))).tags;
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-tags-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    const scheduler = await startScheduler(
-      loadConfig(schedulerConfigSchema, {
-        STATE_URL: state.grpcUrl,
-        NATS_URL: nats.url,
-        SCHEDULER_GRPC_PORT: '0',
-        SCHEDULER_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => scheduler.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: scheduler.grpcUrl,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
+    const plane = await startControlPlane({
+      logger: createLogger('api-tags-int', process.env.LOG_LEVEL ?? 'warn'),
+    });
+    stops.push(() => plane.stop());
+    const { api, state } = plane;
     const client = (accessKeyId: string) =>
       new ECSClient({
         endpoint: api.url,

@@ -8,16 +8,12 @@
 import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
 import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
-import { schedulerConfigSchema } from '../../../scheduler/src/config';
-import { startScheduler } from '../../../scheduler/src/scheduler';
-import { stateConfigSchema } from '../../../state/src/config';
-import { startState } from '../../../state/src/state';
 import { runAdmin } from '../admin';
 import { startApi } from '../api';
 import { apiConfigSchema } from '../config';
+import { startControlPlane } from '../control-plane-test-fixtures';
 import { findViolation } from '../protocol/ecs-model';
 import { ECS_MODEL } from '../protocol/ecs-model.generated';
 
@@ -40,8 +36,6 @@ const notEcs = (shape: string, value: unknown) =>
   findViolation(ECS_MODEL, shape, value, '', { strict: true })?.message;
 
 describe('the ECS REST routes under /v1 against real state', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let url: string;
   let stateUrl: string;
@@ -52,48 +46,12 @@ describe('the ECS REST routes under /v1 against real state', () => {
   let bearer: string;
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
     const logger = createLogger('api-ecs-rest-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        NATS_URL: nats.url,
-        // Agents need no join token: a test registers an instance over gRPC.
-        STATE_AGENT_JOIN: 'open',
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    stateUrl = state.grpcUrl;
-    const scheduler = await startScheduler(
-      loadConfig(schedulerConfigSchema, {
-        STATE_URL: state.grpcUrl,
-        NATS_URL: nats.url,
-        SCHEDULER_GRPC_PORT: '0',
-        SCHEDULER_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => scheduler.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // API_AUTH defaults to sigv4: /v1 takes a real access key as its bearer token.
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: scheduler.grpcUrl,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
+    // API_AUTH sigv4 (the default): /v1 takes a real access key as its bearer token.
+    const plane = await startControlPlane({ logger, api: { API_AUTH: 'sigv4' } });
+    stops.push(() => plane.stop());
+    stateUrl = plane.state.grpcUrl;
+    url = plane.api.url;
     const dead = await startApi(
       loadConfig(apiConfigSchema, {
         API_AUTH: 'dev',
@@ -117,7 +75,7 @@ describe('the ECS REST routes under /v1 against real state', () => {
     );
     stops.unshift(() => deadSigv4.stop());
     deadSigv4Url = deadSigv4.url;
-    const grpc = createStateClient(state.grpcUrl);
+    const grpc = createStateClient(stateUrl);
     const lines: string[] = [];
     await runAdmin(['access-key', 'create', '--name', 'rest@example'], grpc.client, (l) =>
       lines.push(l),

@@ -6,7 +6,6 @@ import {
   type ClientRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
   type Server,
   type ServerResponse,
 } from 'node:http';
@@ -720,15 +719,14 @@ class ListenerServer implements FastHandler {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const runtime = this.runtime;
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const routeReq: RouteRequest = {
-      method: req.method ?? 'GET',
-      host: req.headers.host ?? '',
-      path: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
-      headers: req.headers,
-      sourceIp: req.socket.remoteAddress ?? '',
-    };
+    const forwarded = scanRequestHeaders(req.rawHeaders);
+    const routeReq = new ProxiedRequest(
+      req.method ?? 'GET',
+      url,
+      forwarded.host,
+      req.socket.remoteAddress ?? '',
+      req.rawHeaders,
+    );
     socket.on('error', () => socket.destroy());
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
@@ -748,7 +746,7 @@ class ListenerServer implements FastHandler {
       writeRaw(socket, action.statusCode, { location }, Buffer.alloc(0));
       return;
     }
-    const chosen = this.choose(action, req.headers.cookie);
+    const chosen = this.choose(action, forwarded.cookie);
     if (!chosen) {
       writeRaw(socket, 503, { 'content-type': 'text/html' }, errorBody(503));
       return;
@@ -764,7 +762,9 @@ class ListenerServer implements FastHandler {
       if (target.removed) retireTarget(target);
     };
     (socket as Socket).setTimeout?.(runtime.idleTimeoutMs, () => socket.destroy());
-    const headers = forwardedHeaders(req, routeReq.sourceIp, this.portString, true);
+    const headers = this.forwardedHeaders(target, routeReq, forwarded);
+    headers.push('Connection', 'Upgrade');
+    if (req.headers.upgrade !== undefined) headers.push('Upgrade', req.headers.upgrade);
     // An upgraded connection leaves the pool anyway: it gets a connection of its own.
     const upstream = httpRequest({
       host: target.host,
@@ -921,28 +921,6 @@ const PID = String(process.pid);
 
 class UpstreamTimeout extends Error {
   override name = 'UpstreamTimeout';
-}
-
-/** The headers sent to the target: the client's, less hop-by-hop ones, plus X-Forwarded-*. */
-function forwardedHeaders(
-  req: IncomingMessage,
-  sourceIp: string,
-  port: string,
-  upgrade: boolean,
-): OutgoingHttpHeaders {
-  const h = req.headers;
-  const out: OutgoingHttpHeaders = {};
-  for (const name in h) if (!HOP_BY_HOP.has(name)) out[name] = h[name];
-  if (upgrade) {
-    out.connection = 'Upgrade';
-    if (h.upgrade !== undefined) out.upgrade = h.upgrade;
-  }
-  const client = normalizeIp(sourceIp);
-  const prior = h['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  out['x-forwarded-proto'] = 'http';
-  out['x-forwarded-port'] = port;
-  return out;
 }
 
 const ERROR_BODIES = new Map<number, Buffer>();

@@ -76,10 +76,15 @@ export class OutboxRepository {
     return inserted.map((r) => r.id);
   }
 
+  /**
+   * The oldest unpublished rows, in id order. `ORDER BY outbox.id`, not `id`: the output column
+   * `id` is text, and ordering by it put id 10 before 9 and made Postgres read and sort every
+   * unpublished row instead of walking the partial index and stopping at `limit`.
+   */
   async unpublished(tx: PoolClient, limit: number): Promise<OutboxRow[]> {
     const { rows } = await tx.query<OutboxRow>(
       `SELECT id::text AS id, subject, payload::text AS payload FROM outbox
-        WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+        WHERE published_at IS NULL ORDER BY outbox.id LIMIT $1`,
       [limit],
     );
     return rows;

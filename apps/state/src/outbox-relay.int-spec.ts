@@ -1,0 +1,88 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Pool } from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { connectNats, decode, ensureStreams, STREAMS, WharfEvent } from '@wharf/messaging';
+import { startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
+import { inTransaction } from './db';
+import { migrate } from './migrations/migrator';
+import { DomainEvent, OutboxRepository } from './outbox.repository';
+import { OutboxRelay } from './outbox-relay';
+
+jest.setTimeout(120_000);
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const CLUSTER_ARN = 'arn:aws:ecs:us-east-1:000000000000:cluster/relay';
+
+function taskEvent(n: number): DomainEvent {
+  return {
+    cluster: 'relay',
+    entity: 'task',
+    event: 'changed',
+    resourceArn: `arn:aws:ecs:us-east-1:000000000000:task/relay/${n}`,
+    version: 1,
+    detail: { n, clusterArn: CLUSTER_ARN },
+  };
+}
+
+describe('OutboxRelay', () => {
+  let pg: StartedPostgres;
+  let nats: StartedNats;
+  let pool: Pool;
+  let nc: NatsConnection;
+  const outbox = new OutboxRepository();
+
+  beforeAll(async () => {
+    [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+    pool = new Pool({ connectionString: pg.url });
+    await migrate(pool, logger);
+    nc = await connectNats({ servers: nats.url, name: 'outbox-relay-spec' });
+    await ensureStreams(nc);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await pool?.end();
+    await Promise.all([pg?.container.stop(), nats?.container.stop()]);
+  });
+
+  /** The events of cluster `relay` in the stream, in stream order, from `startSeq` on. */
+  async function streamed(startSeq: number): Promise<WharfEvent[]> {
+    const jsm = await jetstreamManager(nc);
+    const last = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+    const events: WharfEvent[] = [];
+    for (let seq = startSeq; seq <= last; seq++) {
+      const m = await jsm.streams.getMessage(STREAMS.events.name, { seq });
+      if (m) events.push(decode<WharfEvent>(m.data));
+    }
+    return events;
+  }
+
+  it('publishes in numeric id order across a change in the number of digits, oldest first', async () => {
+    // Ids 95…394: more than one batch (256), and 96…99 sort after 100…394 as text.
+    await pool.query(`SELECT setval(pg_get_serial_sequence('outbox', 'id'), 94)`);
+    const ids = await inTransaction(pool, (tx) =>
+      outbox.appendMany(
+        tx,
+        Array.from({ length: 300 }, (_, i) => taskEvent(i)),
+      ),
+    );
+    expect(ids[0]).toBe('95');
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+
+    const relay = new OutboxRelay(pool, jetstream(nc), outbox, logger, new Registry());
+    expect(await relay.flush()).toBe(300);
+
+    const events = await streamed(before + 1);
+    expect(events.map((e) => e.id)).toEqual(ids);
+    expect(events.map((e) => (e.detail as { n: number }).n)).toEqual(
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    const { rows } = await pool.query<{ pending: string }>(
+      'SELECT count(*) AS pending FROM outbox WHERE published_at IS NULL',
+    );
+    expect(rows[0].pending).toBe('0');
+  });
+});

@@ -88,10 +88,11 @@ async function startBackend(name: string): Promise<Backend> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   backend.server = server;
   backend.port = (server.address() as AddressInfo).port;
-  // a fresh gate for the next slow request
+  // a fresh gate (and start signal) for the next slow request
   backend.releaseSlow = () => {
     release();
     released = new Promise<void>((r) => (release = r));
+    backend.slowStarted = new Promise<void>((r) => (markSlowStarted = r));
   };
   return backend;
 }
@@ -700,6 +701,33 @@ describe('lb data plane with in-process backends', () => {
     b.releaseSlow();
     plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 30), 5));
     expect((await call(port, '/b/after-timeout')).status).toBe(200);
+  });
+
+  it('counts a request whose client leaves before the answer as 0xx, on either path', async () => {
+    const abandoned = async () =>
+      Number(
+        new RegExp(`wharf_lb_requests_total\\{port="${port}",status_class="0xx"\\} (\\d+)`).exec(
+          await registry.metrics(),
+        )?.[1] ?? 0,
+      );
+    const requests = [
+      'GET /b/slow HTTP/1.1\r\nHost: x\r\n\r\n', // the fast path
+      'POST /b/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi', // node's server
+    ];
+    for (const [i, text] of requests.entries()) {
+      const before = await abandoned();
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(text, 'latin1');
+      await b.slowStarted;
+      // a reset, not a FIN: after a FIN a client may still be waiting for its answer
+      socket.resetAndDestroy();
+      await eventually(
+        async () => ((await abandoned()) === before + 1 ? true : undefined),
+        `abandoned request ${i} counted`,
+      );
+      b.releaseSlow();
+    }
   });
 
   it('counts requests by listener and status class, and target errors', async () => {

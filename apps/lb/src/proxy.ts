@@ -127,7 +127,8 @@ class NodeResponse implements ClientResponse {
 
   onClose(fn: (status: number, finished: boolean) => void): void {
     const res = this.res;
-    res.once('close', () => fn(res.statusCode, res.writableFinished));
+    // No head sent: the client left before an answer, counted as status 0 on both paths.
+    res.once('close', () => fn(res.headersSent ? res.statusCode : 0, res.writableFinished));
   }
 }
 
@@ -568,7 +569,7 @@ class ListenerServer implements FastHandler {
     // One listener for the end of the exchange: count it, release the target.
     res.once('close', () => {
       if (!res.writableFinished) upstream.destroy();
-      this.count(res.statusCode);
+      this.count(res.headersSent ? res.statusCode : 0);
       if (finished) return;
       finished = true;
       target.outstanding--;

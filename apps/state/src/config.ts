@@ -18,6 +18,12 @@ export const stateConfigSchema = z.object({
   AGENT_HEARTBEAT_TTL_MS: env.int(6_000, 1),
   /** How often silent agents are looked for; default a fifth of the TTL (100 ms – 5 s). */
   AGENT_LIVENESS_INTERVAL_MS: env.optionalInt(10),
+  /**
+   * Published outbox rows stay this long for inspection (`SELECT … FROM outbox`), then are
+   * deleted. JetStream keeps the events themselves for 24 h. Every change writes a row, so a
+   * busy cluster's outbox grows by this window's worth of events.
+   */
+  OUTBOX_RETENTION_MS: env.int(15 * 60 * 1000, 0),
   /** Utilisation samples kept per task and per container instance. */
   UTILISATION_HISTORY_SAMPLES: env.int(60, 1),
   /** Samples older than this are dropped (stopped tasks, hosts gone). */

@@ -47,6 +47,17 @@ describe('OutboxRelay', () => {
     await Promise.all([pg?.container.stop(), nats?.container.stop()]);
   });
 
+  const relayKeeping = (retentionMs: number) =>
+    new OutboxRelay(pool, jetstream(nc), outbox, logger, new Registry(), retentionMs);
+
+  async function rowCounts(): Promise<{ pending: string; published: string }> {
+    const { rows } = await pool.query<{ pending: string; published: string }>(
+      `SELECT count(*) FILTER (WHERE published_at IS NULL) AS pending,
+              count(*) FILTER (WHERE published_at IS NOT NULL) AS published FROM outbox`,
+    );
+    return rows[0];
+  }
+
   /** The events of cluster `relay` in the stream, in stream order, from `startSeq` on. */
   async function streamed(startSeq: number): Promise<WharfEvent[]> {
     const jsm = await jetstreamManager(nc);
@@ -72,7 +83,7 @@ describe('OutboxRelay', () => {
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
 
-    const relay = new OutboxRelay(pool, jetstream(nc), outbox, logger, new Registry());
+    const relay = relayKeeping(60_000);
     expect(await relay.flush()).toBe(300);
 
     const events = await streamed(before + 1);
@@ -80,9 +91,16 @@ describe('OutboxRelay', () => {
     expect(events.map((e) => (e.detail as { n: number }).n)).toEqual(
       Array.from({ length: 300 }, (_, i) => i),
     );
-    const { rows } = await pool.query<{ pending: string }>(
-      'SELECT count(*) AS pending FROM outbox WHERE published_at IS NULL',
-    );
-    expect(rows[0].pending).toBe('0');
+    expect(await rowCounts()).toEqual({ pending: '0', published: '300' });
+  });
+
+  it('deletes published rows once they are older than its retention', async () => {
+    await inTransaction(pool, (tx) => outbox.appendMany(tx, [taskEvent(-1)]));
+    // A relay prunes in its first batch, before it publishes: the 300 rows above go now…
+    expect(await relayKeeping(0).flush()).toBe(1);
+    expect(await rowCounts()).toEqual({ pending: '0', published: '1' });
+    // …and the row it published goes in the next relay's first batch.
+    expect(await relayKeeping(0).flush()).toBe(0);
+    expect(await rowCounts()).toEqual({ pending: '0', published: '0' });
   });
 });

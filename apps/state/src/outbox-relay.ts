@@ -7,8 +7,6 @@ import type { OutboxRepository } from './outbox.repository';
 
 const BATCH = 256;
 const PRUNE_EVERY_MS = 60_000;
-/** Published rows are kept a day for debugging; JetStream holds the events themselves. */
-const KEEP_PUBLISHED_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Publishes the outbox to JetStream in id order, msgID = outbox id (JetStream drops a
@@ -28,6 +26,8 @@ export class OutboxRelay {
     private readonly outbox: OutboxRepository,
     private readonly logger: Logger,
     registry: Registry,
+    /** published rows older than this are deleted (OUTBOX_RETENTION_MS) */
+    private readonly retentionMs: number,
     private readonly intervalMs = 150,
   ) {
     this.published = new Counter({
@@ -80,7 +80,7 @@ export class OutboxRelay {
       if (!rows[0].locked) return 0;
       if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
         this.lastPrune = Date.now();
-        await this.outbox.prunePublished(tx, KEEP_PUBLISHED_MS);
+        await this.outbox.prunePublished(tx, this.retentionMs);
       }
       const pending = await this.outbox.unpublished(tx, BATCH);
       // All of the batch goes out at once, in id order: the client writes them to the socket

@@ -303,7 +303,14 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     await app.listen();
     cleanup.unshift(() => app.close());
 
-    const relay = new OutboxRelay(pool, js, outbox, logger, ops.registry);
+    const relay = new OutboxRelay(
+      pool,
+      js,
+      outbox,
+      logger,
+      ops.registry,
+      config.OUTBOX_RETENTION_MS,
+    );
     relay.start();
     cleanup.unshift(() => relay.stop());
     const consumer = new ReportConsumer(

@@ -18,24 +18,12 @@ import {
 import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { agentV1, createStateClient, GrpcClient, grpcOptions, stateV1 } from '@wharf/proto';
-import {
-  eventually,
-  startNats,
-  startPostgres,
-  type StartedNats,
-  type StartedPostgres,
-} from '@wharf/testing';
+import { eventually } from '@wharf/testing';
 import { EMPTY, firstValueFrom, Observable } from 'rxjs';
-import { schedulerConfigSchema } from '../../scheduler/src/config';
 import { freePort } from '../../scheduler/src/free-port';
-import { startScheduler } from '../../scheduler/src/scheduler';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -62,8 +50,6 @@ const failure = (p: Promise<unknown>) =>
   );
 
 describe('api: UpdateContainerInstancesState', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let ecs: ECSClient;
   let state: GrpcClient<stateV1.StateServiceClient>;
@@ -100,48 +86,12 @@ describe('api: UpdateContainerInstancesState', () => {
   };
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-int', process.env.LOG_LEVEL ?? 'warn');
-    const runningState = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => runningState.stop());
-    const scheduler = await startScheduler(
-      loadConfig(schedulerConfigSchema, {
-        STATE_URL: runningState.grpcUrl,
-        NATS_URL: nats.url,
-        SCHEDULER_GRPC_PORT: '0',
-        SCHEDULER_OPS_PORT: '0',
-        AGENT_CALL_TIMEOUT_MS: '3000',
-      }),
-      logger,
-    );
-    stops.unshift(() => scheduler.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: runningState.grpcUrl,
-        SCHEDULER_URL: scheduler.grpcUrl,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    apiUrl = api.url;
+    const plane = await startControlPlane({
+      logger: createLogger('api-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: { AGENT_CALL_TIMEOUT_MS: '3000' },
+    });
+    stops.push(() => plane.stop());
+    apiUrl = plane.api.url;
 
     agentAddress = `127.0.0.1:${await freePort()}`;
     const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
@@ -151,10 +101,10 @@ describe('api: UpdateContainerInstancesState', () => {
     await agent.listen();
     stops.unshift(() => agent.close());
 
-    state = createStateClient(runningState.grpcUrl);
+    state = createStateClient(plane.state.grpcUrl);
     stops.unshift(async () => state.close());
     ecs = new ECSClient({
-      endpoint: api.url,
+      endpoint: plane.api.url,
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
       maxAttempts: 1,

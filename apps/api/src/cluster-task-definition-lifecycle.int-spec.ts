@@ -35,17 +35,11 @@ import {
   UpdateClusterCommand,
   UpdateClusterSettingsCommand,
 } from '@aws-sdk/client-ecs';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { createStateClient } from '@wharf/proto';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { createServer } from 'node:net';
 import { Pool } from 'pg';
 import { firstValueFrom } from 'rxjs';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 import { findViolation } from './protocol/ecs-model';
 import { ECS_MODEL } from './protocol/ecs-model.generated';
 
@@ -54,19 +48,7 @@ jest.setTimeout(180_000);
 const ARN = 'arn:aws:ecs:us-east-1:000000000000';
 const tdArn = (ref: string) => `${ARN}:task-definition/${ref}`;
 
-/** A port with nobody listening: these operations never call the scheduler. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe('cluster and task definition lifecycle through the api', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let ecs: ECSClient;
   let url: string;
@@ -107,41 +89,18 @@ describe('cluster and task definition lifecycle through the api', () => {
     );
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-lifecycle-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    stateUrl = state.grpcUrl;
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
-    pool = new Pool({ connectionString: postgres.url, max: 2 });
+    // These operations never call the scheduler: none runs.
+    const plane = await startControlPlane({
+      logger: createLogger('api-lifecycle-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: false,
+    });
+    stops.push(() => plane.stop());
+    stateUrl = plane.state.grpcUrl;
+    url = plane.api.url;
+    pool = new Pool({ connectionString: plane.postgres.url, max: 2 });
     stops.unshift(() => pool.end());
     ecs = new ECSClient({
-      endpoint: api.url,
+      endpoint: plane.api.url,
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
       maxAttempts: 1,

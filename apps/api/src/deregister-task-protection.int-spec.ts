@@ -18,34 +18,16 @@ import {
   UpdateTaskProtectionCommand,
 } from '@aws-sdk/client-ecs';
 import { firstValueFrom } from 'rxjs';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
 import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { createServer } from 'node:net';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
 
 const CLUSTER = 'protect';
 const ARN = 'arn:aws:ecs:us-east-1:000000000000';
 
-/** A port with nobody listening: these operations never call the scheduler. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe('DeregisterContainerInstance and task protection through the api', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let ecs: ECSClient;
   let grpc: GrpcClient<stateV1.StateServiceClient>;
@@ -60,39 +42,16 @@ describe('DeregisterContainerInstance and task protection through the api', () =
     );
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-deregister-protection-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    grpc = createStateClient(state.grpcUrl);
+    // These operations never call the scheduler: none runs.
+    const plane = await startControlPlane({
+      logger: createLogger('api-deregister-protection-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: false,
+    });
+    stops.push(() => plane.stop());
+    grpc = createStateClient(plane.state.grpcUrl);
     stops.unshift(async () => grpc.close());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
     ecs = new ECSClient({
-      endpoint: api.url,
+      endpoint: plane.api.url,
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
       maxAttempts: 1,

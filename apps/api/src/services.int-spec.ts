@@ -19,14 +19,8 @@ import {
   UnsupportedFeatureException,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { loadConfig } from '@wharf/config';
 import { createLogger } from '@wharf/observability';
-import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { createServer } from 'node:net';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
-import { startApi } from './api';
-import { apiConfigSchema } from './config';
+import { startControlPlane } from './control-plane-test-fixtures';
 import { findViolation } from './protocol/ecs-model';
 import { ECS_MODEL } from './protocol/ecs-model.generated';
 
@@ -34,19 +28,7 @@ jest.setTimeout(180_000);
 
 const ARN = 'arn:aws:ecs:us-east-1:000000000000';
 
-/** A port with nobody listening: these operations never call the scheduler. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe('ECS services through the api against real state', () => {
-  let postgres: StartedPostgres;
-  let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let ecs: ECSClient;
   let url: string;
@@ -61,38 +43,15 @@ describe('ECS services through the api against real state', () => {
     );
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-services-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: `127.0.0.1:${await closedPort()}`,
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
+    // These operations never call the scheduler: none runs.
+    const plane = await startControlPlane({
+      logger: createLogger('api-services-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: false,
+    });
+    stops.push(() => plane.stop());
+    url = plane.api.url;
     ecs = new ECSClient({
-      endpoint: api.url,
+      endpoint: plane.api.url,
       region: 'us-east-1',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
       maxAttempts: 1,

@@ -7,18 +7,14 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { firstValueFrom } from 'rxjs';
-import { loadConfig } from '@wharf/config';
 import { connectNats } from '@wharf/messaging';
 import { createLogger } from '@wharf/observability';
 import { common, createStateClient } from '@wharf/proto';
-import { eventually, IMAGES, startNats, startPostgres } from '@wharf/testing';
+import { eventually, IMAGES } from '@wharf/testing';
 import { LABELS } from '../../../agent/src/engine/labels';
 import { StatsCollector } from '../../../agent/src/stats/stats-collector';
 import { UtilisationReporter } from '../../../agent/src/stats/utilisation-reporter';
-import { stateConfigSchema } from '../../../state/src/config';
-import { startState } from '../../../state/src/state';
-import { apiConfigSchema } from '../config';
-import { startApi } from '../api';
+import { startControlPlane } from '../control-plane-test-fixtures';
 import type { UtilisationJson } from './utilisation.controller';
 
 jest.setTimeout(180_000);
@@ -66,40 +62,16 @@ describe('GET /v1/…/utilisation (agent stats → NATS → state → api)', () 
   let container: Docker.Container | undefined;
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    const [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('api-utilisation-int', process.env.LOG_LEVEL ?? 'warn');
-    const state = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-      }),
-      logger,
-    );
-    stops.unshift(() => state.stop());
-    const api = await startApi(
-      loadConfig(apiConfigSchema, {
-        // Authentication has its own test (auth.int-spec.ts); any key is fine here.
-        API_AUTH: 'dev',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        STATE_URL: state.grpcUrl,
-        SCHEDULER_URL: '127.0.0.1:1', // not called by these routes
-      }),
-      logger,
-    );
-    stops.unshift(() => api.stop());
-    url = api.url;
-    nc = await connectNats({ servers: nats.url, name: 'utilisation-test' });
+    // These routes never call the scheduler: none runs.
+    const plane = await startControlPlane({
+      logger: createLogger('api-utilisation-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: false,
+    });
+    stops.push(() => plane.stop());
+    url = plane.api.url;
+    nc = await connectNats({ servers: plane.nats.url, name: 'utilisation-test' });
     stops.unshift(() => nc.close());
-    stateUrl = state.grpcUrl;
+    stateUrl = plane.state.grpcUrl;
   });
 
   afterAll(async () => {

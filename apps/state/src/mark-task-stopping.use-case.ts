@@ -38,16 +38,22 @@ export class MarkTaskStoppingUseCase {
       const row = await this.tasks.lock(tx, { id: resourceIdOf(req.task, 'task'), cluster });
       if (!row)
         throw new NotFoundError('The referenced task was not found.', 'InvalidParameterException');
-      if (row.desired_status === 'STOPPED') return this.tasks.toProto(row);
-      const current = this.tasks.changesOf(row);
-      const now = Date.now();
       const stopCode = req.stopCode || 'UserInitiated';
       const neverStarted = stopCode === 'TaskFailedToStart' && row.last_status === 'PROVISIONING';
+      // Asked to stop already: nothing more to record, unless the launch it was waiting for
+      // has now failed (StopTask while the agent's StartTask was still in flight): no agent
+      // will ever report that task, so it is stopped here, keeping the first stop's reason.
+      const stopping = row.desired_status === 'STOPPED';
+      if (stopping && !neverStarted) return this.tasks.toProto(row);
+      const current = this.tasks.changesOf(row);
+      const now = Date.now();
       const updated = await this.tasks.update(tx, row.id, {
         ...current,
         desiredStatus: 'STOPPED',
-        stopCode,
-        stoppedReason: req.reason || current.stoppedReason || '',
+        stopCode: stopping ? current.stopCode || stopCode : stopCode,
+        stoppedReason: stopping
+          ? current.stoppedReason || req.reason || ''
+          : req.reason || current.stoppedReason || '',
         stoppingAt: current.stoppingAt || now,
         ...(neverStarted
           ? {

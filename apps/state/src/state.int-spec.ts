@@ -503,6 +503,40 @@ describe('state service (Postgres + NATS)', () => {
     expect((await describeInstance(ci.containerInstanceArn)).remaining?.cpu).toBe(1024);
   });
 
+  it('stops a task asked to stop while its launch was in flight once that launch fails', async () => {
+    const ci = await registerInstance(undefined, { cpu: 1024, memory: 512 });
+    const res = await call(
+      client.commitPlacements({
+        cluster: 'default',
+        placements: [placement(ci, { cpu: 512, memory: 256, hostPorts: [9191] })],
+      }),
+    );
+    const task = res.tasks[0];
+    // StopTask while the scheduler's StartTask to the agent is still waiting…
+    const asked = await call(
+      client.markTaskStopping({ cluster: 'default', task: task.taskArn, reason: 'scale-in' }),
+    );
+    expect(asked).toMatchObject({ lastStatus: 'PROVISIONING', desiredStatus: 'STOPPED' });
+    // …then that StartTask fails: no agent will ever report this task.
+    const stopped = await call(
+      client.markTaskStopping({
+        cluster: 'default',
+        task: task.taskArn,
+        reason: 'agent unreachable',
+        stopCode: 'TaskFailedToStart',
+      }),
+    );
+    expect(stopped).toMatchObject({
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stopCode: 'UserInitiated',
+      stoppedReason: 'scale-in',
+    });
+    const after = await describeInstance(ci.containerInstanceArn);
+    expect(after.remaining).toMatchObject({ cpu: 1024, memory: 512 });
+    expect(after.remaining?.ports).not.toContain(9191);
+  });
+
   it('commits the placements that fit and rejects the rest by index (ports, stale version)', async () => {
     const ci = await registerInstance();
     const res = await call(

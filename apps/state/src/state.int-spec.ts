@@ -514,7 +514,12 @@ describe('state service (Postgres + NATS)', () => {
     const task = res.tasks[0];
     // StopTask while the scheduler's StartTask to the agent is still waiting…
     const asked = await call(
-      client.markTaskStopping({ cluster: 'default', task: task.taskArn, reason: 'scale-in' }),
+      client.markTaskStopping({
+        cluster: 'default',
+        task: task.taskArn,
+        reason: 'scale-in',
+        stopCode: 'UserInitiated',
+      }),
     );
     expect(asked).toMatchObject({ lastStatus: 'PROVISIONING', desiredStatus: 'STOPPED' });
     // …then that StartTask fails: no agent will ever report this task.

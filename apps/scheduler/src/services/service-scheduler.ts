@@ -236,8 +236,22 @@ export class ServiceScheduler {
    */
   private async handleLost(key: string): Promise<void> {
     const entry = this.disconnected.get(key);
-    if (!entry || !this.lease.isLeader()) return;
-    if (Date.now() - entry.since < this.settings.lostInstanceGraceMs) return;
+    if (!entry) return;
+    if (!this.lease.isLeader()) {
+      // Forgotten rather than kept: a kept entry would stop noteInstance from ever arming a
+      // timer again, and the instance's tasks would never be replaced. The next leader's full
+      // pass notes the instance afresh if it is still gone.
+      this.disconnected.delete(key);
+      return;
+    }
+    const waited = Date.now() - entry.since;
+    if (waited < this.settings.lostInstanceGraceMs) {
+      setTimeout(
+        () => void this.handleLost(key),
+        this.settings.lostInstanceGraceMs - waited,
+      ).unref();
+      return;
+    }
     try {
       const { tasks } = await firstValueFrom(
         this.state.markInstanceTasksLost({

@@ -25,7 +25,9 @@ export async function checkServiceLoadBalancers(
   const td = ref?.revision ? await taskDefinitions.find(q, ref.family, ref.revision) : undefined;
   const definition = td ? (JSON.parse(td.definitionJson) as TaskDefinitionInput) : undefined;
   for (const [i, lb] of loadBalancers.entries()) {
-    const group = await lbs.find(q, lb.targetGroupArn);
+    // FOR SHARE: a DeleteLbResource of this group waits for the service's transaction and
+    // then sees the service using it (as PutLbResource holds the groups its actions name).
+    const group = await lbs.find(q, lb.targetGroupArn, 'share');
     if (!group || group.kind !== 'target-group') {
       throw new InvalidParameterError(
         `loadBalancers[${i}].targetGroupArn: target group '${lb.targetGroupArn}' does not exist.`,

@@ -4,7 +4,7 @@ import { inTransaction } from './db';
 import type { LbRepository } from './lb.repository';
 import { OutboxRepository, targetEvent } from './outbox.repository';
 import { currentTargets, lockedTargetGroup, targetRefs } from './register-targets.use-case';
-import type { TargetRepository } from './target.repository';
+import { inLockOrder, type TargetRepository } from './target.repository';
 
 /**
  * DeregisterTargets: registered targets start `draining`; the drained-targets sweep removes
@@ -25,7 +25,7 @@ export class DeregisterTargetsUseCase {
       const group = await lockedTargetGroup(tx, this.resources, req.targetGroupArn);
       const refs = targetRefs(req.targets, group, true);
       const changed: stateV1.LbTarget[] = [];
-      for (const ref of refs) {
+      for (const ref of inLockOrder(refs, (r) => r.key)) {
         const row = await this.targets.startDraining(tx, ref.key);
         if (row) changed.push(this.targets.toProto(row));
       }

@@ -6,7 +6,7 @@ import type { StateContext } from './context';
 import { inTransaction } from './db';
 import type { LbRepository } from './lb.repository';
 import { OutboxRepository, targetEvent } from './outbox.repository';
-import type { TargetKey, TargetRepository } from './target.repository';
+import { inLockOrder, type TargetKey, type TargetRepository } from './target.repository';
 
 /**
  * RegisterTargets: adds targets to a group in state `initial`, or re-activates draining ones
@@ -26,7 +26,7 @@ export class RegisterTargetsUseCase {
       const group = await lockedTargetGroup(tx, this.resources, req.targetGroupArn);
       const refs = targetRefs(req.targets, group, true);
       const changed: stateV1.LbTarget[] = [];
-      for (const ref of refs) {
+      for (const ref of inLockOrder(refs, (r) => r.key)) {
         if (group.targetType === 'ip' && isIP(ref.id) === 0) {
           throw new InvalidTargetError(
             `The IP address '${ref.id}' is not valid for target group '${group.targetGroupArn}' (target type ip)`,

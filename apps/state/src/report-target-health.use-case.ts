@@ -3,7 +3,7 @@ import type { stateV1 } from '@wharf/proto';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
 import { OutboxRepository, targetEvent } from './outbox.repository';
-import type { TargetRepository } from './target.repository';
+import { inLockOrder, type TargetRepository } from './target.repository';
 
 const REPORTED_STATES = ['healthy', 'unhealthy'];
 
@@ -37,7 +37,7 @@ export class ReportTargetHealthUseCase {
     if (req.reports.length === 0) return { targets: [] };
     return inTransaction(this.ctx.pool, async (tx) => {
       const changed: stateV1.LbTarget[] = [];
-      for (const r of req.reports) {
+      for (const r of inLockOrder(req.reports, (report) => report)) {
         const row = await this.targets.reportHealth(tx, {
           targetGroupArn: r.targetGroupArn,
           id: r.id,

@@ -26,6 +26,20 @@ export interface TargetKey {
   port: number;
 }
 
+/**
+ * `items` sorted by target (group, id, port): the order in which every transaction that
+ * writes several targets locks their rows, so two such transactions (two lb replicas
+ * reporting the same targets in different orders) never wait on each other in a cycle.
+ */
+export function inLockOrder<T>(items: readonly T[], keyOf: (item: T) => TargetKey): T[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...items].sort((x, y) => {
+    const a = keyOf(x);
+    const b = keyOf(y);
+    return cmp(a.targetGroupArn, b.targetGroupArn) || cmp(a.id, b.id) || a.port - b.port;
+  });
+}
+
 /** ELBv2 TargetHealth reasons and descriptions of the states state itself sets. */
 export const TARGET_HEALTH = {
   initial: {

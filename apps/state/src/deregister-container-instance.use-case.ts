@@ -48,6 +48,10 @@ export class DeregisterContainerInstanceUseCase {
     const id = resourceIdOf(req.containerInstance, 'container-instance');
     return inTransaction(this.ctx.pool, async (tx) => {
       if (!(await this.clusters.exists(tx, cluster))) throw new ClusterNotFoundError();
+      // The instance's tasks first, then the instance: reports and stops lock a task, then its
+      // instance, and one order keeps them from deadlocking. They are read again below, under
+      // the instance's lock, for any placed meanwhile.
+      await this.tasks.liveOn(tx, id);
       const row = (await this.instances.lockByIds(tx, [id])).get(id);
       if (!row || row.cluster !== cluster) {
         throw new NotFoundError(

@@ -37,6 +37,10 @@ export class MarkInstanceTasksLostUseCase {
     if (!req.reason) throw new InvalidParameterError('reason is required.');
     const instanceId = resourceIdOf(req.containerInstance, 'container-instance');
     return inTransaction(this.ctx.pool, async (tx) => {
+      // The instance's tasks first, then the instance: reports and stops lock a task, then its
+      // instance, and one order keeps them from deadlocking. They are read again below, under
+      // the instance's lock, for any placed meanwhile.
+      await this.tasks.liveOn(tx, instanceId);
       const instance = (await this.instances.lockByIds(tx, [instanceId])).get(instanceId);
       if (!instance || instance.cluster !== cluster) {
         throw new TargetNotFoundError(

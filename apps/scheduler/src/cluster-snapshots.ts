@@ -152,9 +152,15 @@ export class ClusterSnapshots {
 
   private async load(cluster: string, existing: ClusterView | undefined): Promise<ClusterView> {
     const startedAt = this.now();
+    // A first view is in place (as due) before the list is read, so the events of
+    // changes made meanwhile land in it rather than being dropped until the next resync.
+    const view = existing ?? new ClusterView();
+    if (!existing) {
+      view.loadedAt = Number.NEGATIVE_INFINITY;
+      this.views.set(cluster, view);
+    }
     const records = await this.list(cluster);
     // Events applied while the list was read are newer than what it says; `apply` keeps them.
-    const view = existing ?? new ClusterView();
     view.apply(records);
     view.loadedAt = startedAt;
     this.views.set(cluster, view);

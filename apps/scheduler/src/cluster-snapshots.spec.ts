@@ -1,0 +1,67 @@
+import type { common } from '@wharf/proto';
+import { ClusterSnapshots } from './cluster-snapshots';
+
+const ARN = 'arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-1';
+
+function instance(version: number, cpu: number): common.ContainerInstance {
+  const resources = { cpu, memory: 1024, ports: [], portsUdp: [] };
+  return {
+    containerInstanceArn: ARN,
+    clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/c',
+    ec2InstanceId: 'i-1',
+    status: 'ACTIVE',
+    agentConnected: true,
+    registered: { ...resources, cpu: 2048 },
+    remaining: resources,
+    runningTasksCount: 0,
+    pendingTasksCount: 0,
+    attributes: [],
+    agentVersion: '1',
+    dockerVersion: '1',
+    agentAddress: '127.0.0.1:1',
+    registeredAt: 1,
+    version,
+    lastHeartbeatAt: 1,
+    hostname: 'h',
+    hostAddress: '127.0.0.1',
+    taskGroups: [],
+    tagsJson: '[]',
+  };
+}
+
+describe('ClusterSnapshots', () => {
+  it('keeps an event that arrives while the first read of the cluster is under way', async () => {
+    let answer!: (records: common.ContainerInstance[]) => void;
+    const snapshots = new ClusterSnapshots(
+      () => new Promise((resolve) => (answer = resolve)),
+      30_000,
+      () => 0, // a clock at 0: the first view must still count as due until read
+    );
+    const first = snapshots.get('c');
+    // A commit's event (version 3) comes before the list, which was read at version 2.
+    snapshots.apply('c', [instance(3, 1024)]);
+    answer([instance(2, 2048)]);
+    const view = await first;
+    expect(view.record(ARN)?.version).toBe(3);
+    expect(view.record(ARN)?.remaining?.cpu).toBe(1024);
+    // Read once: the next get answers from the view without listing again.
+    expect((await snapshots.read('c')).fresh).toBe(false);
+  });
+
+  it('reads the cluster again when a first read failed, keeping what events said', async () => {
+    const answers: Promise<common.ContainerInstance[]>[] = [
+      Promise.reject(new Error('state unavailable')),
+      Promise.resolve([instance(1, 2048)]),
+    ];
+    const snapshots = new ClusterSnapshots(
+      () => answers.shift()!,
+      30_000,
+      () => 0,
+    );
+    await expect(snapshots.get('c')).rejects.toThrow('state unavailable');
+    snapshots.apply('c', [instance(2, 512)]);
+    const { view, fresh } = await snapshots.read('c');
+    expect(fresh).toBe(true);
+    expect(view.record(ARN)?.remaining?.cpu).toBe(512);
+  });
+});

@@ -110,7 +110,7 @@ function setup(
   );
   const batcher = new PlacementBatcher(state, views, launcher, createPlanner(), logger);
   const useCase = new RunTaskUseCase(state, launcher, batcher, logger);
-  return { useCase, commits, started, lists: () => lists };
+  return { useCase, state, commits, started, lists: () => lists };
 }
 
 const request = (count: number) => ({
@@ -125,6 +125,22 @@ const request = (count: number) => ({
 });
 
 describe('RunTaskUseCase', () => {
+  it('answers with its tasks even when state keeps failing to complete the client token', async () => {
+    const { useCase, state, started } = setup([[instance('a', 1024, 1)]], false);
+    let completions = 0;
+    Object.assign(state, {
+      reserveClientToken: () => of({ reserved: true, taskArns: [], failuresJson: '' }),
+      completeClientToken: () => {
+        completions++;
+        return throwError(() => Object.assign(new Error('unavailable'), { code: 14 }));
+      },
+    });
+    const res = await useCase.execute({ ...request(1), clientToken: 'once' });
+    expect(res.tasks).toHaveLength(1);
+    expect(started).toEqual(['a']);
+    expect(completions).toBe(3);
+  });
+
   it('plans rejected placements again on the instances the commit returned', async () => {
     // First snapshot: `a` has room; by the commit it is full, and state's answer says so.
     const { useCase, commits, started, lists } = setup(

@@ -20,6 +20,8 @@ export const MAX_RUN_TASK_COUNT = 10;
 export const CLIENT_TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
 /** How long a request waits for an earlier one with the same clientToken to finish. */
 const CLIENT_TOKEN_WAIT_MS = 10_000;
+/** Tries at recording a RunTask answer under its client token before giving up (logged). */
+const COMPLETE_TOKEN_ATTEMPTS = 3;
 
 /**
  * RunTask: resolve the cluster and task definition, compile the placement constraints and
@@ -71,17 +73,41 @@ export class RunTaskUseCase {
       if (clientToken) await this.releaseToken(cluster, clientToken);
       throw err;
     }
-    if (clientToken) {
-      await firstValueFrom(
-        this.state.completeClientToken({
-          cluster,
-          clientToken,
-          taskArns: response.tasks.map((t) => t.taskArn),
-          failuresJson: JSON.stringify(response.failures),
-        }),
-      );
-    }
+    if (clientToken) await this.completeToken(cluster, clientToken, response);
     return response;
+  }
+
+  /**
+   * Records the answer under its client token, trying three times. The tasks are placed and
+   * started whatever happens here, so a failure is logged, not answered: an error would make
+   * the caller retry what succeeded.
+   */
+  private async completeToken(
+    cluster: string,
+    clientToken: string,
+    response: schedulerV1.RunTaskResponse,
+  ): Promise<void> {
+    const request = {
+      cluster,
+      clientToken,
+      taskArns: response.tasks.map((t) => t.taskArn),
+      failuresJson: JSON.stringify(response.failures),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await firstValueFrom(this.state.completeClientToken(request));
+        return;
+      } catch (err) {
+        if (attempt === COMPLETE_TOKEN_ATTEMPTS) {
+          this.logger.error(
+            { err, cluster, clientToken, tasks: request.taskArns },
+            'RunTask succeeded but its client token could not be completed; a retry with this token may run again once the reservation lapses',
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   }
 
   private async place(

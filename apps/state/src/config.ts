@@ -19,6 +19,13 @@ export const stateConfigSchema = z.object({
   /** How often silent agents are looked for; default a fifth of the TTL (100 ms – 5 s). */
   AGENT_LIVENESS_INTERVAL_MS: env.optionalInt(10),
   /**
+   * A task still PROVISIONING this long after placement on an instance whose agent is
+   * connected is stopped (TaskFailedToStart) and its resources released: its launch never
+   * reached the agent, which reports PENDING as soon as it takes a task. Looked for every
+   * quarter of this (at most every 30 s).
+   */
+  TASK_LAUNCH_TIMEOUT_MS: env.int(5 * 60 * 1000, 100),
+  /**
    * Published outbox rows stay this long for inspection (`SELECT … FROM outbox`), then are
    * deleted. JetStream keeps the events themselves for 24 h. Every change writes a row, so a
    * busy cluster's outbox grows by this window's worth of events.

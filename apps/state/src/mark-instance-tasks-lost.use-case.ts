@@ -9,8 +9,8 @@ import type { stateV1 } from '@wharf/proto';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
-import { releaseTaskClaims } from './release-task-claim';
+import type { OutboxRepository } from './outbox.repository';
+import { recordTasksStopped } from './release-task-claim';
 import type { TaskRepository } from './task.repository';
 
 /**
@@ -56,41 +56,12 @@ export class MarkInstanceTasksLostUseCase {
         t.task_group.startsWith(req.groupPrefix),
       );
       if (lost.length === 0) return { tasks: [] };
-      const now = Date.now();
-      const rows = await this.tasks.updateMany(
+      const tasks = await recordTasksStopped(
         tx,
-        lost.map((row) => {
-          const current = this.tasks.changesOf(row);
-          return {
-            id: row.id,
-            bumpBy: 1,
-            changes: {
-              ...current,
-              lastStatus: 'STOPPED',
-              desiredStatus: 'STOPPED',
-              containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
-              stopCode: req.stopCode || current.stopCode || 'TaskFailedToStart',
-              stoppedReason: req.reason,
-              stoppingAt: current.stoppingAt || now,
-              stoppedAt: now,
-              executionStoppedAt: now,
-            },
-          };
-        }),
+        lost,
+        { stopCode: req.stopCode, reason: req.reason },
+        { tasks: this.tasks, instances: this.instances, outbox: this.outbox },
       );
-      const changed = await releaseTaskClaims(tx, lost, this.instances);
-      const tasks = rows.map((r) => this.tasks.toProto(r));
-      await this.outbox.appendMany(tx, [
-        ...changed.map(instanceChanged),
-        ...tasks.map((task): DomainEvent => ({
-          cluster,
-          entity: 'task',
-          event: 'changed',
-          resourceArn: task.taskArn,
-          version: task.version,
-          detail: task,
-        })),
-      ]);
       this.ctx.logger.warn(
         { cluster, instance: instance.arn, tasks: tasks.map((t) => t.taskArn), reason: req.reason },
         'tasks of a lost container instance recorded STOPPED',

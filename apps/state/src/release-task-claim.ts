@@ -1,13 +1,13 @@
 import type { PoolClient } from 'pg';
-import { InstanceResources, releaseClaim } from '@wharf/domain';
+import { clusterNameOf, InstanceResources, releaseClaim } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import {
   ContainerInstanceRepository,
   registeredOf,
   remainingOf,
 } from './container-instance.repository';
-import type { OutboxRepository } from './outbox.repository';
-import { claimOf, TaskRow } from './task.repository';
+import { DomainEvent, instanceChanged, type OutboxRepository } from './outbox.repository';
+import { claimOf, type TaskRepository, TaskRow } from './task.repository';
 
 /**
  * Gives a stopped task's CPU, memory and host ports back to its instance, inside the
@@ -54,4 +54,60 @@ export async function releaseTaskClaims(
     [...released].map(([id, r]) => ({ id, remaining: r.remaining, bumpBy: r.count })),
   );
   return instances.findWithCountsByIds(tx, [...released.keys()]);
+}
+
+/**
+ * Records tasks STOPPED now — desired and last status, containers, stop code and reason,
+ * stopped times — for tasks no agent will report (a lost host, a launch no agent took), and
+ * releases their claims, with their `task.changed` and their instances'
+ * `container_instance.changed` events, in the caller's transaction. The tasks must be locked
+ * (before their instances: the order every writer of both keeps) and not yet STOPPED.
+ */
+export async function recordTasksStopped(
+  tx: PoolClient,
+  rows: readonly TaskRow[],
+  stop: { stopCode: string; reason: string },
+  repos: {
+    tasks: TaskRepository;
+    instances: ContainerInstanceRepository;
+    outbox: OutboxRepository;
+  },
+): Promise<common.Task[]> {
+  if (rows.length === 0) return [];
+  const now = Date.now();
+  const updated = await repos.tasks.updateMany(
+    tx,
+    rows.map((row) => {
+      const current = repos.tasks.changesOf(row);
+      return {
+        id: row.id,
+        bumpBy: 1,
+        changes: {
+          ...current,
+          lastStatus: 'STOPPED',
+          desiredStatus: 'STOPPED',
+          containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
+          stopCode: stop.stopCode || current.stopCode || 'TaskFailedToStart',
+          stoppedReason: stop.reason,
+          stoppingAt: current.stoppingAt || now,
+          stoppedAt: now,
+          executionStoppedAt: now,
+        },
+      };
+    }),
+  );
+  const changed = await releaseTaskClaims(tx, rows, repos.instances);
+  const tasks = updated.map((r) => repos.tasks.toProto(r));
+  await repos.outbox.appendMany(tx, [
+    ...changed.map(instanceChanged),
+    ...tasks.map((task): DomainEvent => ({
+      cluster: clusterNameOf(task.clusterArn),
+      entity: 'task',
+      event: 'changed',
+      resourceArn: task.taskArn,
+      version: task.version,
+      detail: task,
+    })),
+  ]);
+  return tasks;
 }

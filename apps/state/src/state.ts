@@ -63,6 +63,7 @@ import { ServiceQueries } from './service.queries';
 import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
+import { SweepStaleLaunchesUseCase } from './sweep-stale-launches.use-case';
 import { SweepDrainedTargetsUseCase } from './sweep-drained-targets.use-case';
 import { TargetRepository } from './target.repository';
 import { TaskDefinitionRepository } from './task-definition.repository';
@@ -361,6 +362,22 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     drainedTargets.start();
     cleanup.unshift(() => drainedTargets.stop());
+    // Launches that never reached their agent are stopped and their resources released.
+    const sweepLaunches = new SweepStaleLaunchesUseCase(
+      ctx,
+      tasks,
+      instances,
+      outbox,
+      config.TASK_LAUNCH_TIMEOUT_MS,
+    );
+    const staleLaunches = new Periodic(
+      'stale-launches',
+      Math.min(30_000, Math.max(100, Math.floor(config.TASK_LAUNCH_TIMEOUT_MS / 4))),
+      () => sweepLaunches.execute(),
+      logger,
+    );
+    staleLaunches.start();
+    cleanup.unshift(() => staleLaunches.stop());
     // DELETE_IN_PROGRESS task definitions go once no task or service uses them.
     const sweepDeleted = new SweepDeletedTaskDefinitionsUseCase(ctx, taskDefinitions, outbox);
     const deletedTaskDefinitions = new Periodic(
@@ -385,6 +402,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await retention.stop();
         await tokenExpiry.stop();
         await drainedTargets.stop();
+        await staleLaunches.stop();
         await deletedTaskDefinitions.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete

@@ -454,20 +454,22 @@ export class ServiceScheduler {
           d?.failedTasks !== p.failedTasks
         );
       });
-    if (!changed) return;
-    await firstValueFrom(
-      this.state.recordServiceProgress({
-        cluster,
-        service: name,
-        expectedVersion: 0,
-        deployments: progress,
-        events,
-        runningCount: sum(live, 'runningCount'),
-        pendingCount: sum(live, 'pendingCount'),
-        status: step.status,
-        daemonDesiredCount: daemonDesired,
-      }),
-    );
+    if (!changed && !step.rollbackTo) return;
+    if (changed) {
+      await firstValueFrom(
+        this.state.recordServiceProgress({
+          cluster,
+          service: name,
+          expectedVersion: 0,
+          deployments: progress,
+          events,
+          runningCount: sum(live, 'runningCount'),
+          pendingCount: sum(live, 'pendingCount'),
+          status: step.status,
+          daemonDesiredCount: daemonDesired,
+        }),
+      );
+    }
     if (step.rollbackTo) {
       // The circuit breaker tripped: the last completed definition comes back as a new
       // deployment, which the next pass rolls out like any other.

@@ -447,6 +447,22 @@ describe('planServiceStep', () => {
       expect(alone.events[1]).toMatch(/cannot roll back/);
     });
 
+    it('asks for the rollback again when the failure was recorded but the rollback was not', () => {
+      const failed = (rollback: boolean) =>
+        rolling(rollback, {
+          deployments: [
+            deployment(NEW, 'PRIMARY', 'FAILED', { failedTasks: 10 }),
+            deployment(OLD, 'ACTIVE', 'COMPLETED'),
+          ],
+        });
+      const again = planServiceStep(failed(true), [task(OLD)], NOW, { settings });
+      expect(again.rollbackTo?.id).toBe(OLD);
+      expect(again.events).toEqual([]); // said when it tripped
+      expect(planServiceStep(failed(false), [task(OLD)], NOW, { settings }).rollbackTo).toBe(
+        undefined,
+      );
+    });
+
     it('is off unless enabled', () => {
       const failures = Array.from({ length: 12 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
       const plain = rolling(false, { deploymentConfigurationJson: '' });

@@ -256,15 +256,18 @@ export function planServiceStep(
       `(service ${name}) (deployment ${primary.id}) deployment failed: tasks failed to start.`,
     );
     if (config.circuitBreaker.rollback) {
-      rollbackTo = service.deployments
-        .filter((d) => d !== primary && d.status !== 'INACTIVE' && d.rolloutState === 'COMPLETED')
-        .sort((a, b) => Number(b.createdAt) - Number(a.createdAt))[0];
+      rollbackTo = lastCompleted(service.deployments, primary);
       events.push(
         rollbackTo
           ? `(service ${name}) (deployment ${primary.id}) rolling back to deployment ${rollbackTo.id}.`
           : `(service ${name}) (deployment ${primary.id}) cannot roll back: no deployment completed before it.`,
       );
     }
+  } else if (primary && primaryFailed && config.circuitBreaker.rollback && !draining) {
+    // FAILED and still PRIMARY with rollback on: the pass that tripped the breaker recorded
+    // the failure but its rollback (UpdateService) did not go through. Asked for again,
+    // without repeating the events.
+    rollbackTo = lastCompleted(service.deployments, primary);
   }
 
   const stop: ServiceStep['stop'] = [];
@@ -454,4 +457,14 @@ function duplicatesPerInstance(ordered: readonly common.Task[]): common.Task[] {
     else kept.add(t.containerInstanceArn);
   }
   return extra;
+}
+
+/** The newest COMPLETED deployment other than `primary` still listed: a rollback's target. */
+function lastCompleted(
+  deployments: readonly common.Deployment[],
+  primary: common.Deployment,
+): common.Deployment | undefined {
+  return deployments
+    .filter((d) => d !== primary && d.status !== 'INACTIVE' && d.rolloutState === 'COMPLETED')
+    .sort((a, b) => Number(b.createdAt) - Number(a.createdAt))[0];
 }

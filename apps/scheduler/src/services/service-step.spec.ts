@@ -447,6 +447,17 @@ describe('planServiceStep', () => {
       expect(alone.events[1]).toMatch(/cannot roll back/);
     });
 
+    it('keeps the deployment to roll back to while the new one rolls out, tasks or not', () => {
+      // minimumHealthyPercent 0: the old tasks are all gone before the new ones start.
+      const emptied = planServiceStep(rolling(true), [], NOW, { settings });
+      expect(emptied.progress.find((p) => p.id === OLD)?.inactive).toBe(false);
+      const failures = Array.from({ length: 10 }, (_, k) => failedLaunch(NEW, NOW - 1_000 + k));
+      expect(planServiceStep(rolling(true), failures, NOW, { settings }).rollbackTo?.id).toBe(OLD);
+      // Without rollback there is nothing to keep it for.
+      const plain = planServiceStep(rolling(false), [], NOW, { settings });
+      expect(plain.progress.find((p) => p.id === OLD)?.inactive).toBe(true);
+    });
+
     it('asks for the rollback again when the failure was recorded but the rollback was not', () => {
       const failed = (rollback: boolean) =>
         rolling(rollback, {

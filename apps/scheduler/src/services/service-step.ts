@@ -375,6 +375,15 @@ export function planServiceStep(
   // 6. Progress per deployment.
   const progress: stateV1.DeploymentProgress[] = [];
   const oldLeft = new Set(tasks.filter((t) => t.startedBy !== primary?.id).map((t) => t.startedBy));
+  // A deployment with no task left goes INACTIVE, except the one a rollback would return to
+  // while the primary is still rolling out (ECS rolls back to the last completed deployment,
+  // tasks or not: with minimumHealthyPercent 0 its tasks are all gone by then).
+  const rollbackTarget =
+    primary?.rolloutState === 'IN_PROGRESS' &&
+    config.circuitBreaker.enable &&
+    config.circuitBreaker.rollback
+      ? lastCompleted(service.deployments, primary)
+      : undefined;
   for (const d of service.deployments) {
     if (d.status === 'INACTIVE') continue;
     const mine = tasks.filter((t) => live(t) && t.startedBy === d.id);
@@ -385,7 +394,7 @@ export function planServiceStep(
       failedTasks: failedTasks.get(d.id) ?? d.failedTasks,
       rolloutState: '',
       rolloutStateReason: '',
-      inactive: d !== primary && !oldLeft.has(d.id),
+      inactive: d !== primary && d !== rollbackTarget && !oldLeft.has(d.id),
     };
     if (d === primary && failedReason) {
       entry.rolloutState = 'FAILED';

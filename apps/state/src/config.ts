@@ -26,6 +26,12 @@ export const stateConfigSchema = z.object({
    */
   TASK_LAUNCH_TIMEOUT_MS: env.int(5 * 60 * 1000, 100),
   /**
+   * STOPPED tasks stay visible (DescribeTasks, ListTasks desiredStatus STOPPED) this long after
+   * they stopped, then are deleted — ECS keeps them at least an hour. The service scheduler
+   * counts a deployment's failed launches over the last hour, so keep it at least that.
+   */
+  TASK_RETENTION_MS: env.int(60 * 60 * 1000, 1000),
+  /**
    * Published outbox rows stay this long for inspection (`SELECT … FROM outbox`), then are
    * deleted. JetStream keeps the events themselves for 24 h. Every change writes a row, so a
    * busy cluster's outbox grows by this window's worth of events.

@@ -21,6 +21,7 @@ import { MIGRATIONS } from './migrations';
 import { migrate } from './migrations/migrator';
 import { ContainerInstanceRepository } from './container-instance.repository';
 import { OutboxRepository } from './outbox.repository';
+import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
 import { RunningState, startState } from './state';
 import { SweepStaleLaunchesUseCase } from './sweep-stale-launches.use-case';
 import { TaskRepository } from './task.repository';
@@ -925,7 +926,7 @@ describe('state service (Postgres + NATS)', () => {
   });
 
   // Last: its sweep stops every old PROVISIONING task the tests above left.
-  it('stops launches no agent took within the launch timeout and frees their claims', async () => {
+  it('stops launches no agent took within the launch timeout, and deletes stopped tasks after the retention', async () => {
     const arn = { region: 'us-east-1', accountId: '000000000000' };
     const sweep = (timeoutMs: number) =>
       new SweepStaleLaunchesUseCase(
@@ -980,5 +981,23 @@ describe('state service (Postgres + NATS)', () => {
     expect(after.remaining).toMatchObject({ cpu: 1024, memory: 512 });
     expect(after.remaining?.ports).not.toContain(9393);
     expect(await sweep(10)).toBe(0); // once
+
+    // STOPPED tasks go once past the retention; live ones stay whatever their age.
+    const prune = (retentionMs: number) =>
+      new PruneStoppedTasksUseCase(
+        { pool, arn, logger, agentHeartbeatTtlMs: 30_000 },
+        new TaskRepository(arn),
+        retentionMs,
+      ).execute();
+    expect(await prune(60 * 60_000)).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await prune(10)).toBeGreaterThanOrEqual(1);
+    const described = await call(
+      client.describeTasks({ cluster: 'default', tasks: [orphan.taskArn, onSilentHost.taskArn] }),
+    );
+    expect(described.tasks.map((t) => t.taskArn)).toEqual([onSilentHost.taskArn]);
+    expect(described.failures).toEqual([
+      expect.objectContaining({ arn: orphan.taskArn, reason: 'MISSING' }),
+    ]);
   });
 });

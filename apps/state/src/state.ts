@@ -63,6 +63,7 @@ import { ServiceQueries } from './service.queries';
 import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
+import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
 import { SweepStaleLaunchesUseCase } from './sweep-stale-launches.use-case';
 import { SweepDrainedTargetsUseCase } from './sweep-drained-targets.use-case';
 import { TargetRepository } from './target.repository';
@@ -378,6 +379,16 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     staleLaunches.start();
     cleanup.unshift(() => staleLaunches.stop());
+    // STOPPED tasks go after TASK_RETENTION_MS.
+    const pruneStopped = new PruneStoppedTasksUseCase(ctx, tasks, config.TASK_RETENTION_MS);
+    const stoppedTasks = new Periodic(
+      'stopped-tasks',
+      Math.min(60_000, Math.max(100, Math.floor(config.TASK_RETENTION_MS / 4))),
+      () => pruneStopped.execute(),
+      logger,
+    );
+    stoppedTasks.start();
+    cleanup.unshift(() => stoppedTasks.stop());
     // DELETE_IN_PROGRESS task definitions go once no task or service uses them.
     const sweepDeleted = new SweepDeletedTaskDefinitionsUseCase(ctx, taskDefinitions, outbox);
     const deletedTaskDefinitions = new Periodic(
@@ -403,6 +414,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await tokenExpiry.stop();
         await drainedTargets.stop();
         await staleLaunches.stop();
+        await stoppedTasks.stop();
         await deletedTaskDefinitions.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete

@@ -268,6 +268,23 @@ export class TaskRepository {
     return rows;
   }
 
+  /**
+   * Deletes up to `limit` tasks STOPPED longer ago than `olderThanMs` (rows another
+   * transaction holds are skipped); returns how many.
+   */
+  async deleteStoppedBefore(tx: PoolClient, olderThanMs: number, limit: number): Promise<number> {
+    const { rowCount } = await tx.query(
+      `DELETE FROM tasks WHERE id IN (
+         SELECT id FROM tasks
+          WHERE last_status = 'STOPPED'
+            AND stopped_at < now() - make_interval(secs => $1::double precision / 1000)
+          LIMIT $2
+            FOR UPDATE SKIP LOCKED)`,
+      [olderThanMs, limit],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Tasks of a group (e.g. `service:web`) not yet STOPPED, in id order. */
   async liveInGroup(q: Queryable, cluster: string, group: string): Promise<TaskRow[]> {
     const { rows } = await q.query<TaskRow>(

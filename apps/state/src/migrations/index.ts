@@ -10,7 +10,7 @@ import { tagsAccountSettings } from './0009_tags_account_settings';
 import { instanceDeregistrationTaskProtection } from './0010_instance_deregistration_task_protection';
 import { joinTokens } from './0011_join_tokens';
 import { instanceJoinToken } from './0012_instance_join_token';
-import { staleLaunches } from './0013_stale_launches';
+import { taskSweeps } from './0013_task_sweeps';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -38,5 +38,5 @@ export const MIGRATIONS: Migration[] = [
   },
   { id: '0011_join_tokens', sql: joinTokens },
   { id: '0012_instance_join_token', sql: instanceJoinToken },
-  { id: '0013_stale_launches', sql: staleLaunches },
+  { id: '0013_task_sweeps', sql: taskSweeps },
 ];

@@ -73,6 +73,8 @@ export class ServiceScheduler {
   /** Clusters whose every service wants a pass (an instance changed). */
   private readonly wantedClusters = new Set<string>();
   private readonly busy = new Set<string>();
+  /** Service passes and full passes under way. */
+  private readonly inFlight = new Set<Promise<void>>();
   private flushTimer?: NodeJS.Timeout;
   private passTimer?: NodeJS.Timeout;
   private subscriptions: Subscription[] = [];
@@ -165,19 +167,29 @@ export class ServiceScheduler {
     // Draining tasks stay as they are: the next leader sees them and stops them again.
     for (const timer of this.deactivating.values()) clearTimeout(timer);
     for (const s of this.subscriptions) s.unsubscribe();
+    // Passes under way finish first: one cut off between its commit and its StartTask calls
+    // would leave tasks no agent was told about (state's launch timeout catches those late).
+    await Promise.allSettled([...this.inFlight]);
     await this.lease.stop();
+  }
+
+  /** Tracks `pass` until it settles, so that `stop` can wait for it. */
+  private track(pass: Promise<void>): Promise<void> {
+    this.inFlight.add(pass);
+    void pass.finally(() => this.inFlight.delete(pass)).catch(() => undefined);
+    return pass;
   }
 
   /** Asks for a pass over one service soon. */
   request(cluster: string, name: string): void {
-    if (!this.lease.isLeader()) return;
+    if (this.stopped || !this.lease.isLeader()) return;
     this.wanted.set(`${cluster}/${name}`, { cluster, name });
     this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
 
   /** Asks for a pass over every service of a cluster soon. */
   requestCluster(cluster: string): void {
-    if (!this.lease.isLeader()) return;
+    if (this.stopped || !this.lease.isLeader()) return;
     this.wantedClusters.add(cluster);
     this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
@@ -194,23 +206,29 @@ export class ServiceScheduler {
       if (this.busy.has(key)) continue; // taken again when the running pass ends
       this.wanted.delete(key);
       this.busy.add(key);
-      void this.reconcile(cluster, name)
-        .catch((err: unknown) =>
-          this.logger.warn({ err, cluster, service: name }, 'service pass failed; retried later'),
-        )
-        .finally(() => {
-          this.busy.delete(key);
-          if (this.wanted.has(key)) this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
-        });
+      void this.track(
+        this.reconcile(cluster, name)
+          .catch((err: unknown) =>
+            this.logger.warn({ err, cluster, service: name }, 'service pass failed; retried later'),
+          )
+          .finally(() => {
+            this.busy.delete(key);
+            if (this.wanted.has(key) && !this.stopped) {
+              this.flushTimer ??= setTimeout(() => this.flush(), DEBOUNCE_MS);
+            }
+          }),
+      );
     }
   }
 
   private schedulePass(delayMs: number): void {
     if (this.stopped) return;
     this.passTimer = setTimeout(() => {
-      void this.fullPass()
-        .catch((err: unknown) => this.logger.warn({ err }, 'service scheduler pass failed'))
-        .finally(() => this.schedulePass(this.settings.reconcileIntervalMs));
+      void this.track(
+        this.fullPass()
+          .catch((err: unknown) => this.logger.warn({ err }, 'service scheduler pass failed'))
+          .finally(() => this.schedulePass(this.settings.reconcileIntervalMs)),
+      );
     }, delayMs);
   }
 

@@ -566,6 +566,7 @@ export class ServiceScheduler {
     }
     return {
       healthChecked: await this.healthChecked(cluster, service),
+      instances: new Map(instances.map((i) => [i.arn, i])),
       draining,
       daemon,
       settings: this.settings,

@@ -1,3 +1,4 @@
+import type { SnapshotInstance } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import {
   circuitBreakerThreshold,
@@ -520,6 +521,50 @@ describe('planServiceStep', () => {
       const step = planServiceStep(steady, [young, old], NOW, { targetHealth });
       expect(step.stop).toEqual([{ task: old, reason: ELB_HEALTH_CHECK_FAILURE }]);
       expect(step.start).toBe(1);
+    });
+  });
+
+  describe('scale-in', () => {
+    const host = (arn: string, zone: string, cpu = 0): SnapshotInstance => ({
+      arn,
+      status: 'ACTIVE',
+      agentConnected: true,
+      registeredAt: 0,
+      runningTasksCount: 0,
+      attributes: { 'ecs.availability-zone': zone },
+      taskGroups: {},
+      remaining: { cpu, memory: 0, ports: [], portsUdp: [] },
+    });
+    const on = (arn: string) => task(NEW, 'RUNNING', { containerInstanceArn: arn, cpu: 256 });
+
+    it('keeps the zones balanced under the default spread', () => {
+      // Zone a: two instances with one task each; zone b: one instance with one task.
+      const instances = new Map(
+        [host('a1', 'a'), host('a2', 'a'), host('b1', 'b')].map((h) => [h.arn, h]),
+      );
+      // b1's task is the newest: taking the newest would leave zone b empty.
+      const tasks = [on('a1'), on('a2'), on('b1')];
+      const step = planServiceStep(service({ desiredCount: 2 }), tasks, NOW, { instances });
+      expect(step.stop.map((s) => s.task.containerInstanceArn)).toEqual(['a2']);
+      // Down to one: a2 from zone a, then the zones are even and the newest goes.
+      const one = planServiceStep(service({ desiredCount: 1 }), tasks, NOW, { instances });
+      expect(one.stop.map((s) => s.task.containerInstanceArn)).toEqual(['a2', 'b1']);
+    });
+
+    it('under binpack stops the task whose instance keeps the most free', () => {
+      const instances = new Map(
+        [host('x', 'a', 1024), host('y', 'a', 0), host('z', 'a', 512)].map((h) => [h.arn, h]),
+      );
+      const packed = service({
+        desiredCount: 2,
+        placementStrategyJson: JSON.stringify([{ type: 'binpack', field: 'cpu' }]),
+      });
+      const tasks = [on('x'), on('y'), on('z')];
+      expect(
+        planServiceStep(packed, tasks, NOW, { instances }).stop.map(
+          (s) => s.task.containerInstanceArn,
+        ),
+      ).toEqual(['x']);
     });
   });
 

@@ -1,4 +1,4 @@
-import type { PlacementStrategyInput } from '@wharf/domain';
+import type { PlacementStrategyInput, SnapshotInstance } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
 
 /**
@@ -51,6 +51,11 @@ export interface ServiceStepContext {
    * its constraints and required attributes), and which of them have a connected agent.
    */
   daemon: { eligible: ReadonlySet<string>; connected: ReadonlySet<string> };
+  /**
+   * The cluster's instances by ARN (attributes, remaining resources): scale-in follows the
+   * service's strategies over them. Without it, scale-in takes from the most crowded instance.
+   */
+  instances?: ReadonlyMap<string, SnapshotInstance>;
   /**
    * Services behind a load balancer: each task's health there (`taskTargetHealth`). Such a
    * task counts as healthy only once the load balancer says so; one it finds unhealthy after
@@ -318,7 +323,13 @@ export function planServiceStep(
   const isProtected = (t: common.Task) => Number(t.protectedUntil || 0) > now;
   const surplus = daemon
     ? duplicatesPerInstance(surplusOrder)
-    : surplusOrder.filter((t) => !isProtected(t)).slice(0, Math.max(0, staying.length - desired));
+    : scaleIn(
+        surplusOrder.filter((t) => !isProtected(t)),
+        Math.max(0, staying.length - desired),
+        staying,
+        strategyOf(service),
+        ctx.instances,
+      );
   for (const t of surplus) {
     stopTask(
       t,
@@ -476,4 +487,80 @@ function lastCompleted(
   return deployments
     .filter((d) => d !== primary && d.status !== 'INACTIVE' && d.rolloutState === 'COMPLETED')
     .sort((a, b) => Number(b.createdAt) - Number(a.createdAt))[0];
+}
+
+/** The service's placement strategies, or the default spread over zones, then instances. */
+function strategyOf(service: common.Service): PlacementStrategyInput[] {
+  try {
+    const given = JSON.parse(service.placementStrategyJson || '[]') as PlacementStrategyInput[];
+    return Array.isArray(given) && given.length > 0 ? given : DEFAULT_SERVICE_STRATEGY;
+  } catch {
+    return DEFAULT_SERVICE_STRATEGY;
+  }
+}
+
+/**
+ * `count` tasks to stop from `candidates` (in their order of preference: starting tasks,
+ * then the most crowded instance, then the newest), one at a time, each chosen by the
+ * service's strategies in turn as ECS scales in: spread over an attribute (zones) takes from
+ * the value with the most of the service's tasks, spread over instances from the instance
+ * with the most, binpack(field) the task whose instance keeps the most of that field free.
+ * Tasks still starting go before running ones whatever the strategies say.
+ * `staying` are all the tasks the counts are over. Without instance facts, the preference
+ * order alone decides.
+ */
+function scaleIn(
+  candidates: readonly common.Task[],
+  count: number,
+  staying: readonly common.Task[],
+  strategy: readonly PlacementStrategyInput[],
+  instances: ReadonlyMap<string, SnapshotInstance> | undefined,
+): common.Task[] {
+  if (count <= 0) return [];
+  if (!instances) return candidates.slice(0, count);
+  // What each rule ranks by (higher first); counts follow each task chosen.
+  interface Rule {
+    rank(t: common.Task): number;
+    remove(t: common.Task): void;
+  }
+  const counting = (keyOf: (t: common.Task) => string): Rule => {
+    const counts = new Map<string, number>();
+    for (const t of staying) counts.set(keyOf(t), (counts.get(keyOf(t)) ?? 0) + 1);
+    return {
+      rank: (t) => counts.get(keyOf(t)) ?? 0,
+      remove: (t) => counts.set(keyOf(t), (counts.get(keyOf(t)) ?? 1) - 1),
+    };
+  };
+  const rules: Rule[] = [{ rank: (t) => Number(isStarting(t)), remove: () => undefined }];
+  for (const rule of strategy) {
+    const field = rule.field ?? '';
+    if (rule.type === 'spread' && field.startsWith('attribute:')) {
+      const name = field.slice('attribute:'.length);
+      rules.push(counting((t) => instances.get(t.containerInstanceArn)?.attributes[name] ?? ''));
+    } else if (rule.type === 'spread') {
+      rules.push(counting((t) => t.containerInstanceArn));
+    } else if (rule.type === 'binpack' && (field === 'cpu' || field === 'memory')) {
+      const free = (t: common.Task) =>
+        (instances.get(t.containerInstanceArn)?.remaining[field] ?? 0) + Number(t[field] || 0);
+      rules.push({ rank: free, remove: () => undefined });
+    }
+  }
+  const pool = [...candidates];
+  const chosen: common.Task[] = [];
+  while (chosen.length < count && pool.length > 0) {
+    let best = 0;
+    for (let i = 1; i < pool.length; i++) {
+      for (const rule of rules) {
+        const d = rule.rank(pool[i]) - rule.rank(pool[best]);
+        if (d !== 0) {
+          if (d > 0) best = i;
+          break;
+        }
+      }
+    }
+    const [task] = pool.splice(best, 1);
+    chosen.push(task);
+    for (const rule of rules) rule.remove(task);
+  }
+  return chosen;
 }

@@ -29,6 +29,25 @@ export async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>)
   }
 }
 
+/**
+ * Runs read-only `work` on one snapshot (REPEATABLE READ): its queries all see the database
+ * as of the first, so a row that changes between two of them is not seen twice or not at all.
+ */
+export async function inSnapshot<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** Milliseconds since the epoch for a timestamptz column, 0 when null. */
 export function ms(value: Date | null | undefined): number {
   return value ? value.getTime() : 0;

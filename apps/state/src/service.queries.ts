@@ -7,7 +7,7 @@ import {
 import type { common, stateV1 } from '@wharf/proto';
 import type { ClusterRepository } from './cluster.repository';
 import type { StateContext } from './context';
-import { pageSize, pageToken } from './db';
+import { inSnapshot, pageSize, pageToken } from './db';
 import { ServiceRepository, serviceNameOf, serviceRefInCluster } from './service.repository';
 import type { TaskRepository } from './task.repository';
 
@@ -86,16 +86,14 @@ export class ServiceQueries {
       : undefined;
     if (!row) throw new ServiceNotFoundError();
     const group = `service:${row.name}`;
-    const tasks = await this.tasks.liveInGroup(this.ctx.pool, cluster, group);
-    const stopped =
+    // One snapshot for both reads: a task that stops between them would otherwise be listed
+    // twice, live and STOPPED, and the service scheduler would count it as still running.
+    const [tasks, stopped] = await inSnapshot(this.ctx.pool, async (q) => [
+      await this.tasks.liveInGroup(q, cluster, group),
       req.stoppedSinceMs > 0
-        ? await this.tasks.stoppedInGroupSince(
-            this.ctx.pool,
-            cluster,
-            group,
-            new Date(req.stoppedSinceMs),
-          )
-        : [];
+        ? await this.tasks.stoppedInGroupSince(q, cluster, group, new Date(req.stoppedSinceMs))
+        : [],
+    ]);
     return { tasks: [...tasks, ...stopped].map((t) => this.tasks.toProto(t)) };
   }
 

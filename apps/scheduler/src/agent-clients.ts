@@ -20,17 +20,42 @@ const LARGEST_RETRY_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** One gRPC client per agent address, created on first use and closed on shutdown. */
+/** A client unused this long is closed (hosts come and go; their addresses are not reused). */
+export const AGENT_CLIENT_IDLE_MS = 10 * 60_000;
+
+/**
+ * One gRPC client per agent address, created on first use, closed once idle for
+ * AGENT_CLIENT_IDLE_MS (looked for at most once a minute, on use) and on shutdown.
+ */
 export class AgentClients {
-  private readonly clients = new Map<string, GrpcClient<agentV1.AgentServiceClient>>();
+  private readonly clients = new Map<
+    string,
+    { grpc: GrpcClient<agentV1.AgentServiceClient>; usedAt: number }
+  >();
+  private sweptAt: number;
+
+  constructor(
+    private readonly idleMs = AGENT_CLIENT_IDLE_MS,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sweptAt = now();
+  }
 
   get(address: string): agentV1.AgentServiceClient {
-    let client = this.clients.get(address);
-    if (!client) {
-      client = createAgentClient(address, AGENT_CHANNEL_OPTIONS);
-      this.clients.set(address, client);
+    const now = this.now();
+    if (now - this.sweptAt >= Math.min(60_000, this.idleMs)) this.closeIdle(now);
+    let entry = this.clients.get(address);
+    if (!entry) {
+      entry = { grpc: createAgentClient(address, AGENT_CHANNEL_OPTIONS), usedAt: now };
+      this.clients.set(address, entry);
     }
-    return client.client;
+    entry.usedAt = now;
+    return entry.grpc.client;
+  }
+
+  /** How many clients are open (one per agent address in use). */
+  get size(): number {
+    return this.clients.size;
   }
 
   /**
@@ -67,13 +92,22 @@ export class AgentClients {
   /** Closes the cached client for `address` if it is still `client` (not already replaced). */
   private discard(address: string, client: agentV1.AgentServiceClient): void {
     const cached = this.clients.get(address);
-    if (cached?.client !== client) return;
+    if (cached?.grpc.client !== client) return;
     this.clients.delete(address);
-    cached.close();
+    cached.grpc.close();
+  }
+
+  private closeIdle(now: number): void {
+    this.sweptAt = now;
+    for (const [address, entry] of this.clients) {
+      if (now - entry.usedAt < this.idleMs) continue;
+      this.clients.delete(address);
+      entry.grpc.close();
+    }
   }
 
   closeAll(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const c of this.clients.values()) c.grpc.close();
     this.clients.clear();
   }
 }

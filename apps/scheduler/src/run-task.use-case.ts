@@ -20,6 +20,13 @@ export const MAX_RUN_TASK_COUNT = 10;
 export const CLIENT_TOKEN_PATTERN = /^[\x21-\x7e]{1,64}$/;
 /** How long a request waits for an earlier one with the same clientToken to finish. */
 const CLIENT_TOKEN_WAIT_MS = 10_000;
+/** A client token this request reserved: it alone completes or releases it. */
+interface Reservation {
+  cluster: string;
+  clientToken: string;
+  reservation: string;
+}
+
 /** Tries at recording a RunTask answer under its client token before giving up (logged). */
 const COMPLETE_TOKEN_ATTEMPTS = 3;
 
@@ -62,18 +69,20 @@ export class RunTaskUseCase {
     );
     const cluster = launch.cluster.clusterName;
 
+    let token: Reservation | undefined;
     if (clientToken) {
-      const earlier = await this.reserveToken(cluster, clientToken, requestHash(req, count));
-      if (earlier) return earlier;
+      const reserved = await this.reserveToken(cluster, clientToken, requestHash(req, count));
+      if ('earlier' in reserved) return reserved.earlier;
+      token = { cluster, clientToken, reservation: reserved.reservation };
     }
     let response: schedulerV1.RunTaskResponse;
     try {
       response = await this.place(launch, candidates, options);
     } catch (err) {
-      if (clientToken) await this.releaseToken(cluster, clientToken);
+      if (token) await this.releaseToken(token);
       throw err;
     }
-    if (clientToken) await this.completeToken(cluster, clientToken, response);
+    if (token) await this.completeToken(token, response);
     return response;
   }
 
@@ -83,13 +92,12 @@ export class RunTaskUseCase {
    * the caller retry what succeeded.
    */
   private async completeToken(
-    cluster: string,
-    clientToken: string,
+    token: Reservation,
     response: schedulerV1.RunTaskResponse,
   ): Promise<void> {
+    const { cluster, clientToken } = token;
     const request = {
-      cluster,
-      clientToken,
+      ...token,
       taskArns: response.tasks.map((t) => t.taskArn),
       failuresJson: JSON.stringify(response.failures),
     };
@@ -142,19 +150,21 @@ export class RunTaskUseCase {
     cluster: string,
     clientToken: string,
     hash: string,
-  ): Promise<schedulerV1.RunTaskResponse | undefined> {
+  ): Promise<{ reservation: string } | { earlier: schedulerV1.RunTaskResponse }> {
     const deadline = Date.now() + CLIENT_TOKEN_WAIT_MS;
     for (;;) {
       const r = await firstValueFrom(
         this.state.reserveClientToken({ cluster, clientToken, requestHash: hash }),
       );
-      if (r.reserved) return undefined;
+      if (r.reserved) return { reservation: r.reservation };
       if (r.requestHash !== hash) {
         return {
-          tasks: [],
-          failures: [],
-          clientTokenConflict: true,
-          conflictingTaskArns: r.taskArns,
+          earlier: {
+            tasks: [],
+            failures: [],
+            clientTokenConflict: true,
+            conflictingTaskArns: r.taskArns,
+          },
         };
       }
       if (r.completed) {
@@ -163,10 +173,12 @@ export class RunTaskUseCase {
           : { tasks: [] };
         const failures = JSON.parse(r.failuresJson || '[]') as common.Failure[];
         return {
-          tasks: described.tasks,
-          failures,
-          clientTokenConflict: false,
-          conflictingTaskArns: [],
+          earlier: {
+            tasks: described.tasks,
+            failures,
+            clientTokenConflict: false,
+            conflictingTaskArns: [],
+          },
         };
       }
       if (Date.now() > deadline) {
@@ -180,11 +192,11 @@ export class RunTaskUseCase {
     }
   }
 
-  private async releaseToken(cluster: string, clientToken: string): Promise<void> {
+  private async releaseToken(token: Reservation): Promise<void> {
     try {
-      await firstValueFrom(this.state.releaseClientToken({ cluster, clientToken }));
+      await firstValueFrom(this.state.releaseClientToken(token));
     } catch (err) {
-      this.logger.warn({ err, cluster }, 'could not release a RunTask clientToken');
+      this.logger.warn({ err, cluster: token.cluster }, 'could not release a RunTask clientToken');
     }
   }
 }

@@ -242,6 +242,8 @@ describe('state: attributes and client tokens', () => {
 
     const [first, second] = await Promise.all([reserve('tok-1', 'h1'), reserve('tok-1', 'h1')]);
     expect([first.reserved, second.reserved].sort()).toEqual([false, true]);
+    const owner = first.reserved ? first : second;
+    expect(owner.reservation).not.toBe('');
     const waiting = await reserve('tok-1', 'h2');
     expect(waiting).toMatchObject({ reserved: false, requestHash: 'h1', completed: false });
 
@@ -251,6 +253,7 @@ describe('state: attributes and client tokens', () => {
         clientToken: 'tok-1',
         taskArns: ['arn:t1', 'arn:t2'],
         failuresJson: JSON.stringify([{ arn: 'i', reason: 'RESOURCE:MEMORY', detail: '' }]),
+        reservation: owner.reservation,
       }),
     );
     expect(await reserve('tok-1', 'h1')).toMatchObject({
@@ -268,9 +271,44 @@ describe('state: attributes and client tokens', () => {
       ).reserved,
     ).toBe(true);
 
-    expect((await reserve('tok-2', 'h1')).reserved).toBe(true);
-    await call(client.releaseClientToken({ cluster: 'attrs', clientToken: 'tok-2' }));
+    const tok2 = await reserve('tok-2', 'h1');
+    expect(tok2.reserved).toBe(true);
+    await call(
+      client.releaseClientToken({
+        cluster: 'attrs',
+        clientToken: 'tok-2',
+        reservation: tok2.reservation,
+      }),
+    );
     expect((await reserve('tok-2', 'h3')).reserved).toBe(true);
+
+    // A slow request's reservation, abandoned and taken over by a retry: the slow one can
+    // neither complete nor release the retry's reservation.
+    const slow = await reserve('tok-3', 'h1');
+    await pool.query(
+      `UPDATE run_task_client_tokens SET created_at = now() - interval '3 minutes'
+        WHERE client_token = 'tok-3' AND cluster = 'attrs'`,
+    );
+    const retry = await reserve('tok-3', 'h1');
+    expect(retry.reserved).toBe(true);
+    expect(retry.reservation).not.toBe(slow.reservation);
+    const late = { cluster: 'attrs', clientToken: 'tok-3', reservation: slow.reservation };
+    await call(client.releaseClientToken(late));
+    await call(client.completeClientToken({ ...late, taskArns: ['arn:slow'], failuresJson: '' }));
+    expect(await reserve('tok-3', 'h1')).toMatchObject({ reserved: false, completed: false });
+    await call(
+      client.completeClientToken({
+        cluster: 'attrs',
+        clientToken: 'tok-3',
+        taskArns: ['arn:retry'],
+        failuresJson: '',
+        reservation: retry.reservation,
+      }),
+    );
+    expect(await reserve('tok-3', 'h1')).toMatchObject({
+      completed: true,
+      taskArns: ['arn:retry'],
+    });
 
     // A token older than 24 h is forgotten.
     await pool.query(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { clusterNameOf, ClusterNotFoundError, InvalidParameterError } from '@wharf/domain';
 import type { stateV1 } from '@wharf/proto';
 import type { ClusterRepository } from './cluster.repository';
@@ -19,7 +20,9 @@ interface TokenRow {
  * RunTask client tokens, per cluster. Reserving inserts the token, or — when it exists —
  * tells the caller what the earlier request was. The insert is the only arbiter: of two
  * requests reserving the same token at once exactly one owns it. An expired token (24 h) or
- * an abandoned reservation is replaced in the same statement.
+ * an abandoned reservation is replaced in the same statement, under a new reservation id:
+ * Complete and Release act only for the current one (an empty id, from a caller that predates
+ * them, acts for any).
  */
 export class ClientTokensUseCase {
   constructor(
@@ -32,18 +35,26 @@ export class ClientTokensUseCase {
   ): Promise<stateV1.ReserveClientTokenResponse> {
     const cluster = await this.cluster(req.cluster, req.clientToken);
     for (let attempt = 0; attempt < 3; attempt++) {
+      const reservation = randomUUID();
       const inserted = await this.ctx.pool.query(
-        `INSERT INTO run_task_client_tokens (cluster, client_token, request_hash)
-         VALUES ($1, $2, $3)
+        `INSERT INTO run_task_client_tokens (cluster, client_token, request_hash, reservation)
+         VALUES ($1, $2, $3, $6)
          ON CONFLICT (cluster, client_token) DO UPDATE
            SET request_hash = EXCLUDED.request_hash, task_arns = NULL, failures = '[]',
-               created_at = now()
+               created_at = now(), reservation = EXCLUDED.reservation
          WHERE run_task_client_tokens.created_at
                  < now() - make_interval(secs => $4::double precision / 1000)
             OR (run_task_client_tokens.task_arns IS NULL AND run_task_client_tokens.created_at
                  < now() - make_interval(secs => $5::double precision / 1000))
          RETURNING 1`,
-        [cluster, req.clientToken, req.requestHash, CLIENT_TOKEN_TTL_MS, CLIENT_TOKEN_ABANDONED_MS],
+        [
+          cluster,
+          req.clientToken,
+          req.requestHash,
+          CLIENT_TOKEN_TTL_MS,
+          CLIENT_TOKEN_ABANDONED_MS,
+          reservation,
+        ],
       );
       if (inserted.rowCount) {
         return {
@@ -52,6 +63,7 @@ export class ClientTokensUseCase {
           completed: false,
           taskArns: [],
           failuresJson: '',
+          reservation,
         };
       }
       const { rows } = await this.ctx.pool.query<TokenRow>(
@@ -67,6 +79,7 @@ export class ClientTokensUseCase {
         completed: rows[0].task_arns !== null,
         taskArns: rows[0].task_arns ?? [],
         failuresJson: JSON.stringify(rows[0].failures ?? []),
+        reservation: '',
       };
     }
     throw new InvalidParameterError('clientToken is in use by concurrent requests; retry.');
@@ -76,8 +89,15 @@ export class ClientTokensUseCase {
     const cluster = await this.cluster(req.cluster, req.clientToken);
     await this.ctx.pool.query(
       `UPDATE run_task_client_tokens SET task_arns = $3::jsonb, failures = $4::jsonb
-        WHERE cluster = $1 AND client_token = $2 AND task_arns IS NULL`,
-      [cluster, req.clientToken, JSON.stringify(req.taskArns), req.failuresJson || '[]'],
+        WHERE cluster = $1 AND client_token = $2 AND task_arns IS NULL
+          AND ($5 = '' OR reservation = $5)`,
+      [
+        cluster,
+        req.clientToken,
+        JSON.stringify(req.taskArns),
+        req.failuresJson || '[]',
+        req.reservation ?? '',
+      ],
     );
     return {};
   }
@@ -86,8 +106,9 @@ export class ClientTokensUseCase {
     const cluster = await this.cluster(req.cluster, req.clientToken);
     await this.ctx.pool.query(
       `DELETE FROM run_task_client_tokens
-        WHERE cluster = $1 AND client_token = $2 AND task_arns IS NULL`,
-      [cluster, req.clientToken],
+        WHERE cluster = $1 AND client_token = $2 AND task_arns IS NULL
+          AND ($3 = '' OR reservation = $3)`,
+      [cluster, req.clientToken, req.reservation ?? ''],
     );
     return {};
   }

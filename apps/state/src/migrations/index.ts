@@ -11,6 +11,7 @@ import { instanceDeregistrationTaskProtection } from './0010_instance_deregistra
 import { joinTokens } from './0011_join_tokens';
 import { instanceJoinToken } from './0012_instance_join_token';
 import { taskSweeps } from './0013_task_sweeps';
+import { clientTokenReservation } from './0014_client_token_reservation';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -39,4 +40,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0011_join_tokens', sql: joinTokens },
   { id: '0012_instance_join_token', sql: instanceJoinToken },
   { id: '0013_task_sweeps', sql: taskSweeps },
+  { id: '0014_client_token_reservation', sql: clientTokenReservation },
 ];

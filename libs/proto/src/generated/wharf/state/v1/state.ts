@@ -462,6 +462,12 @@ export interface ReserveClientTokenResponse {
   taskArns: string[];
   /** the earlier response's failures (ECS Failure list) */
   failuresJson: string;
+  /**
+   * When reserved: this reservation's id, to give back in Complete or Release. A reservation
+   * abandoned for 2 minutes may be taken over by a new request; the old owner's Complete or
+   * Release then changes nothing.
+   */
+  reservation: string;
 }
 
 export interface CompleteClientTokenRequest {
@@ -469,11 +475,15 @@ export interface CompleteClientTokenRequest {
   clientToken: string;
   taskArns: string[];
   failuresJson: string;
+  /** from ReserveClientTokenResponse */
+  reservation: string;
 }
 
 export interface ReleaseClientTokenRequest {
   cluster: string;
   clientToken: string;
+  /** from ReserveClientTokenResponse */
+  reservation: string;
 }
 
 export interface ClientTokenAck {

@@ -127,8 +127,11 @@ export class ReportConsumer {
 
   private async applyHeartbeats(batch: Received[]): Promise<void> {
     try {
+      // A heartbeat counts from when JetStream stored it, not from the agent's sentAt: one
+      // clock for every agent, so an agent whose clock runs behind is not taken for silent
+      // (and one stored long ago, while state was away, is still stale).
       const outcomes = await this.applyHeartbeat.executeBatch(
-        batch.map((r) => r.payload as HeartbeatReport),
+        batch.map((r) => ({ ...(r.payload as HeartbeatReport), sentAt: r.m.time.getTime() })),
       );
       outcomes.forEach((outcome) => this.handled.inc({ kind: 'heartbeat', outcome }));
       for (const r of batch) r.m.ack();

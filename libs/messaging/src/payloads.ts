@@ -44,6 +44,7 @@ export interface HeartbeatReport {
   v: 1;
   clusterArn: string;
   containerInstanceArn: string;
+  /** The agent's clock, for logs: state times a heartbeat by when JetStream stored it. */
   sentAt: number;
   runningTasks: number;
 }

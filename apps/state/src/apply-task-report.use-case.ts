@@ -1,10 +1,10 @@
-import { clusterNameOf, isForward, statusRank } from '@wharf/domain';
+import { isForward, statusRank } from '@wharf/domain';
 import type { ContainerStateReport, TaskStateReport } from '@wharf/messaging';
 import type { common } from '@wharf/proto';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
+import { DomainEvent, instanceChanged, OutboxRepository, taskChanged } from './outbox.repository';
 import { releaseTaskClaims } from './release-task-claim';
 import type { TaskChanges, TaskRepository, TaskRow } from './task.repository';
 
@@ -89,17 +89,6 @@ export class ApplyTaskReportUseCase {
       return outcomes;
     });
   }
-}
-
-function taskChanged(task: common.Task): DomainEvent {
-  return {
-    cluster: clusterNameOf(task.clusterArn),
-    entity: 'task',
-    event: 'changed',
-    resourceArn: task.taskArn,
-    version: task.version,
-    detail: task,
-  };
 }
 
 export function mergeReport(row: TaskRow, current: TaskChanges, r: TaskStateReport): TaskChanges {

@@ -14,29 +14,22 @@ export function createPool(url: string): Pool {
 }
 
 /** Runs `work` in a transaction; rolls back and rethrows on any error. */
-export async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+export function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return transaction(pool, 'BEGIN', work);
 }
 
 /**
  * Runs read-only `work` on one snapshot (REPEATABLE READ): its queries all see the database
  * as of the first, so a row that changes between two of them is not seen twice or not at all.
  */
-export async function inSnapshot<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+export function inSnapshot<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return transaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+}
+
+async function transaction<T>(pool: Pool, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(begin);
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -10,7 +10,7 @@ import type { ClusterRepository } from './cluster.repository';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import { DomainEvent, instanceChanged, OutboxRepository } from './outbox.repository';
+import { instanceChanged, OutboxRepository, taskChanged } from './outbox.repository';
 import { releaseTaskClaims } from './release-task-claim';
 import type { TaskRepository } from './task.repository';
 
@@ -93,17 +93,7 @@ export class DeregisterContainerInstanceUseCase {
       await this.instances.updateStatus(tx, [id], 'INACTIVE');
       const [instance] = await this.instances.findWithCounts(tx, cluster, [id]);
       const tasks = stopped.map((t) => this.tasks.toProto(t));
-      await this.outbox.appendMany(tx, [
-        ...tasks.map((task): DomainEvent => ({
-          cluster,
-          entity: 'task',
-          event: 'changed',
-          resourceArn: task.taskArn,
-          version: task.version,
-          detail: task,
-        })),
-        instanceChanged(instance),
-      ]);
+      await this.outbox.appendMany(tx, [...tasks.map(taskChanged), instanceChanged(instance)]);
       this.ctx.logger.info(
         {
           cluster,

@@ -4,7 +4,7 @@ import type { StateContext } from './context';
 import { inTransaction } from './db';
 import { lockHeldLeases } from './lease.repository';
 import type { ContainerInstanceRepository } from './container-instance.repository';
-import type { OutboxRepository } from './outbox.repository';
+import { type OutboxRepository, taskChanged } from './outbox.repository';
 import { releaseTaskClaim } from './release-task-claim';
 import type { TaskRepository } from './task.repository';
 
@@ -66,14 +66,7 @@ export class MarkTaskStoppingUseCase {
       });
       if (neverStarted) await releaseTaskClaim(tx, row, this.instances, this.outbox);
       const task = this.tasks.toProto(updated);
-      await this.outbox.append(tx, {
-        cluster,
-        entity: 'task',
-        event: 'changed',
-        resourceArn: task.taskArn,
-        version: task.version,
-        detail: task,
-      });
+      await this.outbox.append(tx, taskChanged(task));
       return task;
     });
   }

@@ -105,6 +105,18 @@ export class OutboxRepository {
   }
 }
 
+/** The `task.changed` event of a task record. */
+export function taskChanged(task: common.Task): DomainEvent {
+  return {
+    cluster: clusterNameOf(task.clusterArn),
+    entity: 'task',
+    event: 'changed',
+    resourceArn: task.taskArn,
+    version: task.version,
+    detail: task,
+  };
+}
+
 /** The `container_instance.changed` event of an instance record. */
 export function instanceChanged(instance: common.ContainerInstance): DomainEvent {
   return {

@@ -1,12 +1,12 @@
 import type { PoolClient } from 'pg';
-import { clusterNameOf, InstanceResources, releaseClaim } from '@wharf/domain';
+import { InstanceResources, releaseClaim } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import {
   ContainerInstanceRepository,
   registeredOf,
   remainingOf,
 } from './container-instance.repository';
-import { DomainEvent, instanceChanged, type OutboxRepository } from './outbox.repository';
+import { instanceChanged, type OutboxRepository, taskChanged } from './outbox.repository';
 import { claimOf, type TaskRepository, TaskRow } from './task.repository';
 
 /**
@@ -98,16 +98,6 @@ export async function recordTasksStopped(
   );
   const changed = await releaseTaskClaims(tx, rows, repos.instances);
   const tasks = updated.map((r) => repos.tasks.toProto(r));
-  await repos.outbox.appendMany(tx, [
-    ...changed.map(instanceChanged),
-    ...tasks.map((task): DomainEvent => ({
-      cluster: clusterNameOf(task.clusterArn),
-      entity: 'task',
-      event: 'changed',
-      resourceArn: task.taskArn,
-      version: task.version,
-      detail: task,
-    })),
-  ]);
+  await repos.outbox.appendMany(tx, [...changed.map(instanceChanged), ...tasks.map(taskChanged)]);
   return tasks;
 }

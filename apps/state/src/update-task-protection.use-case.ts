@@ -11,7 +11,7 @@ import type { common, stateV1 } from '@wharf/proto';
 import type { ClusterRepository } from './cluster.repository';
 import type { StateContext } from './context';
 import { inTransaction } from './db';
-import type { DomainEvent, OutboxRepository } from './outbox.repository';
+import { type OutboxRepository, taskChanged } from './outbox.repository';
 import { protectedUntilOf, TaskRepository, TaskRow } from './task.repository';
 
 export const MAX_TASKS_PER_PROTECTION_UPDATE = 10;
@@ -129,17 +129,7 @@ export class UpdateTaskProtectionUseCase {
       );
       await this.outbox.appendMany(
         tx,
-        [...updated.values()].map((row): DomainEvent => {
-          const task = this.tasks.toProto(row);
-          return {
-            cluster,
-            entity: 'task',
-            event: 'changed',
-            resourceArn: task.taskArn,
-            version: task.version,
-            detail: task,
-          };
-        }),
+        [...updated.values()].map((row) => taskChanged(this.tasks.toProto(row))),
       );
       if (updated.size > 0) {
         this.ctx.logger.info(

@@ -1,5 +1,5 @@
 import type { common } from '@wharf/proto';
-import { ClusterSnapshots } from './cluster-snapshots';
+import { ClusterSnapshots, ClusterView } from './cluster-snapshots';
 
 const ARN = 'arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-1';
 
@@ -28,6 +28,21 @@ function instance(version: number, cpu: number): common.ContainerInstance {
     tagsJson: '[]',
   };
 }
+
+describe('ClusterView', () => {
+  it('drops a deregistered instance, and a late older record does not bring it back', () => {
+    const view = new ClusterView();
+    view.apply([instance(1, 2048)]);
+    expect(view.instances().map((i) => i.arn)).toEqual([ARN]);
+    view.apply([{ ...instance(2, 2048), status: 'INACTIVE' }]);
+    expect(view.record(ARN)).toBeUndefined();
+    expect(view.instances()).toEqual([]);
+    view.apply([instance(1, 1024)]); // an event that was overtaken
+    expect(view.size).toBe(0);
+    view.apply([instance(3, 2048)]); // registered again
+    expect(view.record(ARN)?.version).toBe(3);
+  });
+});
 
 describe('ClusterSnapshots', () => {
   it('keeps an event that arrives while the first read of the cluster is under way', async () => {

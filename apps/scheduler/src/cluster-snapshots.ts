@@ -27,13 +27,31 @@ export class ClusterView {
   private unordered = false;
   loadedAt = 0;
 
+  /**
+   * Deregistered (INACTIVE) instances, by ARN → the version they went INACTIVE at: dropped
+   * from the view, and an older record that arrives late does not bring them back.
+   */
+  private readonly gone = new Map<string, number>();
+
   /** Takes each record that is newer than the one known; returns how many were taken. */
   apply(records: readonly common.ContainerInstance[]): number {
     let taken = 0;
     for (const record of records) {
-      const known = this.known.get(record.containerInstanceArn);
-      if (known && Number(known.record.version) >= Number(record.version)) continue;
+      const arn = record.containerInstanceArn;
+      const version = Number(record.version);
+      const known = this.known.get(arn);
+      if (known && Number(known.record.version) >= version) continue;
+      if ((this.gone.get(arn) ?? -1) >= version) continue;
       taken++;
+      if (record.status === 'INACTIVE') {
+        this.gone.set(arn, version);
+        if (known) {
+          this.known.delete(arn);
+          this.unordered = true;
+        }
+        continue;
+      }
+      this.gone.delete(arn);
       if (known) {
         known.record = record;
         if (!this.unordered) this.ordered[known.index] = toSnapshotInstance(record);

@@ -19,13 +19,6 @@ export const stateConfigSchema = z.object({
   /** How often silent agents are looked for; default a fifth of the TTL (100 ms – 5 s). */
   AGENT_LIVENESS_INTERVAL_MS: env.optionalInt(10),
   /**
-   * A task still PROVISIONING this long after placement on an instance whose agent is
-   * connected is stopped (TaskFailedToStart) and its resources released: its launch never
-   * reached the agent, which reports PENDING as soon as it takes a task. Looked for every
-   * quarter of this (at most every 30 s).
-   */
-  TASK_LAUNCH_TIMEOUT_MS: env.int(5 * 60 * 1000, 100),
-  /**
    * STOPPED tasks stay visible (DescribeTasks, ListTasks desiredStatus STOPPED) this long after
    * they stopped, then are deleted — ECS keeps them at least an hour. The service scheduler
    * counts a deployment's failed launches over the last hour, so keep it at least that.

@@ -5,6 +5,7 @@ import { firstValueFrom, Observable } from 'rxjs';
 import { GrpcCode } from '@wharf/domain';
 import {
   connectNats,
+  CONSUMERS,
   decode,
   encode,
   HeartbeatReport,
@@ -227,8 +228,13 @@ describe('state: agent liveness and utilisation', () => {
     await heartbeat(Date.now());
     await new Promise((r) => setTimeout(r, 2 * TTL_MS));
     await startStateHere();
-    // Sent by an agent whose clock is ten TTLs behind, stored now: fresh. It is applied after
-    // the stale one (one consumer, in order).
+    const jsm = await jetstreamManager(nc);
+    await eventually(async () => {
+      const info = await jsm.consumers.info(STREAMS.reports.name, CONSUMERS.stateReports);
+      return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+    }, 'the stale heartbeat applied');
+    expect((await describeInstance(ci.containerInstanceArn)).agentConnected).toBe(false);
+    // Sent by an agent whose clock is ten TTLs behind, stored now: fresh.
     await heartbeat(Date.now() - 10 * TTL_MS);
     const up = await instanceEvent(ci.containerInstanceArn, true, from);
     expect(up.version).toBe(ci.version + 2); // one flip down, one flip up: no flip for the stale one

@@ -58,7 +58,7 @@ export async function releaseTaskClaims(
 
 /**
  * Records tasks STOPPED now — desired and last status, containers, stop code and reason,
- * stopped times — for tasks no agent will report (a lost host, a launch no agent took), and
+ * stopped times — for tasks no agent will report (a lost host's), and
  * releases their claims, with their `task.changed` and their instances'
  * `container_instance.changed` events, in the caller's transaction. The tasks must be locked
  * (before their instances: the order every writer of both keeps) and not yet STOPPED.

@@ -19,11 +19,8 @@ import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } fr
 import { stateConfigSchema } from './config';
 import { MIGRATIONS } from './migrations';
 import { migrate } from './migrations/migrator';
-import { ContainerInstanceRepository } from './container-instance.repository';
-import { OutboxRepository } from './outbox.repository';
 import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
 import { RunningState, startState } from './state';
-import { SweepStaleLaunchesUseCase } from './sweep-stale-launches.use-case';
 import { TaskRepository } from './task.repository';
 
 jest.setTimeout(180_000);
@@ -925,79 +922,46 @@ describe('state service (Postgres + NATS)', () => {
     );
   });
 
-  // Last: its sweep stops every old PROVISIONING task the tests above left.
-  it('stops launches no agent took within the launch timeout, and deletes stopped tasks after the retention', async () => {
+  // Last: its sweep deletes every STOPPED task the tests above left.
+  it('deletes stopped tasks once past the retention, and only those', async () => {
     const arn = { region: 'us-east-1', accountId: '000000000000' };
-    const sweep = (timeoutMs: number) =>
-      new SweepStaleLaunchesUseCase(
-        { pool, arn, logger, agentHeartbeatTtlMs: 30_000 },
-        new TaskRepository(arn),
-        new ContainerInstanceRepository(arn, 30_000),
-        new OutboxRepository(),
-        timeoutMs,
-      ).execute();
-    const commit = async (ci: common.ContainerInstance, port: number) =>
-      (
-        await call(
-          client.commitPlacements({
-            cluster: 'default',
-            placements: [placement(ci, { cpu: 512, memory: 256, hostPorts: [port] })],
-          }),
-        )
-      ).tasks[0];
-    const connected = await registerInstance(undefined, { cpu: 1024, memory: 512 });
-    const silent = await registerInstance(undefined, { cpu: 1024, memory: 512 });
-    const orphan = await commit(connected, 9393);
-    const onSilentHost = await commit(silent, 9393);
-    // A silent host's tasks are the lost-instance handling's, not this sweep's.
-    await pool.query('UPDATE container_instances SET agent_connected = false WHERE arn = $1', [
-      silent.containerInstanceArn,
-    ]);
-
-    expect(await sweep(60_000)).toBe(0); // too young
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await sweep(10)).toBeGreaterThanOrEqual(1);
-
-    const [stopped, left] = (
-      await call(
-        client.describeTasks({ cluster: 'default', tasks: [orphan.taskArn, onSilentHost.taskArn] }),
-      )
-    ).tasks;
-    expect(stopped).toMatchObject({
-      lastStatus: 'STOPPED',
-      desiredStatus: 'STOPPED',
-      stopCode: 'TaskFailedToStart',
-      stoppedReason: 'No agent took the task within 0 s of its placement.',
-    });
-    expect(left.lastStatus).toBe('PROVISIONING');
-    const after = (
-      await call(
-        client.describeContainerInstances({
-          cluster: 'default',
-          containerInstances: [connected.containerInstanceArn],
-        }),
-      )
-    ).containerInstances[0];
-    expect(after.remaining).toMatchObject({ cpu: 1024, memory: 512 });
-    expect(after.remaining?.ports).not.toContain(9393);
-    expect(await sweep(10)).toBe(0); // once
-
-    // STOPPED tasks go once past the retention; live ones stay whatever their age.
     const prune = (retentionMs: number) =>
       new PruneStoppedTasksUseCase(
         { pool, arn, logger, agentHeartbeatTtlMs: 30_000 },
         new TaskRepository(arn),
         retentionMs,
       ).execute();
-    expect(await prune(60 * 60_000)).toBe(0);
+    const ci = await registerInstance(undefined, { cpu: 1024, memory: 512 });
+    const [stopping, live] = (
+      await call(
+        client.commitPlacements({
+          cluster: 'default',
+          placements: [
+            placement(ci, { cpu: 256, memory: 128 }),
+            placement(ci, { cpu: 256, memory: 128 }),
+          ],
+        }),
+      )
+    ).tasks;
+    await call(
+      client.markTaskStopping({
+        cluster: 'default',
+        task: stopping.taskArn,
+        reason: 'agent unreachable',
+        stopCode: 'TaskFailedToStart',
+      }),
+    );
+
+    expect(await prune(60 * 60_000)).toBe(0); // stopped too recently
     await new Promise((r) => setTimeout(r, 20));
     expect(await prune(10)).toBeGreaterThanOrEqual(1);
     const described = await call(
-      client.describeTasks({ cluster: 'default', tasks: [orphan.taskArn, onSilentHost.taskArn] }),
+      client.describeTasks({ cluster: 'default', tasks: [stopping.taskArn, live.taskArn] }),
     );
-    expect(described.tasks.map((t) => t.taskArn)).toEqual([onSilentHost.taskArn]);
+    expect(described.tasks.map((t) => t.taskArn)).toEqual([live.taskArn]);
     expect(described.failures).toEqual([
-      expect.objectContaining({ arn: orphan.taskArn, reason: 'MISSING' }),
+      expect.objectContaining({ arn: stopping.taskArn, reason: 'MISSING' }),
     ]);
+    expect(await prune(10)).toBe(0);
   });
 });

@@ -64,7 +64,6 @@ import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
 import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
-import { SweepStaleLaunchesUseCase } from './sweep-stale-launches.use-case';
 import { SweepDrainedTargetsUseCase } from './sweep-drained-targets.use-case';
 import { TargetRepository } from './target.repository';
 import { TaskDefinitionRepository } from './task-definition.repository';
@@ -363,22 +362,6 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     drainedTargets.start();
     cleanup.unshift(() => drainedTargets.stop());
-    // Launches that never reached their agent are stopped and their resources released.
-    const sweepLaunches = new SweepStaleLaunchesUseCase(
-      ctx,
-      tasks,
-      instances,
-      outbox,
-      config.TASK_LAUNCH_TIMEOUT_MS,
-    );
-    const staleLaunches = new Periodic(
-      'stale-launches',
-      Math.min(30_000, Math.max(100, Math.floor(config.TASK_LAUNCH_TIMEOUT_MS / 4))),
-      () => sweepLaunches.execute(),
-      logger,
-    );
-    staleLaunches.start();
-    cleanup.unshift(() => staleLaunches.stop());
     // STOPPED tasks go after TASK_RETENTION_MS.
     const pruneStopped = new PruneStoppedTasksUseCase(ctx, tasks, config.TASK_RETENTION_MS);
     const stoppedTasks = new Periodic(
@@ -413,7 +396,6 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await retention.stop();
         await tokenExpiry.stop();
         await drainedTargets.stop();
-        await staleLaunches.stop();
         await stoppedTasks.stop();
         await deletedTaskDefinitions.stop();
         await consumer.stop(); // no new reports; the one in flight finishes

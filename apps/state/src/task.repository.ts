@@ -252,23 +252,6 @@ export class TaskRepository {
   }
 
   /**
-   * Up to `limit` tasks still PROVISIONING `olderThanMs` after they were placed on an instance
-   * whose agent is connected, locked (id order; rows another transaction holds are skipped).
-   * An agent reports PENDING as soon as it takes a task, so such a launch never reached it.
-   */
-  async lockStaleLaunches(tx: PoolClient, olderThanMs: number, limit: number): Promise<TaskRow[]> {
-    const { rows } = await tx.query<TaskRow>(
-      `SELECT t.* FROM tasks t JOIN container_instances ci ON ci.id = t.container_instance_id
-        WHERE t.last_status = 'PROVISIONING' AND ci.agent_connected
-          AND t.created_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY t.id LIMIT $2
-          FOR UPDATE OF t SKIP LOCKED`,
-      [olderThanMs, limit],
-    );
-    return rows;
-  }
-
-  /**
    * Deletes up to `limit` tasks STOPPED longer ago than `olderThanMs` (rows another
    * transaction holds are skipped); returns how many.
    */

@@ -565,6 +565,21 @@ describe('planServiceStep', () => {
           (s) => s.task.containerInstanceArn,
         ),
       ).toEqual(['x']);
+      // Two to stop: what the first gives back counts for the second. Instance a (1000 free)
+      // runs a 512 and a 128 task, b (1200 free) a 256 one: a's 512 goes first (1512 left);
+      // then a's 128 leaves 1640 free on a, more than b's would leave (1456).
+      const two = new Map([host('a', 'a', 1000), host('b', 'a', 1200)].map((h) => [h.arn, h]));
+      const sized = (arn: string, cpu: number) =>
+        task(NEW, 'RUNNING', { containerInstanceArn: arn, cpu });
+      const pair = [sized('a', 512), sized('a', 128), sized('b', 256)];
+      expect(
+        planServiceStep(service({ ...packed, desiredCount: 1 }), pair, NOW, {
+          instances: two,
+        }).stop.map((s) => [s.task.containerInstanceArn, s.task.cpu]),
+      ).toEqual([
+        ['a', 512],
+        ['a', 128],
+      ]);
     });
   });
 

@@ -540,9 +540,20 @@ function scaleIn(
     } else if (rule.type === 'spread') {
       rules.push(counting((t) => t.containerInstanceArn));
     } else if (rule.type === 'binpack' && (field === 'cpu' || field === 'memory')) {
+      // What the tasks chosen so far give back to their instances counts too.
+      const freed = new Map<string, number>();
       const free = (t: common.Task) =>
-        (instances.get(t.containerInstanceArn)?.remaining[field] ?? 0) + Number(t[field] || 0);
-      rules.push({ rank: free, remove: () => undefined });
+        (instances.get(t.containerInstanceArn)?.remaining[field] ?? 0) +
+        (freed.get(t.containerInstanceArn) ?? 0) +
+        Number(t[field] || 0);
+      rules.push({
+        rank: free,
+        remove: (t) =>
+          freed.set(
+            t.containerInstanceArn,
+            (freed.get(t.containerInstanceArn) ?? 0) + Number(t[field] || 0),
+          ),
+      });
     }
   }
   const pool = [...candidates];

@@ -355,17 +355,7 @@ class ListenerServer implements FastHandler {
 
   /** A request node's HTTP server read: one with a body, or on a connection handed to it. */
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
-    // One pass over the raw headers picks what routing and forwarding need and builds the
-    // headers for the target.
-    const forwarded = scanRequestHeaders(req.rawHeaders);
-    const routeReq = new ProxiedRequest(
-      req.method ?? 'GET',
-      url,
-      forwarded.host,
-      req.socket.remoteAddress ?? '',
-      req.rawHeaders,
-    );
+    const { url, forwarded, routeReq } = nodeRequest(req);
     this.serve(routeReq, url, forwarded, new NodeResponse(res), { req, res });
   }
 
@@ -719,15 +709,7 @@ class ListenerServer implements FastHandler {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const runtime = this.runtime;
-    const url = req.url ?? '/';
-    const forwarded = scanRequestHeaders(req.rawHeaders);
-    const routeReq = new ProxiedRequest(
-      req.method ?? 'GET',
-      url,
-      forwarded.host,
-      req.socket.remoteAddress ?? '',
-      req.rawHeaders,
-    );
+    const { url, forwarded, routeReq } = nodeRequest(req);
     socket.on('error', () => socket.destroy());
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
@@ -955,4 +937,25 @@ function writeRaw(
   for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
   head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
   socket.end(Buffer.concat([Buffer.from(head), body]));
+}
+
+/**
+ * A request node's server read, as routing and forwarding take it: one pass over the raw
+ * headers picks what they need and builds the headers for the target.
+ */
+function nodeRequest(req: IncomingMessage): {
+  url: string;
+  forwarded: ScannedHeaders;
+  routeReq: ProxiedRequest;
+} {
+  const url = req.url ?? '/';
+  const forwarded = scanRequestHeaders(req.rawHeaders);
+  const routeReq = new ProxiedRequest(
+    req.method ?? 'GET',
+    url,
+    forwarded.host,
+    req.socket.remoteAddress ?? '',
+    req.rawHeaders,
+  );
+  return { url, forwarded, routeReq };
 }

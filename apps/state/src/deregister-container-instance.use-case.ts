@@ -12,7 +12,7 @@ import type { StateContext } from './context';
 import { inTransaction } from './db';
 import { instanceChanged, OutboxRepository, taskChanged } from './outbox.repository';
 import { releaseTaskClaims } from './release-task-claim';
-import type { TaskRepository } from './task.repository';
+import { stoppedNow, type TaskRepository } from './task.repository';
 
 /** The group of the tasks a service scheduler owns (`service:<name>`). */
 const SERVICE_GROUP_PREFIX = 'service:';
@@ -76,15 +76,9 @@ export class DeregisterContainerInstanceUseCase {
             id: t.id,
             bumpBy: 1,
             changes: {
-              ...current,
-              lastStatus: 'STOPPED',
-              desiredStatus: 'STOPPED',
-              containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
+              ...stoppedNow(current, now),
               stopCode: 'ServiceSchedulerInitiated',
               stoppedReason: reason,
-              stoppingAt: current.stoppingAt || now,
-              stoppedAt: now,
-              executionStoppedAt: now,
             },
           };
         }),

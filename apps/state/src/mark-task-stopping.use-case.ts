@@ -6,7 +6,7 @@ import { lockHeldLeases } from './lease.repository';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import { type OutboxRepository, taskChanged } from './outbox.repository';
 import { releaseTaskClaim } from './release-task-claim';
-import type { TaskRepository } from './task.repository';
+import { stoppedNow, type TaskRepository } from './task.repository';
 
 /**
  * Records the wish to stop a task (desiredStatus STOPPED). Only the agent's report moves
@@ -48,21 +48,13 @@ export class MarkTaskStoppingUseCase {
       const current = this.tasks.changesOf(row);
       const now = Date.now();
       const updated = await this.tasks.update(tx, row.id, {
-        ...current,
-        desiredStatus: 'STOPPED',
+        ...(neverStarted
+          ? stoppedNow(current, now)
+          : { ...current, desiredStatus: 'STOPPED', stoppingAt: current.stoppingAt || now }),
         stopCode: stopping ? current.stopCode || stopCode : stopCode,
         stoppedReason: stopping
           ? current.stoppedReason || req.reason || ''
           : req.reason || current.stoppedReason || '',
-        stoppingAt: current.stoppingAt || now,
-        ...(neverStarted
-          ? {
-              lastStatus: 'STOPPED',
-              containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
-              stoppedAt: now,
-              executionStoppedAt: now,
-            }
-          : {}),
       });
       if (neverStarted) await releaseTaskClaim(tx, row, this.instances, this.outbox);
       const task = this.tasks.toProto(updated);

@@ -7,7 +7,7 @@ import {
   remainingOf,
 } from './container-instance.repository';
 import { instanceChanged, type OutboxRepository, taskChanged } from './outbox.repository';
-import { claimOf, type TaskRepository, TaskRow } from './task.repository';
+import { claimOf, stoppedNow, type TaskRepository, TaskRow } from './task.repository';
 
 /**
  * Gives a stopped task's CPU, memory and host ports back to its instance, inside the
@@ -83,15 +83,9 @@ export async function recordTasksStopped(
         id: row.id,
         bumpBy: 1,
         changes: {
-          ...current,
-          lastStatus: 'STOPPED',
-          desiredStatus: 'STOPPED',
-          containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
+          ...stoppedNow(current, now),
           stopCode: stop.stopCode || current.stopCode || 'TaskFailedToStart',
           stoppedReason: stop.reason,
-          stoppingAt: current.stoppingAt || now,
-          stoppedAt: now,
-          executionStoppedAt: now,
         },
       };
     }),

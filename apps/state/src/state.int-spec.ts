@@ -155,6 +155,10 @@ describe('state service (Postgres + NATS)', () => {
     );
   }
 
+  /** MarkTaskStopping as the scheduler sends it. */
+  const markStopping = (task: string, reason: string, stopCode: string) =>
+    call(client.markTaskStopping({ cluster: 'default', task, reason, stopCode }));
+
   function placement(
     instance: common.ContainerInstance,
     claim: { cpu: number; memory: number; hostPorts?: number[] },
@@ -473,14 +477,7 @@ describe('state service (Postgres + NATS)', () => {
     const task = res.tasks[0];
     expect((await describeInstance(ci.containerInstanceArn)).remaining?.cpu).toBe(512);
 
-    const stopped = await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: task.taskArn,
-        reason: 'agent unreachable',
-        stopCode: 'TaskFailedToStart',
-      }),
-    );
+    const stopped = await markStopping(task.taskArn, 'agent unreachable', 'TaskFailedToStart');
     expect(stopped).toMatchObject({
       lastStatus: 'STOPPED',
       desiredStatus: 'STOPPED',
@@ -493,14 +490,7 @@ describe('state service (Postgres + NATS)', () => {
     expect(after.remaining?.ports).not.toContain(9090);
 
     // Asking again changes nothing and releases nothing twice.
-    const again = await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: task.taskArn,
-        reason: 'x',
-        stopCode: 'TaskFailedToStart',
-      }),
-    );
+    const again = await markStopping(task.taskArn, 'x', 'TaskFailedToStart');
     expect(again.version).toBe(stopped.version);
     expect((await describeInstance(ci.containerInstanceArn)).remaining?.cpu).toBe(1024);
   });
@@ -515,24 +505,10 @@ describe('state service (Postgres + NATS)', () => {
     );
     const task = res.tasks[0];
     // StopTask while the scheduler's StartTask to the agent is still waiting…
-    const asked = await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: task.taskArn,
-        reason: 'scale-in',
-        stopCode: 'UserInitiated',
-      }),
-    );
+    const asked = await markStopping(task.taskArn, 'scale-in', 'UserInitiated');
     expect(asked).toMatchObject({ lastStatus: 'PROVISIONING', desiredStatus: 'STOPPED' });
     // …then that StartTask fails: no agent will ever report this task.
-    const stopped = await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: task.taskArn,
-        reason: 'agent unreachable',
-        stopCode: 'TaskFailedToStart',
-      }),
-    );
+    const stopped = await markStopping(task.taskArn, 'agent unreachable', 'TaskFailedToStart');
     expect(stopped).toMatchObject({
       lastStatus: 'STOPPED',
       desiredStatus: 'STOPPED',
@@ -710,14 +686,7 @@ describe('state service (Postgres + NATS)', () => {
     expect(unchanged.version).toBe(running.version);
     expect(unchanged.lastStatus).toBe('RUNNING');
 
-    const stopping = await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: task.taskArn,
-        reason: 'scaling down',
-        stopCode: '',
-      }),
-    );
+    const stopping = await markStopping(task.taskArn, 'scaling down', '');
     expect(stopping).toMatchObject({
       desiredStatus: 'STOPPED',
       stopCode: 'UserInitiated',
@@ -943,14 +912,7 @@ describe('state service (Postgres + NATS)', () => {
         }),
       )
     ).tasks;
-    await call(
-      client.markTaskStopping({
-        cluster: 'default',
-        task: stopping.taskArn,
-        reason: 'agent unreachable',
-        stopCode: 'TaskFailedToStart',
-      }),
-    );
+    await markStopping(stopping.taskArn, 'agent unreachable', 'TaskFailedToStart');
 
     expect(await prune(60 * 60_000)).toBe(0); // stopped too recently
     await new Promise((r) => setTimeout(r, 20));

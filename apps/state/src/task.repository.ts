@@ -58,6 +58,23 @@ export interface TaskChanges {
   executionStoppedAt: number;
 }
 
+/**
+ * `current` recorded STOPPED at `now` by state itself, for a task no agent will report (a
+ * launch no agent took, a lost or deregistered host): last and desired status, containers and
+ * stop times. The caller sets the stop code and reason.
+ */
+export function stoppedNow(current: TaskChanges, now: number): TaskChanges {
+  return {
+    ...current,
+    lastStatus: 'STOPPED',
+    desiredStatus: 'STOPPED',
+    containers: current.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
+    stoppingAt: current.stoppingAt || now,
+    stoppedAt: now,
+    executionStoppedAt: now,
+  };
+}
+
 /** A task to create on an instance (CommitPlacements). */
 export interface NewTask {
   id: string;

@@ -13,6 +13,7 @@ import { followClusterEvents } from './cluster-events';
 import { ClusterSnapshots } from './cluster-snapshots';
 import { ExplainUseCase } from './explain.use-case';
 import { freePort } from './free-port';
+import { LaunchRedelivery } from './launch-redelivery';
 import { Lookups } from './lookups';
 import { PlacementBatcher } from './placement-batcher';
 import { createPlanner, Planner } from './planner';
@@ -129,6 +130,13 @@ export async function startScheduler(
       app.get(StopTaskUseCase),
       snapshots,
       planner,
+      new LaunchRedelivery(
+        state.client,
+        launcher,
+        lookups,
+        logger,
+        config.SCHEDULER_LAUNCH_REDELIVERY_MS,
+      ),
       logger,
       {
         reconcileIntervalMs: config.SERVICE_RECONCILE_INTERVAL_MS,

@@ -171,6 +171,11 @@ export class StateController implements stateV1.StateServiceController {
   listTasks(req: stateV1.ListTasksRequest): Promise<stateV1.ListTasksResponse> {
     return this.queries.listTasks(req);
   }
+  listStaleLaunches(
+    req: stateV1.ListStaleLaunchesRequest,
+  ): Promise<stateV1.ListStaleLaunchesResponse> {
+    return this.queries.listStaleLaunches(req);
+  }
   describeTasks(req: stateV1.DescribeTasksRequest): Promise<stateV1.DescribeTasksResponse> {
     return this.queries.describeTasks(req);
   }

@@ -151,6 +151,26 @@ export class StateQueries {
     };
   }
 
+  /** Launches no agent has reported on (see the RPC), oldest first. */
+  async listStaleLaunches(
+    req: stateV1.ListStaleLaunchesRequest,
+  ): Promise<stateV1.ListStaleLaunchesResponse> {
+    const cluster = await this.existingCluster(req.cluster);
+    const rows = await this.tasks.provisioningBefore(
+      this.ctx.pool,
+      cluster,
+      new Date(req.createdBeforeMs),
+      pageSize(req.maxResults),
+    );
+    return {
+      launches: rows.map((r) => ({
+        task: this.tasks.toProto(r),
+        agentAddress: r.agent_address,
+        agentConnected: r.agent_connected,
+      })),
+    };
+  }
+
   async describeTasks(req: stateV1.DescribeTasksRequest): Promise<stateV1.DescribeTasksResponse> {
     const cluster = await this.existingCluster(req.cluster);
     const ids = req.tasks.map((t) => resourceIdOf(t, 'task'));

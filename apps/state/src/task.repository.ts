@@ -285,6 +285,28 @@ export class TaskRepository {
     return rowCount ?? 0;
   }
 
+  /**
+   * Tasks still PROVISIONING with desired status RUNNING, created before `before`, oldest
+   * first, with their instance's agent address and connection.
+   */
+  async provisioningBefore(
+    q: Queryable,
+    cluster: string,
+    before: Date,
+    limit: number,
+  ): Promise<(TaskRow & { agent_address: string; agent_connected: boolean })[]> {
+    const { rows } = await q.query<TaskRow & { agent_address: string; agent_connected: boolean }>(
+      `SELECT t.*, ci.agent_address, ci.agent_connected
+         FROM tasks t JOIN container_instances ci ON ci.id = t.container_instance_id
+        WHERE t.cluster = $1 AND t.last_status = 'PROVISIONING' AND t.desired_status = 'RUNNING'
+          AND t.created_at < $2
+        ORDER BY t.created_at, t.id
+        LIMIT $3`,
+      [cluster, before, limit],
+    );
+    return rows;
+  }
+
   /** Tasks of a group (e.g. `service:web`) not yet STOPPED, in id order. */
   async liveInGroup(q: Queryable, cluster: string, group: string): Promise<TaskRow[]> {
     const { rows } = await q.query<TaskRow>(

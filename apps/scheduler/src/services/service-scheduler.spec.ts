@@ -4,6 +4,7 @@ import type { common, stateV1 } from '@wharf/proto';
 import { eventually } from '@wharf/testing';
 import { of } from 'rxjs';
 import type { ClusterSnapshots } from '../cluster-snapshots';
+import type { LaunchRedelivery } from '../launch-redelivery';
 import type { PlacementBatcher } from '../placement-batcher';
 import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
@@ -26,6 +27,13 @@ describe('ServiceScheduler', () => {
   it('replaces a lost host’s tasks once it leads, when the host was lost while it did not', async () => {
     let leader = false;
     const lost: string[] = [];
+    const swept: string[] = [];
+    const launches = {
+      sweep: (cluster: string) => {
+        swept.push(cluster);
+        return Promise.resolve(0);
+      },
+    } as unknown as LaunchRedelivery;
     const state = {
       acquireLease: () => of({ held: leader }),
       releaseLease: () => of({}),
@@ -49,6 +57,7 @@ describe('ServiceScheduler', () => {
       {} as StopTaskUseCase,
       snapshots,
       {} as Planner,
+      launches,
       createLogger('test', 'silent'),
       {
         ...DEFAULT_STEP_SETTINGS,
@@ -64,7 +73,9 @@ describe('ServiceScheduler', () => {
       scheduler.instanceChanged('c', silent);
       await new Promise((r) => setTimeout(r, 50));
       expect(lost).toEqual([]);
-      // …and once this replica leads, its first full pass finds the host and acts.
+      expect(swept).toEqual([]);
+      // …and once this replica leads, its first full pass finds the host and acts (and looks
+      // for launches no agent reported on).
       leader = true;
       await eventually(
         async () => (lost.length > 0 ? true : undefined),
@@ -72,6 +83,7 @@ describe('ServiceScheduler', () => {
         5_000,
       );
       expect(lost).toEqual([INSTANCE_ARN]);
+      expect(swept).toContain('c');
     } finally {
       await scheduler.stop();
     }

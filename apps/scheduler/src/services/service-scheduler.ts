@@ -9,6 +9,7 @@ import type { PlacementBatcher } from '../placement-batcher';
 import { compileRequestOptions } from '../placement-options';
 import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
+import type { LaunchRedelivery } from '../launch-redelivery';
 import type { TaskLauncher } from '../task-launch';
 import { LeaderLease, SERVICE_SCHEDULER_LEASE } from './leader-lease';
 import {
@@ -97,6 +98,7 @@ export class ServiceScheduler {
     private readonly stopper: StopTaskUseCase,
     private readonly snapshots: ClusterSnapshots,
     private readonly planner: Planner,
+    private readonly launches: LaunchRedelivery,
     private readonly logger: Logger,
     private readonly settings: ServiceSchedulerSettings,
   ) {
@@ -168,7 +170,8 @@ export class ServiceScheduler {
     for (const timer of this.deactivating.values()) clearTimeout(timer);
     for (const s of this.subscriptions) s.unsubscribe();
     // Passes under way finish first: one cut off between its commit and its StartTask calls
-    // would leave tasks no agent was told about (state's launch timeout catches those late).
+    // would leave tasks no agent was told about (the next leader's LaunchRedelivery tells them,
+    // but only a minute later).
     await Promise.allSettled([...this.inFlight]);
     await this.lease.stop();
   }
@@ -295,7 +298,10 @@ export class ServiceScheduler {
     }
   }
 
-  /** Requests a pass over every service of every cluster, and looks for lost instances. */
+  /**
+   * Requests a pass over every service of every cluster, and looks for lost instances and for
+   * launches no agent reported on.
+   */
   private async fullPass(): Promise<void> {
     if (!this.lease.isLeader()) return;
     let clusterToken = '';
@@ -310,6 +316,15 @@ export class ServiceScheduler {
           const record = view.record(i.arn);
           if (record) this.noteInstance(cluster, record);
         }
+        // Not awaited: an agent that does not answer may hold a sweep for AGENT_CALL_TIMEOUT_MS.
+        void this.track(
+          this.launches
+            .sweep(cluster)
+            .then(() => undefined)
+            .catch((err: unknown) =>
+              this.logger.warn({ err, cluster }, 'stale launch sweep failed; retried next pass'),
+            ),
+        );
         await this.requestServicesOf(cluster);
       }
       clusterToken = page.nextToken;

@@ -12,6 +12,7 @@ import { joinTokens } from './0011_join_tokens';
 import { instanceJoinToken } from './0012_instance_join_token';
 import { taskSweeps } from './0013_task_sweeps';
 import { clientTokenReservation } from './0014_client_token_reservation';
+import { provisioningTasks } from './0015_provisioning_tasks';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -41,4 +42,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0012_instance_join_token', sql: instanceJoinToken },
   { id: '0013_task_sweeps', sql: taskSweeps },
   { id: '0014_client_token_reservation', sql: clientTokenReservation },
+  { id: '0015_provisioning_tasks', sql: provisioningTasks },
 ];

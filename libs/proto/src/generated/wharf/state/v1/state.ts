@@ -298,6 +298,24 @@ export interface CommitPlacementsResponse {
   instances: ContainerInstance[];
 }
 
+export interface ListStaleLaunchesRequest {
+  cluster: string;
+  /** epoch ms */
+  createdBeforeMs: number;
+  /** 1–1000; 0 = 100 */
+  maxResults: number;
+}
+
+export interface StaleLaunch {
+  task: Task | undefined;
+  agentAddress: string;
+  agentConnected: boolean;
+}
+
+export interface ListStaleLaunchesResponse {
+  launches: StaleLaunch[];
+}
+
 export interface ListTasksRequest {
   cluster: string;
   containerInstance: string;
@@ -933,6 +951,15 @@ export interface StateServiceClient {
   markInstanceTasksLost(request: MarkInstanceTasksLostRequest): Observable<MarkInstanceTasksLostResponse>;
 
   /**
+   * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
+   * created before created_before_ms, oldest first, each with its instance's agent address and
+   * connection. The scheduler's leader tells their agents again (a scheduler that stopped
+   * between committing a task and telling the agent leaves one).
+   */
+
+  listStaleLaunches(request: ListStaleLaunchesRequest): Observable<ListStaleLaunchesResponse>;
+
+  /**
    * The latest utilisation sample the agents reported for a task or a container instance,
    * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
    */
@@ -1265,6 +1292,17 @@ export interface StateServiceController {
   ): Promise<MarkInstanceTasksLostResponse> | Observable<MarkInstanceTasksLostResponse> | MarkInstanceTasksLostResponse;
 
   /**
+   * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
+   * created before created_before_ms, oldest first, each with its instance's agent address and
+   * connection. The scheduler's leader tells their agents again (a scheduler that stopped
+   * between committing a task and telling the agent leaves one).
+   */
+
+  listStaleLaunches(
+    request: ListStaleLaunchesRequest,
+  ): Promise<ListStaleLaunchesResponse> | Observable<ListStaleLaunchesResponse> | ListStaleLaunchesResponse;
+
+  /**
    * The latest utilisation sample the agents reported for a task or a container instance,
    * and the recent history kept (newest first). NOT_FOUND when the resource is unknown.
    */
@@ -1587,6 +1625,7 @@ export function StateServiceControllerMethods() {
       "describeTasks",
       "markTaskStopping",
       "markInstanceTasksLost",
+      "listStaleLaunches",
       "getUtilisation",
       "putAttributes",
       "deleteAttributes",

@@ -1,0 +1,278 @@
+/**
+ * A launch cut off between its commit and the agent being told (a scheduler that stopped at
+ * that moment), against the real state (Postgres and NATS from Testcontainers): the tasks are
+ * committed as the scheduler commits them, no agent is told, and the scheduler's leader must
+ * tell the agent later, or stop the task when its agent cannot be reached.
+ */
+import { Controller } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions } from '@nestjs/microservices';
+import { loadConfig } from '@wharf/config';
+import { CAPABILITIES, GrpcCode } from '@wharf/domain';
+import { createLogger } from '@wharf/observability';
+import { agentV1, createStateClient, grpcOptions, GrpcClient, stateV1 } from '@wharf/proto';
+import {
+  eventually,
+  startNats,
+  startPostgres,
+  type StartedNats,
+  type StartedPostgres,
+} from '@wharf/testing';
+import { EMPTY, firstValueFrom, Observable } from 'rxjs';
+import { stateConfigSchema } from '../../state/src/config';
+import { startState } from '../../state/src/state';
+import { AgentClients } from './agent-clients';
+import { schedulerConfigSchema } from './config';
+import { freePort } from './free-port';
+import { Lookups } from './lookups';
+import { startScheduler } from './scheduler';
+import { TaskLauncher } from './task-launch';
+
+jest.setTimeout(120_000);
+
+const started: agentV1.StartTaskRequest[] = [];
+
+@Controller()
+@agentV1.AgentServiceControllerMethods()
+class RecordingAgent implements agentV1.AgentServiceController {
+  startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
+    started.push(req);
+    return { accepted: true };
+  }
+  stopTask(): agentV1.AgentStopTaskResponse {
+    return { known: true };
+  }
+  streamLogs(): Observable<agentV1.LogChunk> {
+    return EMPTY;
+  }
+}
+
+const call = <T>(obs: Observable<T>) => firstValueFrom(obs);
+const CLUSTER = 'crash';
+const REDELIVERY_MS = 1_500;
+
+describe('launches no agent was told about', () => {
+  let postgres: StartedPostgres;
+  let nats: StartedNats;
+  const stops: (() => Promise<unknown>)[] = [];
+  let state: GrpcClient<stateV1.StateServiceClient>;
+  let stateUrl: string;
+  let agentAddress: string;
+
+  const registerInstance = (address: string) =>
+    call(
+      state.client.registerContainerInstance({
+        cluster: CLUSTER,
+        containerInstanceArn: '',
+        ec2InstanceId: '',
+        total: { cpu: 1024, memory: 2048, ports: [22], portsUdp: [] },
+        attributes: Object.values(CAPABILITIES).map((name) => ({ name, value: '' })),
+        agentVersion: 'test',
+        dockerVersion: '',
+        agentAddress: address,
+        hostname: 'h',
+        hostAddress: '127.0.0.1',
+      }),
+    );
+
+  /** Commits one task of `web` on each instance as the scheduler does, telling no agent. */
+  async function commitUntold(instanceArns: string[]) {
+    const settings = loadConfig(schedulerConfigSchema, { STATE_URL: stateUrl });
+    const agents = new AgentClients();
+    const launcher = new TaskLauncher(
+      state.client,
+      agents,
+      createLogger('test', 'silent'),
+      settings,
+      new Lookups(state.client),
+    );
+    try {
+      const launch = await launcher.resolve({
+        cluster: CLUSTER,
+        taskDefinition: 'web',
+        overridesJson: '',
+      });
+      const res = await call(
+        state.client.commitPlacements({
+          cluster: CLUSTER,
+          placements: instanceArns.map((containerInstanceArn) => ({
+            task: {
+              ...launcher.newTask(launch, {
+                group: '',
+                startedBy: 'crashed-scheduler',
+                tagsJson: '',
+                launchType: '',
+              }),
+              containerInstanceArn,
+            },
+            expectedInstanceVersion: 0,
+            fenceLease: '',
+            fenceHolder: '',
+          })),
+        }),
+      );
+      expect(res.rejected).toEqual([]);
+      return res.tasks;
+    } finally {
+      agents.closeAll();
+    }
+  }
+
+  beforeAll(async () => {
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
+    stops.push(
+      () => postgres.container.stop(),
+      () => nats.container.stop(),
+    );
+    const logger = createLogger('launch-redelivery-int', process.env.LOG_LEVEL ?? 'warn');
+    const runningState = await startState(
+      loadConfig(stateConfigSchema, {
+        DATABASE_URL: postgres.url,
+        STATE_AGENT_JOIN: 'open',
+        NATS_URL: nats.url,
+        STATE_GRPC_PORT: '0',
+        STATE_OPS_PORT: '0',
+        // The instances here send no heartbeats: they stay connected for the test.
+        AGENT_HEARTBEAT_TTL_MS: '600000',
+      }),
+      logger,
+    );
+    stops.unshift(() => runningState.stop());
+    stateUrl = runningState.grpcUrl;
+
+    agentAddress = `127.0.0.1:${await freePort()}`;
+    const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
+      { module: class AgentModule {}, controllers: [RecordingAgent] } as never,
+      { ...grpcOptions('agent', agentAddress), logger: false },
+    );
+    await agent.listen();
+    stops.unshift(() => agent.close());
+
+    state = createStateClient(stateUrl);
+    stops.unshift(async () => state.close());
+    await call(state.client.createCluster({ clusterName: CLUSTER, tagsJson: '' }));
+    await call(
+      state.client.registerTaskDefinition({
+        definitionJson: JSON.stringify({
+          family: 'web',
+          containerDefinitions: [
+            { name: 'app', image: 'wharf/busybox:dev', memory: 64, essential: true },
+          ],
+        }),
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) await stop().catch(() => undefined);
+  });
+
+  it('lists only PROVISIONING tasks older than asked, with their agent; refuses an unknown cluster', async () => {
+    const instance = await registerInstance(agentAddress);
+    const [task] = await commitUntold([instance.containerInstanceArn]);
+    const listed = await call(
+      state.client.listStaleLaunches({
+        cluster: CLUSTER,
+        createdBeforeMs: Date.now() + 1_000,
+        maxResults: 0,
+      }),
+    );
+    expect(listed.launches.map((l) => l.task?.taskArn)).toContain(task.taskArn);
+    expect(listed.launches.find((l) => l.task?.taskArn === task.taskArn)).toMatchObject({
+      agentAddress,
+      agentConnected: true,
+      task: { lastStatus: 'PROVISIONING', desiredStatus: 'RUNNING' },
+    });
+    const older = await call(
+      state.client.listStaleLaunches({
+        cluster: CLUSTER,
+        createdBeforeMs: task.createdAt - 1,
+        maxResults: 0,
+      }),
+    );
+    expect(older.launches.map((l) => l.task?.taskArn)).not.toContain(task.taskArn);
+
+    // A task stopped before any agent heard of it is no stale launch.
+    await call(
+      state.client.markTaskStopping({
+        cluster: CLUSTER,
+        task: task.taskArn,
+        stopCode: 'UserInitiated',
+        reason: 'test',
+      }),
+    );
+    const after = await call(
+      state.client.listStaleLaunches({
+        cluster: CLUSTER,
+        createdBeforeMs: Date.now() + 1_000,
+        maxResults: 0,
+      }),
+    );
+    expect(after.launches.map((l) => l.task?.taskArn)).not.toContain(task.taskArn);
+
+    const err = await call(
+      state.client.listStaleLaunches({ cluster: 'nope', createdBeforeMs: 0, maxResults: 0 }),
+    ).then(
+      () => undefined,
+      (e: { code: number; details: string }) => e,
+    );
+    expect(err?.code).toBe(GrpcCode.NOT_FOUND);
+  });
+
+  it('the leader tells the agent again, and stops the task whose agent cannot be reached', async () => {
+    const reachable = await registerInstance(agentAddress);
+    const gone = await registerInstance(`127.0.0.1:${await freePort()}`);
+    const [told, unreachable] = await commitUntold([
+      reachable.containerInstanceArn,
+      gone.containerInstanceArn,
+    ]);
+    expect(started.map((s) => s.task?.taskArn)).not.toContain(told.taskArn);
+
+    const scheduler = await startScheduler(
+      loadConfig(schedulerConfigSchema, {
+        STATE_URL: stateUrl,
+        NATS_URL: nats.url,
+        SCHEDULER_GRPC_PORT: '0',
+        SCHEDULER_OPS_PORT: '0',
+        AGENT_CALL_TIMEOUT_MS: '500',
+        SCHEDULER_LAUNCH_REDELIVERY_MS: String(REDELIVERY_MS),
+        SERVICE_RECONCILE_INTERVAL_MS: '200',
+        SERVICE_LEASE_TTL_MS: '600',
+      }),
+      createLogger('scheduler', process.env.LOG_LEVEL ?? 'silent'),
+    );
+    try {
+      const request = await eventually(
+        async () => started.find((s) => s.task?.taskArn === told.taskArn),
+        'StartTask sent again for the untold task',
+        30_000,
+      );
+      expect(request.taskDefinition?.family).toBe('web');
+      expect(request.task?.containerInstanceArn).toBe(reachable.containerInstanceArn);
+
+      const stopped = await eventually(
+        async () => {
+          const { tasks } = await call(
+            state.client.describeTasks({ cluster: CLUSTER, tasks: [unreachable.taskArn] }),
+          );
+          return tasks[0]?.lastStatus === 'STOPPED' ? tasks[0] : undefined;
+        },
+        'the task whose agent is unreachable stopped',
+        30_000,
+      );
+      expect(stopped).toMatchObject({ stopCode: 'TaskFailedToStart', desiredStatus: 'STOPPED' });
+      expect(stopped.stoppedReason).toContain('unreachable');
+      const instance = await call(
+        state.client.describeContainerInstances({
+          cluster: CLUSTER,
+          containerInstances: [gone.containerInstanceArn],
+        }),
+      );
+      // Its resources are free again.
+      expect(instance.containerInstances[0].remaining?.memory).toBe(2048);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+});

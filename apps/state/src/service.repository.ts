@@ -275,7 +275,11 @@ export class ServiceRepository {
     );
   }
 
-  /** Appends events in the order given (the later, the newer). */
+  /**
+   * Appends events in the order given (the later, the newer), and deletes the service's events
+   * older than the newest SERVICE_EVENTS_SHOWN: nothing shows them, and a long-lived service
+   * appends events for ever.
+   */
   async appendEvents(tx: PoolClient, serviceId: string, messages: readonly string[]) {
     if (messages.length === 0) return;
     await tx.query(
@@ -283,6 +287,33 @@ export class ServiceRepository {
        SELECT $1, m FROM unnest($2::text[]) WITH ORDINALITY AS x(m, ord) ORDER BY ord`,
       [serviceId, messages],
     );
+    await tx.query(
+      `DELETE FROM service_events WHERE service_id = $1 AND seq < (
+         SELECT seq FROM service_events WHERE service_id = $1
+          ORDER BY seq DESC OFFSET $2 LIMIT 1)`,
+      [serviceId, SERVICE_EVENTS_SHOWN - 1],
+    );
+  }
+
+  /**
+   * Deletes up to `limit` deployments INACTIVE for longer than `olderThanMs` (nothing reads
+   * them: services show only the others); returns how many.
+   */
+  async deleteInactiveDeploymentsBefore(
+    tx: PoolClient,
+    olderThanMs: number,
+    limit: number,
+  ): Promise<number> {
+    const { rowCount } = await tx.query(
+      `DELETE FROM service_deployments WHERE id IN (
+         SELECT id FROM service_deployments
+          WHERE status = 'INACTIVE'
+            AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+          LIMIT $2
+            FOR UPDATE SKIP LOCKED)`,
+      [olderThanMs, limit],
+    );
+    return rowCount ?? 0;
   }
 
   /** ARNs of a cluster's ACTIVE and DRAINING services, ordered by id, after `afterId`. */

@@ -9,6 +9,7 @@ import { GrpcCode } from '@wharf/domain';
 import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
+import { ServiceRepository } from './service.repository';
 import { RunningState, startState } from './state';
 
 jest.setTimeout(180_000);
@@ -788,6 +789,32 @@ describe('state: services and leases', () => {
     expect(described.events).toHaveLength(100);
     expect(described.events[0].message).toBe('e119');
     expect(described.events[99].message).toBe('e20');
+    // and only those are kept
+    const kept = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM service_events e JOIN services s ON s.id = e.service_id
+        WHERE s.name = 'prog'`,
+    );
+    expect(Number(kept.rows[0].n)).toBe(100);
+
+    // an INACTIVE deployment is deleted once past the retention; the others stay
+    const deployments = new ServiceRepository({ region: 'us-east-1', accountId: '000000000000' });
+    const pruneDeployments = async (retentionMs: number) => {
+      const tx = await pool.connect();
+      try {
+        return await deployments.deleteInactiveDeploymentsBefore(tx, retentionMs, 1000);
+      } finally {
+        tx.release();
+      }
+    };
+    expect(await pruneDeployments(60 * 60_000)).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await pruneDeployments(10)).toBeGreaterThanOrEqual(1);
+    const left = await pool.query<{ id: string }>(
+      'SELECT id FROM service_deployments WHERE id = ANY($1::text[])',
+      [[primary.id, old.id]],
+    );
+    expect(left.rows.map((r) => r.id)).toEqual([primary.id]);
+    expect((await describe1('prog')).deployments.map((d) => d.id)).toEqual([primary.id]);
 
     // a DAEMON service's desired count is what the scheduler says; a REPLICA's is the user's
     const replica = await grpcError(progress({ service: 'prog', daemonDesiredCount: 3 }));

@@ -19,7 +19,8 @@ import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } fr
 import { stateConfigSchema } from './config';
 import { MIGRATIONS } from './migrations';
 import { migrate } from './migrations/migrator';
-import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
+import { PruneHistoryUseCase } from './prune-history.use-case';
+import { ServiceRepository } from './service.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
 
@@ -894,12 +895,15 @@ describe('state service (Postgres + NATS)', () => {
   // Last: its sweep deletes every STOPPED task the tests above left.
   it('deletes stopped tasks once past the retention, and only those', async () => {
     const arn = { region: 'us-east-1', accountId: '000000000000' };
-    const prune = (retentionMs: number) =>
-      new PruneStoppedTasksUseCase(
-        { pool, arn, logger, agentHeartbeatTtlMs: 30_000 },
-        new TaskRepository(arn),
-        retentionMs,
-      ).execute();
+    const prune = async (retentionMs: number) =>
+      (
+        await new PruneHistoryUseCase(
+          { pool, arn, logger, agentHeartbeatTtlMs: 30_000 },
+          new TaskRepository(arn),
+          new ServiceRepository(arn),
+          retentionMs,
+        ).execute()
+      ).tasks;
     const ci = await registerInstance(undefined, { cpu: 1024, memory: 512 });
     const [stopping, live] = (
       await call(

@@ -63,7 +63,7 @@ import { ServiceQueries } from './service.queries';
 import { ServiceRepository } from './service.repository';
 import { StateController } from './state.controller';
 import { StateQueries } from './state.queries';
-import { PruneStoppedTasksUseCase } from './prune-stopped-tasks.use-case';
+import { PruneHistoryUseCase } from './prune-history.use-case';
 import { SweepDrainedTargetsUseCase } from './sweep-drained-targets.use-case';
 import { TargetRepository } from './target.repository';
 import { TaskDefinitionRepository } from './task-definition.repository';
@@ -362,16 +362,16 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     );
     drainedTargets.start();
     cleanup.unshift(() => drainedTargets.stop());
-    // STOPPED tasks go after TASK_RETENTION_MS.
-    const pruneStopped = new PruneStoppedTasksUseCase(ctx, tasks, config.TASK_RETENTION_MS);
-    const stoppedTasks = new Periodic(
-      'stopped-tasks',
+    // STOPPED tasks and INACTIVE deployments go after TASK_RETENTION_MS.
+    const pruneHistory = new PruneHistoryUseCase(ctx, tasks, services, config.TASK_RETENTION_MS);
+    const history = new Periodic(
+      'history',
       Math.min(60_000, Math.max(100, Math.floor(config.TASK_RETENTION_MS / 4))),
-      () => pruneStopped.execute(),
+      () => pruneHistory.execute(),
       logger,
     );
-    stoppedTasks.start();
-    cleanup.unshift(() => stoppedTasks.stop());
+    history.start();
+    cleanup.unshift(() => history.stop());
     // DELETE_IN_PROGRESS task definitions go once no task or service uses them.
     const sweepDeleted = new SweepDeletedTaskDefinitionsUseCase(ctx, taskDefinitions, outbox);
     const deletedTaskDefinitions = new Periodic(
@@ -396,7 +396,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await retention.stop();
         await tokenExpiry.stop();
         await drainedTargets.stop();
-        await stoppedTasks.stop();
+        await history.stop();
         await deletedTaskDefinitions.stop();
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete

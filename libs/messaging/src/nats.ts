@@ -8,10 +8,53 @@ export interface NatsSettings {
   name: string;
 }
 
+/** The servers of a NATS_URL, and the credentials it carries. */
+export interface NatsServers {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * Reads NATS_URL: comma-separated servers, each of which may carry the credentials the NATS
+ * server asks for, as `nats://user:password@host:4222` or `nats://token@host:4222` (escaped as
+ * URL userinfo is). The client takes credentials as options, not in the URL, so they are taken
+ * out; servers that carry them must all carry the same.
+ */
+export function parseNatsServers(value: string): NatsServers {
+  const servers: string[] = [];
+  let credentials: { user?: string; pass?: string; token?: string } | undefined;
+  for (const raw of value.split(',').map((s) => s.trim())) {
+    if (!raw) continue;
+    let url: URL;
+    try {
+      url = new URL(raw.includes('://') ? raw : `nats://${raw}`);
+    } catch {
+      // Not shown: it may hold a password.
+      throw new Error('NATS_URL: a server is not a URL (nats://[user:password@]host:port)');
+    }
+    if (!url.username && !url.password) {
+      servers.push(raw);
+      continue;
+    }
+    const username = decodeURIComponent(url.username);
+    const found = url.password
+      ? { user: username, pass: decodeURIComponent(url.password) }
+      : { token: username };
+    if (credentials && JSON.stringify(credentials) !== JSON.stringify(found)) {
+      throw new Error('NATS_URL: every server that carries credentials must carry the same');
+    }
+    credentials = found;
+    servers.push(`${url.protocol}//${url.host}`);
+  }
+  return { servers, ...credentials };
+}
+
 /** Connects to NATS and retries for ever when the connection drops. */
 export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
   return connect({
-    servers: settings.servers.split(','),
+    ...parseNatsServers(settings.servers),
     name: settings.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

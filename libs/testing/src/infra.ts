@@ -47,12 +47,27 @@ export interface StartedNats {
   networkUrl?: string;
 }
 
-export async function startNats(network?: StartedNetwork, alias = 'nats'): Promise<StartedNats> {
+/** `serverArgs`: more nats-server options, e.g. `['--user', 'u', '--pass', 'p']`. */
+export async function startNats(
+  network?: StartedNetwork,
+  alias = 'nats',
+  serverArgs: string[] = [],
+): Promise<StartedNats> {
   let builder = new GenericContainer(IMAGES.nats)
     .withExposedPorts(4222)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .withStartupTimeout(60_000);
   if (network) builder = builder.withNetwork(network).withNetworkAliases(alias);
+  if (serverArgs.length) {
+    builder = builder.withCommand([
+      '--jetstream',
+      '--store_dir',
+      '/data',
+      '--http_port',
+      '8222',
+      ...serverArgs,
+    ]);
+  }
   const container = await builder.start();
   return {
     container,

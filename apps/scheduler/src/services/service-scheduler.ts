@@ -5,11 +5,11 @@ import type { common, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
 import type { ClusterSnapshots } from '../cluster-snapshots';
+import type { LaunchRedelivery } from '../launch-redelivery';
 import type { PlacementBatcher } from '../placement-batcher';
 import { compileRequestOptions } from '../placement-options';
 import type { Planner } from '../planner';
 import type { StopTaskUseCase } from '../stop-task.use-case';
-import type { LaunchRedelivery } from '../launch-redelivery';
 import type { TaskLauncher } from '../task-launch';
 import { LeaderLease, SERVICE_SCHEDULER_LEASE } from './leader-lease';
 import {

@@ -271,6 +271,13 @@ describe('launches no agent was told about', () => {
       );
       // Its resources are free again.
       expect(instance.containerInstances[0].remaining?.memory).toBe(2048);
+      const metrics = await (await fetch(`http://127.0.0.1:${scheduler.opsPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        /wharf_scheduler_stale_launches_total\{[^}]*outcome="told"[^}]*\} [1-9]/,
+      );
+      expect(metrics).toMatch(
+        /wharf_scheduler_stale_launches_total\{[^}]*outcome="stopped"[^}]*\} 1/,
+      );
     } finally {
       await scheduler.stop();
     }

@@ -1,5 +1,6 @@
 import { createLogger } from '@wharf/observability';
 import type { common, stateV1 } from '@wharf/proto';
+import { Registry } from 'prom-client';
 import { of } from 'rxjs';
 import { LaunchRedelivery } from './launch-redelivery';
 import type { Lookups } from './lookups';
@@ -28,12 +29,20 @@ describe('LaunchRedelivery', () => {
   let asked: stateV1.ListStaleLaunchesRequest[];
   let told: { definition: string; committed: Committed[] }[];
   let redelivery: LaunchRedelivery;
+  let registry: Registry;
+  const counted = async () =>
+    Object.fromEntries(
+      (await registry.getSingleMetric('wharf_scheduler_stale_launches_total')!.get()).values.map(
+        (v) => [v.labels.outcome, v.value],
+      ),
+    );
 
   beforeEach(() => {
     now = 1_000_000;
     stale = [];
     asked = [];
     told = [];
+    registry = new Registry();
     const state = {
       listStaleLaunches: (req: stateV1.ListStaleLaunchesRequest) => {
         asked.push(req);
@@ -43,7 +52,12 @@ describe('LaunchRedelivery', () => {
     const launcher = {
       startOnAgents: (_cluster: string, committed: Committed[], d: common.TaskDefinition) => {
         told.push({ definition: d.taskDefinitionArn, committed });
-        return Promise.resolve(committed.map((c) => c.task));
+        // An agent at port 0 cannot be reached: the launcher stops its task.
+        return Promise.resolve(
+          committed.map((c) =>
+            c.agentAddress.endsWith(':0') ? { ...c.task, desiredStatus: 'STOPPED' } : c.task,
+          ),
+        );
       },
     } as unknown as TaskLauncher;
     const lookups = {
@@ -58,6 +72,7 @@ describe('LaunchRedelivery', () => {
       lookups,
       createLogger('test', 'silent'),
       AFTER_MS,
+      registry,
       () => now,
     );
   });
@@ -76,12 +91,20 @@ describe('LaunchRedelivery', () => {
         ],
       },
     ]);
+    expect(await counted()).toEqual({ told: 2 });
+  });
+
+  it('counts a task its launcher stopped (agent unreachable)', async () => {
+    stale = [launch(task('1')), { ...launch(task('2')), agentAddress: '10.0.0.9:0' }];
+    expect(await redelivery.sweep('c')).toBe(2);
+    expect(await counted()).toEqual({ told: 1, stopped: 1 });
   });
 
   it('leaves tasks on a disconnected instance to the lost-host handling', async () => {
     stale = [launch(task('1'), false)];
     expect(await redelivery.sweep('c')).toBe(0);
     expect(told).toEqual([]);
+    expect(await counted()).toEqual({ left: 1 });
   });
 
   it('tells an agent about a task at most once per threshold', async () => {

@@ -1,5 +1,6 @@
 import type { stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
+import { Counter, Registry } from 'prom-client';
 import { firstValueFrom } from 'rxjs';
 import type { Lookups } from './lookups';
 import type { Committed, TaskLauncher } from './task-launch';
@@ -24,6 +25,7 @@ export class LaunchRedelivery {
   private readonly told = new Map<string, number>();
   /** Clusters being swept (a slow agent must not make sweeps of one cluster pile up). */
   private readonly sweeping = new Set<string>();
+  private readonly handled: Counter<'outcome'>;
 
   constructor(
     private readonly state: stateV1.StateServiceClient,
@@ -32,8 +34,18 @@ export class LaunchRedelivery {
     private readonly logger: Logger,
     /** How long after its creation a task still PROVISIONING counts as never delivered. */
     private readonly afterMs: number,
+    registry: Registry,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.handled = new Counter({
+      name: 'wharf_scheduler_stale_launches_total',
+      help:
+        'Tasks found PROVISIONING with no agent report: told again (and accepted), stopped ' +
+        '(agent unreachable or refused), or left (agent disconnected)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+  }
 
   /** Tells the agents of the cluster's stale launches again; returns how many were told. */
   async sweep(cluster: string): Promise<number> {
@@ -58,7 +70,11 @@ export class LaunchRedelivery {
     );
     const byDefinition = new Map<string, Committed[]>();
     for (const { task, agentAddress, agentConnected } of launches) {
-      if (!task || !agentConnected || this.told.has(task.taskArn)) continue;
+      if (!task || this.told.has(task.taskArn)) continue;
+      if (!agentConnected) {
+        this.handled.inc({ outcome: 'left' });
+        continue;
+      }
       this.told.set(task.taskArn, now);
       const group = byDefinition.get(task.taskDefinitionArn) ?? [];
       group.push({ task, agentAddress });
@@ -78,7 +94,12 @@ export class LaunchRedelivery {
         );
         try {
           const definition = await this.lookups.taskDefinition(definitionArn);
-          await this.launcher.startOnAgents(cluster, committed, definition);
+          const after = await this.launcher.startOnAgents(cluster, committed, definition);
+          const stopped = after.filter((t) => t.desiredStatus === 'STOPPED').length;
+          if (stopped < committed.length) {
+            this.handled.inc({ outcome: 'told' }, committed.length - stopped);
+          }
+          if (stopped > 0) this.handled.inc({ outcome: 'stopped' }, stopped);
           told += committed.length;
         } catch (err) {
           this.logger.warn(

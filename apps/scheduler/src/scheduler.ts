@@ -136,6 +136,7 @@ export async function startScheduler(
         lookups,
         logger,
         config.SCHEDULER_LAUNCH_REDELIVERY_MS,
+        ops.registry,
       ),
       logger,
       {

@@ -1,58 +1,34 @@
 /**
  * A launch cut off between its commit and the agent being told (a scheduler that stopped at
- * that moment), against the real state (Postgres and NATS from Testcontainers): the tasks are
+ * that moment), against the real state (Postgres and NATS from Testcontainers, started by the
+ * api's control-plane fixture without a scheduler): the tasks are
  * committed as the scheduler commits them, no agent is told, and the scheduler's leader must
  * tell the agent later, or stop the task when its agent cannot be reached.
  */
-import { Controller } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions } from '@nestjs/microservices';
 import { loadConfig } from '@wharf/config';
 import { CAPABILITIES, GrpcCode } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
-import { agentV1, createStateClient, grpcOptions, GrpcClient, stateV1 } from '@wharf/proto';
-import {
-  eventually,
-  startNats,
-  startPostgres,
-  type StartedNats,
-  type StartedPostgres,
-} from '@wharf/testing';
-import { EMPTY, firstValueFrom, Observable } from 'rxjs';
-import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
+import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
+import { eventually, type StartedNats } from '@wharf/testing';
+import { firstValueFrom, Observable } from 'rxjs';
+import { startControlPlane } from '../../api/src/control-plane-test-fixtures';
 import { AgentClients } from './agent-clients';
 import { schedulerConfigSchema } from './config';
 import { freePort } from './free-port';
 import { Lookups } from './lookups';
 import { startScheduler } from './scheduler';
+import { AgentCommands, startRecordingAgent } from './scheduler-test-fixtures';
 import { TaskLauncher } from './task-launch';
 
 jest.setTimeout(120_000);
 
-const started: agentV1.StartTaskRequest[] = [];
-
-@Controller()
-@agentV1.AgentServiceControllerMethods()
-class RecordingAgent implements agentV1.AgentServiceController {
-  startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
-    started.push(req);
-    return { accepted: true };
-  }
-  stopTask(): agentV1.AgentStopTaskResponse {
-    return { known: true };
-  }
-  streamLogs(): Observable<agentV1.LogChunk> {
-    return EMPTY;
-  }
-}
+const agentGot: AgentCommands = { start: [], stop: [] };
 
 const call = <T>(obs: Observable<T>) => firstValueFrom(obs);
 const CLUSTER = 'crash';
 const REDELIVERY_MS = 1_500;
 
 describe('launches no agent was told about', () => {
-  let postgres: StartedPostgres;
   let nats: StartedNats;
   const stops: (() => Promise<unknown>)[] = [];
   let state: GrpcClient<stateV1.StateServiceClient>;
@@ -119,34 +95,18 @@ describe('launches no agent was told about', () => {
   }
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
-    stops.push(
-      () => postgres.container.stop(),
-      () => nats.container.stop(),
-    );
-    const logger = createLogger('launch-redelivery-int', process.env.LOG_LEVEL ?? 'warn');
-    const runningState = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: postgres.url,
-        STATE_AGENT_JOIN: 'open',
-        NATS_URL: nats.url,
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-        // The instances here send no heartbeats: they stay connected for the test.
-        AGENT_HEARTBEAT_TTL_MS: '600000',
-      }),
-      logger,
-    );
-    stops.unshift(() => runningState.stop());
-    stateUrl = runningState.grpcUrl;
+    // The instances here send no heartbeats: they stay connected for the test.
+    const plane = await startControlPlane({
+      logger: createLogger('launch-redelivery-int', process.env.LOG_LEVEL ?? 'warn'),
+      scheduler: false,
+      state: { AGENT_HEARTBEAT_TTL_MS: '600000' },
+    });
+    stops.push(() => plane.stop());
+    nats = plane.nats;
+    stateUrl = plane.state.grpcUrl;
 
     agentAddress = `127.0.0.1:${await freePort()}`;
-    const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
-      { module: class AgentModule {}, controllers: [RecordingAgent] } as never,
-      { ...grpcOptions('agent', agentAddress), logger: false },
-    );
-    await agent.listen();
+    const agent = await startRecordingAgent(agentAddress, agentGot);
     stops.unshift(() => agent.close());
 
     state = createStateClient(stateUrl);
@@ -227,7 +187,7 @@ describe('launches no agent was told about', () => {
       reachable.containerInstanceArn,
       gone.containerInstanceArn,
     ]);
-    expect(started.map((s) => s.task?.taskArn)).not.toContain(told.taskArn);
+    expect(agentGot.start.map((s) => s.task?.taskArn)).not.toContain(told.taskArn);
 
     const scheduler = await startScheduler(
       loadConfig(schedulerConfigSchema, {
@@ -244,7 +204,7 @@ describe('launches no agent was told about', () => {
     );
     try {
       const request = await eventually(
-        async () => started.find((s) => s.task?.taskArn === told.taskArn),
+        async () => agentGot.start.find((s) => s.task?.taskArn === told.taskArn),
         'StartTask sent again for the untold task',
         30_000,
       );

@@ -3,51 +3,28 @@
  * over gRPC, placing on container instances registered in state whose agent is a real gRPC
  * server in this process that records the commands it gets (Docker work is the e2e test's).
  */
-import { Controller } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions } from '@nestjs/microservices';
 import { loadConfig } from '@wharf/config';
 import { CAPABILITIES, GrpcCode } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
 import {
-  agentV1,
   createSchedulerClient,
   createStateClient,
-  grpcOptions,
   GrpcClient,
   schedulerV1,
   stateV1,
 } from '@wharf/proto';
 import { startNats, startPostgres, type StartedNats, type StartedPostgres } from '@wharf/testing';
-import { EMPTY, firstValueFrom, Observable } from 'rxjs';
+import { firstValueFrom, Observable } from 'rxjs';
 import { stateConfigSchema } from '../../state/src/config';
 import { startState } from '../../state/src/state';
 import { schedulerConfigSchema } from './config';
 import { freePort } from './free-port';
 import { startScheduler } from './scheduler';
+import { AgentCommands, startRecordingAgent } from './scheduler-test-fixtures';
 
 jest.setTimeout(180_000);
 
-const received: { start: agentV1.StartTaskRequest[]; stop: agentV1.AgentStopTaskRequest[] } = {
-  start: [],
-  stop: [],
-};
-
-@Controller()
-@agentV1.AgentServiceControllerMethods()
-class RecordingAgent implements agentV1.AgentServiceController {
-  startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
-    received.start.push(req);
-    return { accepted: true };
-  }
-  stopTask(req: agentV1.AgentStopTaskRequest): agentV1.AgentStopTaskResponse {
-    received.stop.push(req);
-    return { known: true };
-  }
-  streamLogs(): Observable<agentV1.LogChunk> {
-    return EMPTY;
-  }
-}
+const received: AgentCommands = { start: [], stop: [] };
 
 const call = <T>(obs: Observable<T>) => firstValueFrom(obs);
 const grpcError = (p: Promise<unknown>) =>
@@ -175,11 +152,7 @@ describe('scheduler against real state', () => {
     stops.unshift(() => replica.stop());
 
     agentAddress = `127.0.0.1:${await freePort()}`;
-    const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
-      { module: class AgentModule {}, controllers: [RecordingAgent] } as never,
-      { ...grpcOptions('agent', agentAddress), logger: false },
-    );
-    await agent.listen();
+    const agent = await startRecordingAgent(agentAddress, received);
     stops.unshift(() => agent.close());
 
     state = createStateClient(runningState.grpcUrl);
@@ -308,14 +281,7 @@ describe('scheduler against real state', () => {
   });
 
   it('starts a task on an agent just restarted on the same address, exactly once', async () => {
-    const startAgent = async (address: string) => {
-      const app = await NestFactory.createMicroservice<MicroserviceOptions>(
-        { module: class RestartedAgentModule {}, controllers: [RecordingAgent] } as never,
-        { ...grpcOptions('agent', address), logger: false },
-      );
-      await app.listen();
-      return app;
-    };
+    const startAgent = (address: string) => startRecordingAgent(address, received);
     const address = `127.0.0.1:${await freePort()}`;
     let agent = await startAgent(address);
     try {

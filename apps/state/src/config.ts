@@ -7,6 +7,12 @@ const portOrZero = (fallback: number) =>
 export const stateConfigSchema = z.object({
   ...commonEnv,
   DATABASE_URL: z.string().min(1, 'must be a postgres:// URL'),
+  /**
+   * How long opening a Postgres connection may take before the call that needed it fails (with
+   * a ServerException saying the database cannot be reached) rather than waiting on a host
+   * that does not answer.
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: env.int(5_000, 1),
   NATS_URL: env.url('nats://127.0.0.1:4222'),
   STATE_GRPC_PORT: portOrZero(4701),
   STATE_OPS_PORT: portOrZero(4711),

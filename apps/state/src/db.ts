@@ -1,4 +1,5 @@
 import { Pool, PoolClient } from 'pg';
+import { GrpcCode, WharfError } from '@wharf/domain';
 
 export type Db = Pool;
 export type Tx = PoolClient;
@@ -9,8 +10,78 @@ export const ADVISORY_LOCKS = {
   outboxRelay: 0x57_68_61_72_66_02,
 } as const;
 
-export function createPool(url: string): Pool {
-  return new Pool({ connectionString: url, max: 10, idleTimeoutMillis: 30_000 });
+/**
+ * `connectTimeoutMs`: how long opening a connection may take. Without it, a Postgres host that
+ * is gone (no answer at all) holds every call that needs a new connection for minutes, until
+ * the kernel gives up; with it they fail at once with a ServerException that says why.
+ * TCP keep-alive finds connections to a vanished host that would otherwise wait for ever.
+ */
+export function createPool(url: string, connectTimeoutMs: number): Pool {
+  return new Pool({
+    connectionString: url,
+    max: 10,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
+}
+
+/** Socket errors of a database that cannot be reached. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
+/** What pg and pg-pool say when a connection cannot be made or was lost. */
+const UNREACHABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+];
+
+/**
+ * Whether `err` says Postgres is unreachable or going away (not that a statement failed):
+ * socket errors, pg's connection errors, SQLSTATE class 08 (connection exception) and 57P01–
+ * 57P03 (shut down, crashed, not yet accepting connections).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNREACHABLE_CODES.has(code) || code.startsWith('08')) return true;
+    if (code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  return UNREACHABLE_MESSAGES.some((m) => err.message.startsWith(m));
+}
+
+/** The answer to a call that failed because Postgres could not be reached. */
+export class DatabaseUnavailableError extends WharfError {
+  constructor() {
+    super(
+      'ServerException',
+      GrpcCode.INTERNAL,
+      'The cluster state database (Postgres) cannot be reached; try again shortly.',
+    );
+  }
+}
+
+/** For the gRPC exception filter: a database outage becomes DatabaseUnavailableError. */
+export function translateDatabaseErrors(
+  err: unknown,
+  logger: { warn: (obj: object, msg: string) => void },
+): WharfError | undefined {
+  if (!isDatabaseUnavailable(err)) return undefined;
+  logger.warn(
+    { err: (err as Error).message, code: (err as { code?: unknown }).code },
+    'Postgres cannot be reached; the call fails with ServerException',
+  );
+  return new DatabaseUnavailableError();
 }
 
 /** Runs `work` in a transaction; rolls back and rethrows on any error. */

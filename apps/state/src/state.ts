@@ -31,7 +31,7 @@ import { DeleteLbResourceUseCase } from './delete-lb-resource.use-case';
 import { DeleteServiceUseCase } from './delete-service.use-case';
 import { DeregisterContainerInstanceUseCase } from './deregister-container-instance.use-case';
 import { DeregisterTargetsUseCase } from './deregister-targets.use-case';
-import { createPool } from './db';
+import { createPool, translateDatabaseErrors } from './db';
 import { GetTaskProtectionQuery } from './get-task-protection.query';
 import { GetUtilisationQuery } from './get-utilisation.query';
 import { LbQueries } from './lb.queries';
@@ -94,7 +94,7 @@ class StateModule {
 export async function startState(config: StateConfig, logger: Logger): Promise<RunningState> {
   // A bad GRPC_TLS_* setting stops state now, before it migrates anything.
   const tls = grpcTlsFromEnv();
-  const pool = createPool(config.DATABASE_URL);
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_CONNECT_TIMEOUT_MS);
   pool.on('error', (err) => logger.error({ err }, 'idle Postgres connection failed'));
   const cleanup: (() => Promise<unknown>)[] = [() => pool.end()];
   try {
@@ -298,7 +298,9 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         logger: new PinoNestLogger(logger),
       },
     );
-    app.useGlobalFilters(new GrpcExceptionFilter(logger, 'state'));
+    app.useGlobalFilters(
+      new GrpcExceptionFilter(logger, 'state', (err) => translateDatabaseErrors(err, logger)),
+    );
     // Only TLS tells callers apart; without it no guard sits in front of every rpc.
     if (tls) app.useGlobalGuards(new AdminCallerGuard(config.STATE_ADMIN_CLIENTS));
     await app.listen();

@@ -7,6 +7,7 @@ import {
   GrpcCode,
   InvalidParameterError,
   TaskDefinitionNotFoundError,
+  WharfError,
 } from '@wharf/domain';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 
@@ -27,6 +28,24 @@ describe('GrpcExceptionFilter', () => {
     expect(await errorOf(new InvalidParameterError('count must be between 1 and 10.'))).toEqual({
       code: GrpcCode.INVALID_ARGUMENT,
       message: 'InvalidParameterException: count must be between 1 and 10.',
+    });
+  });
+
+  it("answers with a service's own translation of errors it knows, and as before otherwise", async () => {
+    const translating = new GrpcExceptionFilter(pino({ level: 'silent' }), 'state', (e) =>
+      e instanceof Error && e.message === 'db gone'
+        ? new WharfError('ServerException', GrpcCode.INTERNAL, 'The database cannot be reached.')
+        : undefined,
+    );
+    const caught = (e: unknown) =>
+      firstValueFrom(translating.catch(e, host)).catch((err: unknown) => err);
+    expect(await caught(new Error('db gone'))).toEqual({
+      code: GrpcCode.INTERNAL,
+      message: 'ServerException: The database cannot be reached.',
+    });
+    expect(await caught(new ClusterNotFoundError())).toEqual({
+      code: GrpcCode.NOT_FOUND,
+      message: 'ClusterNotFoundException: Cluster not found.',
     });
   });
 

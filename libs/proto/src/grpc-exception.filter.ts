@@ -35,9 +35,15 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
   constructor(
     private readonly logger: Logger,
     private readonly service: string,
+    /**
+     * A service's own reading of errors it knows (state: Postgres unreachable), as the domain
+     * error to answer with; undefined leaves the error to the rules below.
+     */
+    private readonly translate?: (exception: unknown) => WharfError | undefined,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
+    exception = this.translate?.(exception) ?? exception;
     if (exception instanceof WharfError) {
       return throwError(() => ({
         code: exception.grpcCode,

@@ -1,0 +1,251 @@
+/**
+ * The control plane rides out its infrastructure going away: state and the scheduler (in this
+ * process) on Postgres and NATS containers that are restarted and stopped under them, with a
+ * recording agent and reports published as an agent publishes them. The services reach the
+ * containers at their bridge addresses, which survive a restart (a published port does not).
+ */
+import { jetstream, JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { loadConfig } from '@wharf/config';
+import { CAPABILITIES } from '@wharf/domain';
+import {
+  connectNats,
+  decode,
+  encode,
+  subjects,
+  TaskStateReport,
+  WharfEvent,
+} from '@wharf/messaging';
+import { createLogger } from '@wharf/observability';
+import {
+  common,
+  createSchedulerClient,
+  createStateClient,
+  GrpcClient,
+  schedulerV1,
+  stateV1,
+} from '@wharf/proto';
+import {
+  eventually,
+  startNats,
+  startPostgres,
+  type StartedNats,
+  type StartedPostgres,
+} from '@wharf/testing';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { firstValueFrom, Observable } from 'rxjs';
+import { stateConfigSchema } from '../../state/src/config';
+import { startState } from '../../state/src/state';
+import { schedulerConfigSchema } from './config';
+import { freePort } from './free-port';
+import { startScheduler } from './scheduler';
+import { AgentCommands, startRecordingAgent } from './scheduler-test-fixtures';
+
+jest.setTimeout(240_000);
+
+const docker = promisify(execFile);
+const call = <T>(obs: Observable<T>) => firstValueFrom(obs);
+const CLUSTER = 'restarts';
+
+describe('state and scheduler through Postgres and NATS restarts', () => {
+  let postgres: StartedPostgres;
+  let nats: StartedNats;
+  let natsUrl: string;
+  const stops: (() => Promise<unknown>)[] = [];
+  let state: GrpcClient<stateV1.StateServiceClient>;
+  let scheduler: GrpcClient<schedulerV1.SchedulerServiceClient>;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  const agentGot: AgentCommands = { start: [], stop: [] };
+  /** Every task event seen on NATS (the relay's output), newest last. */
+  const taskEvents: common.Task[] = [];
+  let seq = Date.now() * 1000;
+
+  const runTask = async () => {
+    const res = await call(
+      scheduler.client.runTask({
+        cluster: CLUSTER,
+        taskDefinition: 'web',
+        count: 1,
+        group: '',
+        startedBy: '',
+        overridesJson: '',
+        tagsJson: '',
+        launchType: '',
+      }),
+    );
+    expect(res.failures).toEqual([]);
+    return res.tasks[0];
+  };
+
+  const describeTask = async (arn: string) =>
+    (await call(state.client.describeTasks({ cluster: CLUSTER, tasks: [arn] }))).tasks[0];
+
+  /** Publishes a RUNNING report as the agent does (retrying while NATS is away). */
+  const reportRunning = (task: common.Task) => {
+    const report: TaskStateReport = {
+      v: 1,
+      clusterArn: task.clusterArn,
+      containerInstanceArn: task.containerInstanceArn,
+      taskArn: task.taskArn,
+      seq: ++seq,
+      lastStatus: 'RUNNING',
+      containers: task.containers.map((c) => ({
+        name: c.name,
+        runtimeId: 'c0ffee',
+        lastStatus: 'RUNNING',
+      })),
+      startedAt: Date.now(),
+      reportedAt: Date.now(),
+    };
+    return eventually(
+      () =>
+        js
+          .publish(subjects.report(CLUSTER, 'task_state'), encode(report), {
+            msgID: `${task.taskArn}:${report.seq}`,
+          })
+          .then(() => true),
+      'report published',
+      60_000,
+    );
+  };
+
+  const runningInState = (arn: string) =>
+    eventually(
+      async () => ((await describeTask(arn))?.lastStatus === 'RUNNING' ? true : undefined),
+      `task ${arn} RUNNING in state`,
+      60_000,
+    );
+
+  const bridgeAddress = (c: StartedPostgres | StartedNats, port: number) =>
+    `${c.container.getIpAddress('bridge')}:${port}`;
+
+  beforeAll(async () => {
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
+    stops.push(
+      () => postgres.container.stop(),
+      () => nats.container.stop(),
+    );
+    natsUrl = `nats://${bridgeAddress(nats, 4222)}`;
+    const logger = createLogger('restarts-int', process.env.LOG_LEVEL ?? 'silent');
+    const runningState = await startState(
+      loadConfig(stateConfigSchema, {
+        DATABASE_URL: `postgres://wharf:wharf@${bridgeAddress(postgres, 5432)}/wharf`,
+        NATS_URL: natsUrl,
+        STATE_AGENT_JOIN: 'open',
+        STATE_GRPC_PORT: '0',
+        STATE_OPS_PORT: '0',
+        // No heartbeats here: the instance stays connected.
+        AGENT_HEARTBEAT_TTL_MS: '600000',
+      }),
+      logger,
+    );
+    stops.unshift(() => runningState.stop());
+    const runningScheduler = await startScheduler(
+      loadConfig(schedulerConfigSchema, {
+        STATE_URL: runningState.grpcUrl,
+        NATS_URL: natsUrl,
+        SCHEDULER_GRPC_PORT: '0',
+        SCHEDULER_OPS_PORT: '0',
+      }),
+      logger,
+    );
+    stops.unshift(() => runningScheduler.stop());
+    const agentAddress = `127.0.0.1:${await freePort()}`;
+    const agent = await startRecordingAgent(agentAddress, agentGot);
+    stops.unshift(() => agent.close());
+    state = createStateClient(runningState.grpcUrl);
+    scheduler = createSchedulerClient(runningScheduler.grpcUrl);
+    stops.unshift(async () => {
+      state.close();
+      scheduler.close();
+    });
+    nc = await connectNats({ servers: natsUrl, name: 'restarts-test' });
+    stops.unshift(() => nc.close());
+    js = jetstream(nc);
+    nc.subscribe(subjects.event(CLUSTER, 'task', '*'), {
+      callback: (err, msg) => {
+        if (!err) taskEvents.push(decode<WharfEvent<common.Task>>(msg.data).detail);
+      },
+    });
+
+    await call(state.client.createCluster({ clusterName: CLUSTER, tagsJson: '' }));
+    await call(
+      state.client.registerTaskDefinition({
+        definitionJson: JSON.stringify({
+          family: 'web',
+          containerDefinitions: [
+            { name: 'app', image: 'wharf/busybox:dev', memory: 16, essential: true },
+          ],
+        }),
+      }),
+    );
+    await call(
+      state.client.registerContainerInstance({
+        cluster: CLUSTER,
+        containerInstanceArn: '',
+        ec2InstanceId: '',
+        total: { cpu: 4096, memory: 4096, ports: [], portsUdp: [] },
+        attributes: Object.values(CAPABILITIES).map((name) => ({ name, value: '' })),
+        agentVersion: 'test',
+        dockerVersion: '',
+        agentAddress,
+        hostname: 'h',
+        hostAddress: '127.0.0.1',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) await stop().catch(() => undefined);
+  });
+
+  it('NATS restarts: reports are applied and events published again, tasks still run', async () => {
+    const before = await runTask();
+    expect(agentGot.start.map((s) => s.task?.taskArn)).toContain(before.taskArn);
+
+    await nats.container.restart();
+
+    await reportRunning(before);
+    await runningInState(before.taskArn);
+    await eventually(
+      async () =>
+        taskEvents.some((t) => t.taskArn === before.taskArn && t.lastStatus === 'RUNNING')
+          ? true
+          : undefined,
+      'the RUNNING event published after the restart',
+      60_000,
+    );
+    const after = await eventually(() => runTask(), 'RunTask after the restart', 60_000);
+    await reportRunning(after);
+    await runningInState(after.taskArn);
+  });
+
+  it('Postgres away: calls fail rather than hang, and once back a report sent meanwhile is applied', async () => {
+    const task = await runTask();
+    const id = postgres.container.getId();
+    await docker('docker', ['stop', '-t', '1', id]);
+    try {
+      await reportRunning(task);
+      // Refused, saying why, well before a client would give up (not held until the kernel
+      // gives up on the vanished host).
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        runTask().then(
+          () => 'answered',
+          (err: { details?: string }) => err.details ?? String(err),
+        ),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 45_000))),
+      ]).finally(() => clearTimeout(timer));
+      expect(outcome).toContain('The cluster state database (Postgres) cannot be reached');
+    } finally {
+      await docker('docker', ['start', id]);
+    }
+    await runningInState(task.taskArn);
+    const after = await eventually(() => runTask(), 'RunTask after Postgres is back', 60_000);
+    await reportRunning(after);
+    await runningInState(after.taskArn);
+  });
+});

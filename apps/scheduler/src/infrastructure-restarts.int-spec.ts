@@ -36,7 +36,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { firstValueFrom, Observable } from 'rxjs';
 import { stateConfigSchema } from '../../state/src/config';
-import { startState } from '../../state/src/state';
+import { RunningState, startState } from '../../state/src/state';
 import { schedulerConfigSchema } from './config';
 import { freePort } from './free-port';
 import { startScheduler } from './scheduler';
@@ -61,6 +61,8 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
   /** Every task event seen on NATS (the relay's output), newest last. */
   const taskEvents: common.Task[] = [];
   let seq = Date.now() * 1000;
+  let runningState: RunningState;
+  let startStateHere: () => Promise<RunningState>;
 
   const runTask = async () => {
     const res = await call(
@@ -130,18 +132,22 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     );
     natsUrl = `nats://${bridgeAddress(nats, 4222)}`;
     const logger = createLogger('restarts-int', process.env.LOG_LEVEL ?? 'silent');
-    const runningState = await startState(
-      loadConfig(stateConfigSchema, {
-        DATABASE_URL: `postgres://wharf:wharf@${bridgeAddress(postgres, 5432)}/wharf`,
-        NATS_URL: natsUrl,
-        STATE_AGENT_JOIN: 'open',
-        STATE_GRPC_PORT: '0',
-        STATE_OPS_PORT: '0',
-        // No heartbeats here: the instance stays connected.
-        AGENT_HEARTBEAT_TTL_MS: '600000',
-      }),
-      logger,
-    );
+    // A fixed port: a restarted state serves where its clients look for it.
+    const statePort = String(await freePort());
+    startStateHere = () =>
+      startState(
+        loadConfig(stateConfigSchema, {
+          DATABASE_URL: `postgres://wharf:wharf@${bridgeAddress(postgres, 5432)}/wharf`,
+          NATS_URL: natsUrl,
+          STATE_AGENT_JOIN: 'open',
+          STATE_GRPC_PORT: statePort,
+          STATE_OPS_PORT: '0',
+          // No heartbeats here: the instance stays connected.
+          AGENT_HEARTBEAT_TTL_MS: '600000',
+        }),
+        logger,
+      );
+    runningState = await startStateHere();
     stops.unshift(() => runningState.stop());
     const runningScheduler = await startScheduler(
       loadConfig(schedulerConfigSchema, {
@@ -220,6 +226,24 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     );
     const after = await eventually(() => runTask(), 'RunTask after the restart', 60_000);
     await reportRunning(after);
+    await runningInState(after.taskArn);
+  });
+
+  it('state restarts: the scheduler reaches it again as soon as it is back', async () => {
+    const before = await runTask();
+    await runningState.stop();
+    // Away long enough for a client's reconnect backoff to grow (Wharf's clients cap it at 5 s;
+    // grpc-js's own would grow to 2 min).
+    const away = Date.now() + 20_000;
+    while (Date.now() < away) {
+      await runTask().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    runningState = await startStateHere();
+    const after = await eventually(() => runTask(), 'RunTask after state is back', 60_000);
+    await reportRunning(before);
+    await reportRunning(after);
+    await runningInState(before.taskArn);
     await runningInState(after.taskArn);
   });
 

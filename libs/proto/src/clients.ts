@@ -19,9 +19,20 @@ export interface GrpcClient<T> {
 }
 
 /**
+ * How soon a client tries again to reach a service that went away. grpc-js's defaults (1 s,
+ * growing to 2 min) would keep a client failing for up to two minutes after a restarted state
+ * or scheduler is back; Wharf's services are few, so trying every few seconds costs nothing.
+ */
+const RECONNECT_OPTIONS: ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 5_000,
+};
+
+/**
  * A typed client for one of Wharf's gRPC services at `url` (`host:port`); `channelOptions`
- * (grpc-js channel arguments) are added to the defaults. `tls` defaults to the GRPC_TLS_*
- * environment (see tls.ts): with it the client speaks mutual TLS; null is plaintext.
+ * (grpc-js channel arguments) are added to the defaults (RECONNECT_OPTIONS among them). `tls`
+ * defaults to the GRPC_TLS_* environment (see tls.ts): with it the client speaks mutual TLS;
+ * null is plaintext.
  */
 export function createGrpcClient<T extends object>(
   service: WharfGrpcService,
@@ -30,7 +41,11 @@ export function createGrpcClient<T extends object>(
   tls: GrpcTls | null = grpcTlsFromEnv(),
 ): GrpcClient<T> {
   const { options } = grpcOptions(service, url, null);
-  const allChannelOptions = { ...grpcTlsChannelOptions(tls, service), ...channelOptions };
+  const allChannelOptions = {
+    ...RECONNECT_OPTIONS,
+    ...grpcTlsChannelOptions(tls, service),
+    ...channelOptions,
+  };
   const proxy = new ClientGrpcProxy({
     ...options,
     credentials: grpcChannelCredentials(tls),

@@ -229,6 +229,31 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     await runningInState(after.taskArn);
   });
 
+  it('NATS away for 30 s: once back, reports are applied, events flow and tasks run', async () => {
+    const task = await runTask();
+    const id = nats.container.getId();
+    await docker('docker', ['stop', '-t', '1', id]);
+    try {
+      // Longer than the clients' heartbeats and the consumer's idle checks.
+      await new Promise((r) => setTimeout(r, 30_000));
+    } finally {
+      await docker('docker', ['start', id]);
+    }
+    await reportRunning(task);
+    await runningInState(task.taskArn);
+    await eventually(
+      async () =>
+        taskEvents.some((t) => t.taskArn === task.taskArn && t.lastStatus === 'RUNNING')
+          ? true
+          : undefined,
+      'the RUNNING event published after NATS is back',
+      60_000,
+    );
+    const after = await eventually(() => runTask(), 'RunTask after NATS is back', 60_000);
+    await reportRunning(after);
+    await runningInState(after.taskArn);
+  });
+
   it('state restarts: the scheduler reaches it again as soon as it is back', async () => {
     const before = await runTask();
     await runningState.stop();

@@ -8,6 +8,7 @@ describe('isDatabaseUnavailable', () => {
     ['an unreachable host', withCode('connect EHOSTUNREACH 10.0.0.1:5432', 'EHOSTUNREACH')],
     ['an unknown host name', withCode('getaddrinfo ENOTFOUND postgres', 'ENOTFOUND')],
     ["pg-pool's connect timeout", new Error('timeout exceeded when trying to connect')],
+    ["pg's connect timeout", new Error('timeout expired')],
     ['a connection lost mid-call', new Error('Connection terminated unexpectedly')],
     ['SQLSTATE 08006', withCode('connection failure', '08006')],
     ['Postgres shutting down (57P01)', withCode('terminating connection', '57P01')],

@@ -1,4 +1,4 @@
-import { Pool, PoolClient } from 'pg';
+import { Client, ClientConfig, Pool, PoolClient } from 'pg';
 import { GrpcCode, WharfError } from '@wharf/domain';
 
 export type Db = Pool;
@@ -13,17 +13,24 @@ export const ADVISORY_LOCKS = {
 /**
  * `connectTimeoutMs`: how long opening a connection may take. Without it, a Postgres host that
  * is gone (no answer at all) holds every call that needs a new connection for minutes, until
- * the kernel gives up; with it they fail at once with a ServerException that says why.
+ * the kernel gives up; with it they fail at once with a ServerException that says why. It is
+ * set on the connections, not the pool: the pool's own option would also fail calls that
+ * merely wait for a busy pool's next free connection, as if the database were gone.
  * TCP keep-alive finds connections to a vanished host that would otherwise wait for ever.
  */
 export function createPool(url: string, connectTimeoutMs: number): Pool {
+  class BoundedConnectClient extends Client {
+    constructor(config: ClientConfig = {}) {
+      super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+    }
+  }
   return new Pool({
     connectionString: url,
     max: 10,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: connectTimeoutMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    Client: BoundedConnectClient,
   });
 }
 
@@ -44,6 +51,8 @@ const UNREACHABLE_MESSAGES = [
   'Connection terminated',
   'Client has encountered a connection error and is not queryable',
 ];
+/** pg's words for a connection not made within connectionTimeoutMillis. */
+const CONNECT_TIMEOUT_MESSAGE = 'timeout expired';
 
 /**
  * Whether `err` says Postgres is unreachable or going away (not that a statement failed):
@@ -57,7 +66,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (UNREACHABLE_CODES.has(code) || code.startsWith('08')) return true;
     if (code === '57P01' || code === '57P02' || code === '57P03') return true;
   }
-  return UNREACHABLE_MESSAGES.some((m) => err.message.startsWith(m));
+  return (
+    err.message === CONNECT_TIMEOUT_MESSAGE ||
+    UNREACHABLE_MESSAGES.some((m) => err.message.startsWith(m))
+  );
 }
 
 /** The answer to a call that failed because Postgres could not be reached. */

@@ -20,44 +20,13 @@ import type { StateContext } from './context';
 import { OutboxRepository } from './outbox.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
+import { EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
 const TTL_MS = 30_000;
 const TASK_DEFINITION = 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1';
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-const EMPTY_TASK: common.Task = {
-  taskArn: '',
-  clusterArn: '',
-  taskDefinitionArn: '',
-  containerInstanceArn: '',
-  lastStatus: '',
-  desiredStatus: '',
-  cpu: 0,
-  memory: 0,
-  hostPorts: [],
-  hostPortsUdp: [],
-  group: '',
-  startedBy: '',
-  launchType: '',
-  version: 0,
-  containers: [],
-  stopCode: '',
-  stoppedReason: '',
-  healthStatus: '',
-  overridesJson: '',
-  tagsJson: '',
-  createdAt: 0,
-  pullStartedAt: 0,
-  pullStoppedAt: 0,
-  startedAt: 0,
-  stoppingAt: 0,
-  stoppedAt: 0,
-  executionStoppedAt: 0,
-  availabilityZone: '',
-  protectedUntil: 0,
-};
 
 interface Claim {
   cpu: number;

@@ -6,10 +6,11 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { firstValueFrom, Observable } from 'rxjs';
 import { GrpcCode } from '@wharf/domain';
-import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
+import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
 import { ServiceRepository } from './service.repository';
+import { EMPTY_CONTAINER, EMPTY_TASK } from './state-test-fixtures';
 import { RunningState, startState } from './state';
 
 jest.setTimeout(180_000);
@@ -25,6 +26,14 @@ const grpcError = (p: Promise<unknown>) =>
   );
 
 const ARN = 'arn:aws:ecs:us-east-1:000000000000';
+
+/** UTF-8 bytes of every string in `value`, however deep. */
+const textBytes = (value: unknown): number =>
+  typeof value === 'string'
+    ? Buffer.byteLength(value)
+    : value && typeof value === 'object'
+      ? Object.values(value).reduce((n: number, v) => n + textBytes(v), 0)
+      : 0;
 const CLUSTER = 'svc';
 
 const EMPTY_CREATE: stateV1.CreateServiceRequest = {
@@ -665,6 +674,57 @@ describe('state: services and leases', () => {
       client.commitPlacements({ cluster: CLUSTER, placements: [fenced('leader')] }),
     );
     expect(released.rejected.map((r) => r.reason)).toEqual(['NOT_LEADER']);
+  });
+
+  it('lists a service of 5,000 tasks, more than gRPC carries by default (4 MiB)', async () => {
+    await create({ serviceName: 'big', desiredCount: 5000 });
+    const instance = await call(
+      client.registerContainerInstance({
+        cluster: CLUSTER,
+        containerInstanceArn: '',
+        ec2InstanceId: '',
+        total: { cpu: 1_000_000, memory: 1_000_000, ports: [], portsUdp: [] },
+        attributes: [],
+        agentVersion: '0.1.0',
+        dockerVersion: '',
+        agentAddress: '10.0.0.2:4703',
+        hostname: 'big',
+        hostAddress: '10.0.0.2',
+      }),
+    );
+    const container = (name: string): common.Container => ({
+      ...EMPTY_CONTAINER,
+      name,
+      image: `registry.example.com/team/${'a-rather-long-image-name-'.repeat(6)}:build-1234`,
+      essential: true,
+    });
+    const placement: stateV1.Placement = {
+      expectedInstanceVersion: 0,
+      fenceLease: '',
+      fenceHolder: '',
+      task: {
+        ...EMPTY_TASK,
+        taskDefinitionArn: `${ARN}:task-definition/web:2`,
+        containerInstanceArn: instance.containerInstanceArn,
+        cpu: 1,
+        memory: 1,
+        group: 'service:big',
+        startedBy: 'ecs-svc/1234567890123456789',
+        containers: [container('app'), container('sidecar'), container('log-router')],
+      },
+    };
+    for (let i = 0; i < 10; i++) {
+      const commit = await call(
+        client.commitPlacements({ cluster: CLUSTER, placements: Array(500).fill(placement) }),
+      );
+      expect(commit.rejected).toEqual([]);
+    }
+    const res = await call(
+      client.listServiceTasks({ cluster: CLUSTER, service: 'big', stoppedSinceMs: 0 }),
+    );
+    expect(res.tasks).toHaveLength(5000);
+    // The text alone, a lower bound of the encoded answer, is over gRPC's default 4 MiB.
+    expect(textBytes(res)).toBeGreaterThan(4 * 1024 * 1024);
   });
 
   it('records progress: version check, counts, rollout states, INACTIVE deployments, events, status', async () => {

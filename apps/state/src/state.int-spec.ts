@@ -23,55 +23,9 @@ import { PruneHistoryUseCase } from './prune-history.use-case';
 import { ServiceRepository } from './service.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
+import { EMPTY_CONTAINER, EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
-
-const EMPTY_CONTAINER: common.Container = {
-  containerArn: '',
-  name: '',
-  image: '',
-  runtimeId: '',
-  lastStatus: '',
-  reason: '',
-  networkBindings: [],
-  healthStatus: '',
-  cpu: '',
-  memory: '',
-  memoryReservation: '',
-  essential: false,
-};
-
-const EMPTY_TASK: common.Task = {
-  taskArn: '',
-  clusterArn: '',
-  taskDefinitionArn: '',
-  containerInstanceArn: '',
-  lastStatus: '',
-  desiredStatus: '',
-  cpu: 0,
-  memory: 0,
-  hostPorts: [],
-  hostPortsUdp: [],
-  group: '',
-  startedBy: '',
-  launchType: '',
-  version: 0,
-  containers: [],
-  stopCode: '',
-  stoppedReason: '',
-  healthStatus: '',
-  overridesJson: '',
-  tagsJson: '',
-  createdAt: 0,
-  pullStartedAt: 0,
-  pullStoppedAt: 0,
-  startedAt: 0,
-  stoppingAt: 0,
-  stoppedAt: 0,
-  executionStoppedAt: 0,
-  availabilityZone: '',
-  protectedUntil: 0,
-};
 
 const EMPTY_LIST_TASKS: stateV1.ListTasksRequest = {
   cluster: '',

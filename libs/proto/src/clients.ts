@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ClientGrpcProxy } from '@nestjs/microservices';
 import { grpcOptions, WharfGrpcService } from './index';
+import { MAX_MESSAGE_BYTES } from './limits';
 import { grpcChannelCredentials, grpcTlsChannelOptions, grpcTlsFromEnv, type GrpcTls } from './tls';
 import type { StateServiceClient } from './generated/wharf/state/v1/state';
 import type { SchedulerServiceClient } from './generated/wharf/scheduler/v1/scheduler';
@@ -19,18 +20,20 @@ export interface GrpcClient<T> {
 }
 
 /**
- * How soon a client tries again to reach a service that went away. grpc-js's defaults (1 s,
- * growing to 2 min) would keep a client failing for up to two minutes after a restarted state
- * or scheduler is back; Wharf's services are few, so trying every few seconds costs nothing.
+ * Channel arguments of every Wharf client. How soon a client tries again to reach a service
+ * that went away: grpc-js's defaults (1 s, growing to 2 min) would keep a client failing for
+ * up to two minutes after a restarted state or scheduler is back; Wharf's services are few, so
+ * trying every few seconds costs nothing. And the largest answer taken: MAX_MESSAGE_BYTES.
  */
-const RECONNECT_OPTIONS: ChannelOptions = {
+const CLIENT_DEFAULTS: ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 250,
   'grpc.max_reconnect_backoff_ms': 5_000,
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
 };
 
 /**
  * A typed client for one of Wharf's gRPC services at `url` (`host:port`); `channelOptions`
- * (grpc-js channel arguments) are added to the defaults (RECONNECT_OPTIONS among them). `tls`
+ * (grpc-js channel arguments) are added to the defaults (CLIENT_DEFAULTS among them). `tls`
  * defaults to the GRPC_TLS_* environment (see tls.ts): with it the client speaks mutual TLS;
  * null is plaintext.
  */
@@ -42,7 +45,7 @@ export function createGrpcClient<T extends object>(
 ): GrpcClient<T> {
   const { options } = grpcOptions(service, url, null);
   const allChannelOptions = {
-    ...RECONNECT_OPTIONS,
+    ...CLIENT_DEFAULTS,
     ...grpcTlsChannelOptions(tls, service),
     ...channelOptions,
   };

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GrpcOptions } from '@nestjs/microservices';
 import { Transport } from '@nestjs/microservices';
+import { MAX_MESSAGE_BYTES } from './limits';
 import { grpcServerCredentials, grpcTlsFromEnv, type GrpcTls } from './tls';
 
 export * as common from './generated/wharf/common/v1/common';
@@ -65,6 +66,7 @@ export function grpcOptions(
       protoPath: join(root, 'wharf', service, 'v1', `${service}.proto`),
       loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [root] },
       keepalive: { keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5_000 },
+      maxReceiveMessageLength: MAX_MESSAGE_BYTES,
       gracefulShutdown: true,
       ...(tls ? { credentials: grpcServerCredentials(tls) } : {}),
     },
@@ -72,5 +74,6 @@ export function grpcOptions(
 }
 
 export * from './clients';
+export * from './limits';
 export * from './tls';
 export * from './grpc-exception.filter';

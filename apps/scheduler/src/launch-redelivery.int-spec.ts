@@ -10,6 +10,7 @@ import { CAPABILITIES, GrpcCode } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
 import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually, type StartedNats } from '@wharf/testing';
+import { Client as PgClient } from 'pg';
 import { firstValueFrom, Observable } from 'rxjs';
 import { startControlPlane } from '../../api/src/control-plane-test-fixtures';
 import { AgentClients } from './agent-clients';
@@ -33,6 +34,7 @@ describe('launches no agent was told about', () => {
   const stops: (() => Promise<unknown>)[] = [];
   let state: GrpcClient<stateV1.StateServiceClient>;
   let stateUrl: string;
+  let databaseUrl: string;
   let agentAddress: string;
 
   const registerInstance = (address: string) =>
@@ -103,6 +105,7 @@ describe('launches no agent was told about', () => {
     });
     stops.push(() => plane.stop());
     nats = plane.nats;
+    databaseUrl = plane.postgres.url;
     stateUrl = plane.state.grpcUrl;
 
     agentAddress = `127.0.0.1:${await freePort()}`;
@@ -141,9 +144,30 @@ describe('launches no agent was told about', () => {
     expect(listed.launches.map((l) => l.task?.taskArn)).toContain(task.taskArn);
     expect(listed.launches.find((l) => l.task?.taskArn === task.taskArn)).toMatchObject({
       agentAddress,
-      agentConnected: true,
       task: { lastStatus: 'PROVISIONING', desiredStatus: 'RUNNING' },
     });
+
+    // One on an instance whose agent is disconnected is the lost-host handling's: not listed.
+    const silent = await registerInstance(agentAddress);
+    const [onSilent] = await commitUntold([silent.containerInstanceArn]);
+    const pg = new PgClient({ connectionString: databaseUrl });
+    await pg.connect();
+    try {
+      await pg.query('UPDATE container_instances SET agent_connected = false WHERE arn = $1', [
+        silent.containerInstanceArn,
+      ]);
+    } finally {
+      await pg.end();
+    }
+    const connectedOnly = await call(
+      state.client.listStaleLaunches({
+        cluster: CLUSTER,
+        createdBeforeMs: Date.now() + 1_000,
+        maxResults: 0,
+      }),
+    );
+    expect(connectedOnly.launches.map((l) => l.task?.taskArn)).toContain(task.taskArn);
+    expect(connectedOnly.launches.map((l) => l.task?.taskArn)).not.toContain(onSilent.taskArn);
     const older = await call(
       state.client.listStaleLaunches({
         cluster: CLUSTER,

@@ -16,10 +16,9 @@ const task = (id: string, taskDefinitionArn = DEF_A) =>
     containerInstanceArn: `arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-${id}`,
   }) as common.Task;
 
-const launch = (t: common.Task, agentConnected = true): stateV1.StaleLaunch => ({
+const launch = (t: common.Task): stateV1.StaleLaunch => ({
   task: t,
   agentAddress: `10.0.0.1:${t.taskArn.length}`,
-  agentConnected,
 });
 
 describe('LaunchRedelivery', () => {
@@ -98,13 +97,6 @@ describe('LaunchRedelivery', () => {
     stale = [launch(task('1')), { ...launch(task('2')), agentAddress: '10.0.0.9:0' }];
     expect(await redelivery.sweep('c')).toBe(2);
     expect(await counted()).toEqual({ told: 1, stopped: 1 });
-  });
-
-  it('leaves tasks on a disconnected instance to the lost-host handling', async () => {
-    stale = [launch(task('1'), false)];
-    expect(await redelivery.sweep('c')).toBe(0);
-    expect(told).toEqual([]);
-    expect(await counted()).toEqual({ left: 1 });
   });
 
   it('tells an agent about a task at most once per threshold', async () => {

@@ -17,8 +17,8 @@ const SWEEP_BATCH = 200;
  * The leader sweeps each cluster on its full passes and tells the agents of such tasks again
  * (the same StartTask: agents start a task ARN at most once however often told). An agent
  * that cannot be reached within AGENT_CALL_TIMEOUT_MS gets the task stopped with
- * TaskFailedToStart, as at launch. Tasks on an instance whose agent is disconnected are left to
- * the lost-host handling: the agent may come back and report them.
+ * TaskFailedToStart, as at launch. State lists no task on an instance whose agent is
+ * disconnected: those are the lost-host handling's (the agent may come back and report them).
  */
 export class LaunchRedelivery {
   /** Task ARN → when this replica last told its agent; told again at most once per `afterMs`. */
@@ -40,8 +40,8 @@ export class LaunchRedelivery {
     this.handled = new Counter({
       name: 'wharf_scheduler_stale_launches_total',
       help:
-        'Tasks found PROVISIONING with no agent report: told again (and accepted), stopped ' +
-        '(agent unreachable or refused), or left (agent disconnected)',
+        'Tasks found PROVISIONING with no agent report: told again (and accepted), or stopped ' +
+        '(agent unreachable or refused)',
       labelNames: ['outcome'],
       registers: [registry],
     });
@@ -69,12 +69,8 @@ export class LaunchRedelivery {
       }),
     );
     const byDefinition = new Map<string, Committed[]>();
-    for (const { task, agentAddress, agentConnected } of launches) {
+    for (const { task, agentAddress } of launches) {
       if (!task || this.told.has(task.taskArn)) continue;
-      if (!agentConnected) {
-        this.handled.inc({ outcome: 'left' });
-        continue;
-      }
       this.told.set(task.taskArn, now);
       const group = byDefinition.get(task.taskDefinitionArn) ?? [];
       group.push({ task, agentAddress });

@@ -166,7 +166,6 @@ export class StateQueries {
       launches: rows.map((r) => ({
         task: this.tasks.toProto(r),
         agentAddress: r.agent_address,
-        agentConnected: r.agent_connected,
       })),
     };
   }

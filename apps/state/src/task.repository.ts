@@ -286,20 +286,20 @@ export class TaskRepository {
   }
 
   /**
-   * Tasks still PROVISIONING with desired status RUNNING, created before `before`, oldest
-   * first, with their instance's agent address and connection.
+   * Tasks still PROVISIONING with desired status RUNNING, created before `before`, on
+   * instances whose agent is connected, oldest first, with their agent's address.
    */
   async provisioningBefore(
     q: Queryable,
     cluster: string,
     before: Date,
     limit: number,
-  ): Promise<(TaskRow & { agent_address: string; agent_connected: boolean })[]> {
-    const { rows } = await q.query<TaskRow & { agent_address: string; agent_connected: boolean }>(
-      `SELECT t.*, ci.agent_address, ci.agent_connected
+  ): Promise<(TaskRow & { agent_address: string })[]> {
+    const { rows } = await q.query<TaskRow & { agent_address: string }>(
+      `SELECT t.*, ci.agent_address
          FROM tasks t JOIN container_instances ci ON ci.id = t.container_instance_id
         WHERE t.cluster = $1 AND t.last_status = 'PROVISIONING' AND t.desired_status = 'RUNNING'
-          AND t.created_at < $2
+          AND t.created_at < $2 AND ci.agent_connected
         ORDER BY t.created_at, t.id
         LIMIT $3`,
       [cluster, before, limit],

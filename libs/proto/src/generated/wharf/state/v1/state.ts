@@ -309,7 +309,6 @@ export interface ListStaleLaunchesRequest {
 export interface StaleLaunch {
   task: Task | undefined;
   agentAddress: string;
-  agentConnected: boolean;
 }
 
 export interface ListStaleLaunchesResponse {
@@ -952,9 +951,10 @@ export interface StateServiceClient {
 
   /**
    * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
-   * created before created_before_ms, oldest first, each with its instance's agent address and
-   * connection. The scheduler's leader tells their agents again (a scheduler that stopped
-   * between committing a task and telling the agent leaves one).
+   * created before created_before_ms, on instances whose agent is connected, oldest first, each
+   * with its agent's address. The scheduler's leader tells their agents again (a scheduler that
+   * stopped between committing a task and telling the agent leaves one). Tasks on a
+   * disconnected instance are not listed: the lost-host handling is theirs.
    */
 
   listStaleLaunches(request: ListStaleLaunchesRequest): Observable<ListStaleLaunchesResponse>;
@@ -1293,9 +1293,10 @@ export interface StateServiceController {
 
   /**
    * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
-   * created before created_before_ms, oldest first, each with its instance's agent address and
-   * connection. The scheduler's leader tells their agents again (a scheduler that stopped
-   * between committing a task and telling the agent leaves one).
+   * created before created_before_ms, on instances whose agent is connected, oldest first, each
+   * with its agent's address. The scheduler's leader tells their agents again (a scheduler that
+   * stopped between committing a task and telling the agent leaves one). Tasks on a
+   * disconnected instance are not listed: the lost-host handling is theirs.
    */
 
   listStaleLaunches(

@@ -85,6 +85,11 @@ describe('validateServiceSpec', () => {
         validateServiceSpec({ serviceName: 'd', schedulingStrategy: 'DAEMON', desiredCount: 1 }),
       /desiredCount is not valid .* DAEMON/,
     );
+    invalid(
+      () => validateServiceSpec(replica({ desiredCount: 5001 })),
+      /desiredCount 5001 is more than the 5000 tasks a service can have/,
+    );
+    expect(validateServiceSpec(replica({ desiredCount: 5000 })).desiredCount).toBe(5000);
     expect(validateServiceSpec(replica({ desiredCount: 0 })).desiredCount).toBe(0);
   });
 

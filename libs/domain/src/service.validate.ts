@@ -188,9 +188,17 @@ export function validateLaunchType(value: string | undefined): 'EC2' {
   throw new InvalidParameterError(`launchType must be EC2, FARGATE or EXTERNAL, not '${v}'.`);
 }
 
+/** Amazon ECS's quota of tasks per service. */
+export const MAX_TASKS_PER_SERVICE = 5000;
+
 export function validateDesiredCount(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw new InvalidParameterError('desiredCount must be an integer greater than or equal to 0.');
+  }
+  if (value > MAX_TASKS_PER_SERVICE) {
+    throw new InvalidParameterError(
+      `desiredCount ${value} is more than the ${MAX_TASKS_PER_SERVICE} tasks a service can have.`,
+    );
   }
   return value;
 }

@@ -132,10 +132,13 @@ export async function startScheduler(
       planner,
       new LaunchRedelivery(
         state.client,
-        launcher,
+        agents,
         lookups,
         logger,
-        config.SCHEDULER_LAUNCH_REDELIVERY_MS,
+        {
+          afterMs: config.SCHEDULER_LAUNCH_REDELIVERY_MS,
+          callTimeoutMs: config.AGENT_CALL_TIMEOUT_MS,
+        },
         ops.registry,
       ),
       logger,

@@ -2,6 +2,7 @@ import {
   arns,
   clusterNameOf,
   ClusterNotFoundError,
+  InvalidParameterError,
   parseArn,
   parseTaskDefinitionRef,
   resourceIdOf,
@@ -151,22 +152,29 @@ export class StateQueries {
     };
   }
 
-  /** Launches no agent has reported on (see the RPC), oldest first. */
+  /** Launches no agent has reported on (see the RPC), a page at a time. */
   async listStaleLaunches(
     req: stateV1.ListStaleLaunchesRequest,
   ): Promise<stateV1.ListStaleLaunchesResponse> {
     const cluster = await this.existingCluster(req.cluster);
-    const rows = await this.tasks.provisioningBefore(
+    if (!(req.olderThanMs > 0)) {
+      throw new InvalidParameterError('olderThanMs must be greater than 0.');
+    }
+    const limit = pageSize(req.maxResults);
+    const rows = await this.tasks.provisioningOlderThan(
       this.ctx.pool,
       cluster,
-      new Date(req.createdBeforeMs),
-      pageSize(req.maxResults),
+      req.olderThanMs,
+      pageToken.decode(req.nextToken),
+      limit + 1,
     );
+    const page = rows.slice(0, limit);
     return {
-      launches: rows.map((r) => ({
+      launches: page.map((r) => ({
         task: this.tasks.toProto(r),
         agentAddress: r.agent_address,
       })),
+      nextToken: rows.length > limit ? pageToken.encode(page[page.length - 1].id) : '',
     };
   }
 

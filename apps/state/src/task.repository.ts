@@ -286,23 +286,26 @@ export class TaskRepository {
   }
 
   /**
-   * Tasks still PROVISIONING with desired status RUNNING, created before `before`, on
-   * instances whose agent is connected, oldest first, with their agent's address.
+   * Tasks still PROVISIONING with desired status RUNNING, created more than `olderThanMs` ago
+   * by the database's clock, on instances whose agent is connected, in id order after
+   * `afterId`, with their agent's address.
    */
-  async provisioningBefore(
+  async provisioningOlderThan(
     q: Queryable,
     cluster: string,
-    before: Date,
+    olderThanMs: number,
+    afterId: string,
     limit: number,
   ): Promise<(TaskRow & { agent_address: string })[]> {
     const { rows } = await q.query<TaskRow & { agent_address: string }>(
       `SELECT t.*, ci.agent_address
          FROM tasks t JOIN container_instances ci ON ci.id = t.container_instance_id
         WHERE t.cluster = $1 AND t.last_status = 'PROVISIONING' AND t.desired_status = 'RUNNING'
-          AND t.created_at < $2 AND ci.agent_connected
-        ORDER BY t.created_at, t.id
-        LIMIT $3`,
-      [cluster, before, limit],
+          AND t.created_at < now() - make_interval(secs => $2::double precision / 1000)
+          AND ci.agent_connected AND t.id > $3
+        ORDER BY t.id
+        LIMIT $4`,
+      [cluster, olderThanMs, afterId, limit],
     );
     return rows;
   }

@@ -300,10 +300,11 @@ export interface CommitPlacementsResponse {
 
 export interface ListStaleLaunchesRequest {
   cluster: string;
-  /** epoch ms */
-  createdBeforeMs: number;
+  /** created at least this long ago (> 0) */
+  olderThanMs: number;
   /** 1–1000; 0 = 100 */
   maxResults: number;
+  nextToken: string;
 }
 
 export interface StaleLaunch {
@@ -313,6 +314,8 @@ export interface StaleLaunch {
 
 export interface ListStaleLaunchesResponse {
   launches: StaleLaunch[];
+  /** '' = no more */
+  nextToken: string;
 }
 
 export interface ListTasksRequest {
@@ -951,10 +954,10 @@ export interface StateServiceClient {
 
   /**
    * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
-   * created before created_before_ms, on instances whose agent is connected, oldest first, each
-   * with its agent's address. The scheduler's leader tells their agents again (a scheduler that
-   * stopped between committing a task and telling the agent leaves one). Tasks on a
-   * disconnected instance are not listed: the lost-host handling is theirs.
+   * created more than older_than_ms ago (by the database's clock), on instances whose agent is
+   * connected, in task id order, a page at a time, each with its agent's address. The
+   * scheduler's leader tells their agents again (a scheduler that stopped between committing a
+   * task and telling the agent leaves one).
    */
 
   listStaleLaunches(request: ListStaleLaunchesRequest): Observable<ListStaleLaunchesResponse>;
@@ -1293,10 +1296,10 @@ export interface StateServiceController {
 
   /**
    * Launches no agent has reported on: tasks still PROVISIONING with desired status RUNNING,
-   * created before created_before_ms, on instances whose agent is connected, oldest first, each
-   * with its agent's address. The scheduler's leader tells their agents again (a scheduler that
-   * stopped between committing a task and telling the agent leaves one). Tasks on a
-   * disconnected instance are not listed: the lost-host handling is theirs.
+   * created more than older_than_ms ago (by the database's clock), on instances whose agent is
+   * connected, in task id order, a page at a time, each with its agent's address. The
+   * scheduler's leader tells their agents again (a scheduler that stopped between committing a
+   * task and telling the agent leaves one).
    */
 
   listStaleLaunches(

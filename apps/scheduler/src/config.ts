@@ -45,10 +45,10 @@ export const schedulerConfigSchema = z
     SERVICE_THROTTLE_BASE_MS: env.int(5_000, 0),
     SERVICE_THROTTLE_MAX_MS: env.int(15 * 60_000, 0),
     /**
-     * A task still PROVISIONING this long after it was committed never reached its agent (a
-     * scheduler stopped between committing it and telling the agent): the leader tells the agent
-     * again, or stops the task with TaskFailedToStart if the agent cannot be reached. Longer than
-     * AGENT_CALL_TIMEOUT_MS, so that a launch still being told is left to finish.
+     * A task still PROVISIONING this long after it was committed most likely never reached its
+     * agent (a scheduler stopped between committing it and telling the agent): the leader tells
+     * the agent again (see launch-redelivery.ts). Longer than AGENT_CALL_TIMEOUT_MS, so that a
+     * launch still being told is left to finish.
      */
     SCHEDULER_LAUNCH_REDELIVERY_MS: env.int(60_000, 1),
   })

@@ -1,8 +1,10 @@
 /**
  * The control plane rides out its infrastructure going away: state and the scheduler (in this
  * process) on Postgres and NATS containers that are restarted and stopped under them, with a
- * recording agent and reports published as an agent publishes them. The services reach the
- * containers at their bridge addresses, which survive a restart (a published port does not).
+ * recording agent and reports published as an agent publishes them. The containers are on a
+ * Docker network of their own, where the services reach them at their addresses: those survive
+ * a restart (a published port does not) and no other container can take them meanwhile. (This
+ * needs a Docker engine on this host, as on Linux, whose networks the host can reach.)
  */
 import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -33,6 +35,7 @@ import {
   type StartedPostgres,
 } from '@wharf/testing';
 import { execFile } from 'node:child_process';
+import { Network, type StartedNetwork } from 'testcontainers';
 import { promisify } from 'node:util';
 import { firstValueFrom, Observable } from 'rxjs';
 import { stateConfigSchema } from '../../state/src/config';
@@ -49,6 +52,7 @@ const call = <T>(obs: Observable<T>) => firstValueFrom(obs);
 const CLUSTER = 'restarts';
 
 describe('state and scheduler through Postgres and NATS restarts', () => {
+  let network: StartedNetwork;
   let postgres: StartedPostgres;
   let nats: StartedNats;
   let natsUrl: string;
@@ -120,24 +124,26 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
       60_000,
     );
 
-  const bridgeAddress = (c: StartedPostgres | StartedNats, port: number) =>
-    `${c.container.getIpAddress('bridge')}:${port}`;
+  const networkAddress = (c: StartedPostgres | StartedNats, port: number) =>
+    `${c.container.getIpAddress(network.getName())}:${port}`;
 
   beforeAll(async () => {
     process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-    [postgres, nats] = await Promise.all([startPostgres(), startNats()]);
+    network = await new Network().start();
+    [postgres, nats] = await Promise.all([startPostgres(network), startNats(network)]);
     stops.push(
       () => postgres.container.stop(),
       () => nats.container.stop(),
+      () => network.stop(), // last: the containers leave it first
     );
-    natsUrl = `nats://${bridgeAddress(nats, 4222)}`;
+    natsUrl = `nats://${networkAddress(nats, 4222)}`;
     const logger = createLogger('restarts-int', process.env.LOG_LEVEL ?? 'silent');
     // A fixed port: a restarted state serves where its clients look for it.
     const statePort = String(await freePort());
     startStateHere = () =>
       startState(
         loadConfig(stateConfigSchema, {
-          DATABASE_URL: `postgres://wharf:wharf@${bridgeAddress(postgres, 5432)}/wharf`,
+          DATABASE_URL: `postgres://wharf:wharf@${networkAddress(postgres, 5432)}/wharf`,
           NATS_URL: natsUrl,
           STATE_AGENT_JOIN: 'open',
           STATE_GRPC_PORT: statePort,
@@ -254,7 +260,7 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     await runningInState(after.taskArn);
   });
 
-  it('state restarts: the scheduler reaches it again as soon as it is back', async () => {
+  it('state restarts: the scheduler reaches it again once it is back', async () => {
     const before = await runTask();
     await runningState.stop();
     // Away long enough for a client's reconnect backoff to grow (Wharf's clients cap it at 5 s;

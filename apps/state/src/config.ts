@@ -10,7 +10,7 @@ export const stateConfigSchema = z.object({
   /**
    * How long opening a Postgres connection may take before the call that needed it fails (with
    * a ServerException saying the database cannot be reached) rather than waiting on a host
-   * that does not answer.
+   * that does not answer (see createPool in db.ts).
    */
   DATABASE_CONNECT_TIMEOUT_MS: env.int(5_000, 1),
   NATS_URL: env.url('nats://127.0.0.1:4222'),

@@ -20,6 +20,10 @@ describe('isDatabaseUnavailable', () => {
   it.each([
     ['a unique violation', withCode('duplicate key value', '23505')],
     ['a serialization failure', withCode('could not serialize access', '40001')],
+    [
+      'a protocol violation (a bug, 08P01)',
+      withCode('bind message supplies 2 parameters', '08P01'),
+    ],
     ['a plain error', new Error('boom')],
     ['a non-error', 'ECONNREFUSED'],
   ])('is false for %s', (_what, err) => {

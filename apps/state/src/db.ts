@@ -11,12 +11,15 @@ export const ADVISORY_LOCKS = {
 } as const;
 
 /**
- * `connectTimeoutMs`: how long opening a connection may take. Without it, a Postgres host that
- * is gone (no answer at all) holds every call that needs a new connection for minutes, until
- * the kernel gives up; with it they fail at once with a ServerException that says why. It is
- * set on the connections, not the pool: the pool's own option would also fail calls that
- * merely wait for a busy pool's next free connection, as if the database were gone.
- * TCP keep-alive finds connections to a vanished host that would otherwise wait for ever.
+ * `connectTimeoutMs`: how long opening a connection may take. Without it, while Postgres is
+ * down (its host unreachable, or not answering) every call that needs a new connection waits
+ * until the kernel gives up — 40 s here, minutes across hosts; with it they fail within
+ * `connectTimeoutMs` with a ServerException that says why. It is set on the connections, not
+ * the pool: the pool's own option would also fail calls that merely wait for a busy pool's next
+ * free connection, as if the database were gone. A query already running on a connection
+ * whose host vanished without a word waits until TCP gives up on it (keep-alive probes from
+ * 10 s on; minutes, by the kernel's settings); a Postgres that stops or restarts closes its
+ * connections, and those calls fail at once.
  */
 export function createPool(url: string, connectTimeoutMs: number): Pool {
   class BoundedConnectClient extends Client {
@@ -51,21 +54,34 @@ const UNREACHABLE_MESSAGES = [
   'Connection terminated',
   'Client has encountered a connection error and is not queryable',
 ];
+/**
+ * SQLSTATEs of a connection that failed or a server going away: connection exceptions (not
+ * 08P01, a protocol violation, which is a bug) and admin_shutdown, crash_shutdown,
+ * cannot_connect_now.
+ */
+const UNAVAILABLE_SQLSTATES = new Set([
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '08007',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 /** pg's words for a connection not made within connectionTimeoutMillis. */
 const CONNECT_TIMEOUT_MESSAGE = 'timeout expired';
 
 /**
  * Whether `err` says Postgres is unreachable or going away (not that a statement failed):
- * socket errors, pg's connection errors, SQLSTATE class 08 (connection exception) and 57P01–
- * 57P03 (shut down, crashed, not yet accepting connections).
+ * socket errors, pg's connection errors and UNAVAILABLE_SQLSTATES.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (UNREACHABLE_CODES.has(code) || code.startsWith('08')) return true;
-    if (code === '57P01' || code === '57P02' || code === '57P03') return true;
-  }
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)))
+    return true;
   return (
     err.message === CONNECT_TIMEOUT_MESSAGE ||
     UNREACHABLE_MESSAGES.some((m) => err.message.startsWith(m))
@@ -111,16 +127,28 @@ export function inSnapshot<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise
 
 async function transaction<T>(pool: Pool, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that breaks (Postgres restarted, its host gone) fails the query in flight and
+  // also emits 'error' on the client. The pool listens only while the client is idle: without
+  // this listener the event would be thrown and take the whole process down.
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   try {
     await client.query(begin);
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (!broken && !isDatabaseUnavailable(err)) {
+      await client.query('ROLLBACK').catch(() => undefined);
+    } else {
+      broken ??= err as Error;
+    }
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    // A broken connection is closed rather than handed to the next caller.
+    client.release(broken);
   }
 }
 

@@ -692,6 +692,33 @@ describe('lb data plane with in-process backends', () => {
     }
   });
 
+  it('answers 502 for a target whose reason phrase cannot be sent on, and serves on', async () => {
+    // A target answering `200 O<0x01>K`: node's parser takes it, node's writeHead refuses it.
+    const bad = createTcpServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () =>
+        socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi'),
+      );
+    });
+    await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
+    try {
+      putGroup('bad-reason');
+      putTarget('bad-reason', (bad.address() as AddressInfo).port);
+      putRule(70, [{ field: 'path-pattern', values: ['/bad-reason*'] }], [forward('bad-reason')]);
+      // node's path (a request with a body) and the fast path
+      const posted = await call(port, '/bad-reason', {
+        method: 'POST',
+        headers: { 'content-length': '5' },
+        body: Readable.from([Buffer.from('hello')]),
+      });
+      expect(posted.status).toBe(502);
+      expect((await call(port, '/bad-reason')).status).toBe(502);
+      expect((await call(port, '/still-serving')).status).toBe(200);
+    } finally {
+      await new Promise((r) => bad.close(r));
+    }
+  });
+
   it('answers 504 when the target stays silent longer than the idle timeout', async () => {
     plane.model.putResource(resource('load-balancer', loadBalancerSpec(LB, 1), 4));
     const started = Date.now();

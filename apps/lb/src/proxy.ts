@@ -514,9 +514,21 @@ class ListenerServer implements FastHandler {
         };
         ures.on('error', fail);
         ures.on('aborted', fail);
+        // Node's parser takes a reason phrase that node then refuses to send (a control
+        // character): such an answer is unusable, a 502, as on the fast path (not a throw in
+        // this listener, which would take the process down).
+        const writeHead = () => {
+          try {
+            res.writeHead(status, ures.statusMessage, out);
+            return true;
+          } catch {
+            ures.destroy();
+            fail();
+            return false;
+          }
+        };
         if (length < 0 || length > SMALL_BODY_BYTES) {
-          res.writeHead(status, ures.statusMessage, out);
-          ures.pipe(res);
+          if (writeHead()) ures.pipe(res);
           return;
         }
         // A small body of known length goes out with the headers in one write (piping
@@ -528,8 +540,7 @@ class ListenerServer implements FastHandler {
           else (parts ??= [body]).push(chunk);
         });
         ures.on('end', () => {
-          if (failed) return;
-          res.writeHead(status, ures.statusMessage, out);
+          if (failed || !writeHead()) return;
           res.end(parts ? Buffer.concat(parts) : body);
         });
       });

@@ -76,7 +76,14 @@ export class ElbEventWatcher {
           );
         }
       }
-    })();
+    })().catch((err: unknown) =>
+      // The consumer can give up (NATS away for long, the connection closed): without this the
+      // rejection would end the process.
+      this.logger.error(
+        { err },
+        'ELB event consumer stopped; the periodic resync from state keeps the configuration current',
+      ),
+    );
   }
 
   async stop(): Promise<void> {

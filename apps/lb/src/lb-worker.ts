@@ -66,7 +66,8 @@ export function runLbWorker(): void {
       case 'lb:metrics-request':
         void registry
           .getMetricsAsJSON()
-          .then((m) => send({ type: 'lb:metrics', requestId: message.requestId, metrics: m }));
+          .then((m) => send({ type: 'lb:metrics', requestId: message.requestId, metrics: m }))
+          .catch((err: unknown) => logger.warn({ err }, 'collecting metrics failed'));
         return;
       case 'lb:shutdown':
         stop('the primary is stopping');

@@ -50,7 +50,11 @@ export class TaskEventWatcher {
           this.logger.warn({ err, subject: msg.subject }, 'undecodable event skipped');
         }
       }
-    })();
+    })().catch((err: unknown) =>
+      // The consumer can give up (NATS away for long, the connection closed): without this the
+      // rejection would end the process.
+      this.logger.error({ err }, 'task event consumer stopped'),
+    );
   }
 
   async stop(): Promise<void> {

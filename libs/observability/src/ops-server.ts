@@ -55,8 +55,10 @@ export class OpsServer {
       return true;
     }
     if (path === '/metrics') {
+      // Collected before the head goes out, so a failing collector can still be answered 500.
+      const metrics = await this.registry.metrics();
       res.writeHead(200, { 'content-type': this.registry.contentType });
-      res.end(await this.registry.metrics());
+      res.end(metrics);
       return true;
     }
     return false;

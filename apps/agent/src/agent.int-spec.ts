@@ -25,6 +25,7 @@ import { RunningAgent, startAgent } from './agent';
 import { agentConfigSchema } from './config';
 import { LABELS } from './engine/labels';
 import { resolvePort } from './host-info';
+import { EMPTY_TASK } from '../../state/src/state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -185,20 +186,15 @@ describe('agent (with state, NATS and Docker)', () => {
             fenceLease: '',
             fenceHolder: '',
             task: {
-              taskArn: '',
-              clusterArn: '',
+              ...EMPTY_TASK,
               taskDefinitionArn: td.taskDefinitionArn,
               containerInstanceArn: instanceArn,
-              lastStatus: '',
-              desiredStatus: '',
               cpu: 64,
               memory: 32,
               hostPorts: [hostPort],
-              hostPortsUdp: [],
               group: 'family:agentit',
               startedBy: 'agent-test',
               launchType: 'EC2',
-              version: 0,
               containers: [
                 {
                   containerArn: '',
@@ -216,20 +212,6 @@ describe('agent (with state, NATS and Docker)', () => {
                   essential: true,
                 },
               ],
-              stopCode: '',
-              stoppedReason: '',
-              healthStatus: '',
-              overridesJson: '',
-              tagsJson: '',
-              createdAt: 0,
-              pullStartedAt: 0,
-              pullStoppedAt: 0,
-              startedAt: 0,
-              stoppingAt: 0,
-              stoppedAt: 0,
-              executionStoppedAt: 0,
-              availabilityZone: '',
-              protectedUntil: 0,
             },
           },
         ],

@@ -21,6 +21,7 @@ import { firstValueFrom } from 'rxjs';
 import { createLogger } from '@wharf/observability';
 import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { startControlPlane } from './control-plane-test-fixtures';
+import { EMPTY_TASK } from '../../state/src/state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -97,35 +98,13 @@ describe('DeregisterContainerInstance and task protection through the api', () =
           fenceLease: '',
           fenceHolder: '',
           task: {
-            taskArn: '',
-            clusterArn: '',
+            ...EMPTY_TASK,
             taskDefinitionArn,
             containerInstanceArn: instance.containerInstanceArn,
-            lastStatus: '',
-            desiredStatus: '',
             cpu: 10,
             memory: 10,
-            hostPorts: [],
-            hostPortsUdp: [],
             group,
             startedBy: 'test',
-            launchType: '',
-            version: 0,
-            containers: [],
-            stopCode: '',
-            stoppedReason: '',
-            healthStatus: '',
-            overridesJson: '',
-            tagsJson: '',
-            createdAt: 0,
-            pullStartedAt: 0,
-            pullStoppedAt: 0,
-            startedAt: 0,
-            stoppingAt: 0,
-            stoppedAt: 0,
-            executionStoppedAt: 0,
-            availabilityZone: '',
-            protectedUntil: 0,
           },
         })),
       }),

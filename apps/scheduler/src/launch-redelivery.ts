@@ -8,6 +8,9 @@ import type { Lookups } from './lookups';
 /** Stale launches read per cluster per sweep, at most (the next sweep reads on from there). */
 const SWEEP_PAGE = 200;
 
+/** A stale launch with its task (every one state lists has one). */
+type DueLaunch = stateV1.StaleLaunch & { task: common.Task };
+
 export interface LaunchRedeliverySettings {
   /** How long after its creation a task still PROVISIONING counts as never delivered. */
   afterMs: number;
@@ -86,8 +89,7 @@ export class LaunchRedelivery {
     );
     this.cursors.set(cluster, nextToken);
     const due = launches.filter(
-      (l): l is stateV1.StaleLaunch & { task: common.Task } =>
-        l.task !== undefined && !this.told.has(l.task.taskArn),
+      (l): l is DueLaunch => l.task !== undefined && !this.told.has(l.task.taskArn),
     );
     if (due.length === 0) return 0;
     for (const { task } of due) this.told.set(task.taskArn, now);
@@ -105,10 +107,9 @@ export class LaunchRedelivery {
   }
 
   /** Sends the task's StartTask again; whether its agent answered. */
-  private async tell(cluster: string, { task, agentAddress }: stateV1.StaleLaunch) {
-    const taskArn = task!.taskArn;
+  private async tell(cluster: string, { task, agentAddress }: DueLaunch) {
     try {
-      const taskDefinition = await this.lookups.taskDefinition(task!.taskDefinitionArn);
+      const taskDefinition = await this.lookups.taskDefinition(task.taskDefinitionArn);
       await this.agents.call(
         agentAddress,
         (agent) => agent.startTask({ task, taskDefinition }),
@@ -121,8 +122,8 @@ export class LaunchRedelivery {
       this.logger.warn(
         {
           cluster,
-          task: taskArn,
-          instance: task!.containerInstanceArn,
+          task: task.taskArn,
+          instance: task.containerInstanceArn,
           agentAddress,
           err: err instanceof Error ? err.message : String(err),
         },

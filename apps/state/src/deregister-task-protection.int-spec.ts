@@ -14,6 +14,7 @@ import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
 import { RunningState, startState } from './state';
+import { EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -95,35 +96,13 @@ describe('state: DeregisterContainerInstance and task protection', () => {
       }),
     );
   const newTask = (containerInstanceArn: string, group: string): common.Task => ({
-    taskArn: '',
-    clusterArn: '',
+    ...EMPTY_TASK,
     taskDefinitionArn,
     containerInstanceArn,
-    lastStatus: '',
-    desiredStatus: '',
     cpu: 100,
     memory: 32,
-    hostPorts: [],
-    hostPortsUdp: [],
     group,
     startedBy: 'test',
-    launchType: '',
-    version: 0,
-    containers: [],
-    stopCode: '',
-    stoppedReason: '',
-    healthStatus: '',
-    overridesJson: '',
-    tagsJson: '',
-    createdAt: 0,
-    pullStartedAt: 0,
-    pullStoppedAt: 0,
-    startedAt: 0,
-    stoppingAt: 0,
-    stoppedAt: 0,
-    executionStoppedAt: 0,
-    availabilityZone: '',
-    protectedUntil: 0,
   });
   const commit = (containerInstanceArn: string, groups: string[]) =>
     call(

@@ -19,6 +19,7 @@ import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
 import { RunningState, startState } from './state';
+import { EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -111,35 +112,12 @@ describe('state: agent liveness and utilisation', () => {
             fenceLease: '',
             fenceHolder: '',
             task: {
-              taskArn: '',
-              clusterArn: '',
+              ...EMPTY_TASK,
               taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/busy:1',
               containerInstanceArn: instance.containerInstanceArn,
-              lastStatus: '',
-              desiredStatus: '',
               cpu: 128,
               memory: 64,
-              hostPorts: [],
-              hostPortsUdp: [],
-              group: '',
               startedBy: 'test',
-              launchType: '',
-              version: 0,
-              containers: [],
-              stopCode: '',
-              stoppedReason: '',
-              healthStatus: '',
-              overridesJson: '',
-              tagsJson: '',
-              createdAt: 0,
-              pullStartedAt: 0,
-              pullStoppedAt: 0,
-              startedAt: 0,
-              stoppingAt: 0,
-              stoppedAt: 0,
-              executionStoppedAt: 0,
-              availabilityZone: '',
-              protectedUntil: 0,
             },
           },
         ],

@@ -16,41 +16,18 @@ import { StatsCollector } from '../../../agent/src/stats/stats-collector';
 import { UtilisationReporter } from '../../../agent/src/stats/utilisation-reporter';
 import { startControlPlane } from '../control-plane-test-fixtures';
 import type { UtilisationJson } from './utilisation.controller';
+import { EMPTY_TASK } from '../../../state/src/state-test-fixtures';
 
 jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
 
 const TASK: common.Task = {
-  taskArn: '',
-  clusterArn: '',
+  ...EMPTY_TASK,
   taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/busy:1',
-  containerInstanceArn: '',
-  lastStatus: '',
-  desiredStatus: '',
   cpu: 256,
   memory: 64,
-  hostPorts: [],
-  hostPortsUdp: [],
-  group: '',
   startedBy: 'test',
-  launchType: '',
-  version: 0,
-  containers: [],
-  stopCode: '',
-  stoppedReason: '',
-  healthStatus: '',
-  overridesJson: '',
-  tagsJson: '',
-  createdAt: 0,
-  pullStartedAt: 0,
-  pullStoppedAt: 0,
-  startedAt: 0,
-  stoppingAt: 0,
-  stoppedAt: 0,
-  executionStoppedAt: 0,
-  availabilityZone: '',
-  protectedUntil: 0,
 };
 
 describe('GET /v1/…/utilisation (agent stats → NATS → state → api)', () => {

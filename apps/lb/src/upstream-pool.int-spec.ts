@@ -236,6 +236,54 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
     expect(target.connections).toBe(2);
   });
 
+  it('hands over body chunks that later reads leave intact (they are the handler’s to keep)', async () => {
+    // Two exchanges on two connections, their answers sent in pieces, in turns: the pool reads
+    // every connection into one buffer, so a chunk it did not copy would change under the
+    // handler, showing the other exchange's bytes.
+    const answers: Record<string, string[]> = {
+      '/a': ['HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\naaaa', 'AAAA', 'aaaa'],
+      '/b': [
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbb',
+        'bb\r\n4\r\nBBBB\r\n',
+        '0\r\n\r\n',
+      ],
+    };
+    const waiting: { socket: Socket; pieces: string[] }[] = [];
+    target.answer = (socket, request) => {
+      waiting.push({ socket, pieces: [...answers[request.split(' ')[1]]] });
+      if (waiting.length < 2) return;
+      const turn = () => {
+        for (const w of waiting) {
+          const piece = w.pieces.shift();
+          if (piece !== undefined) w.socket.write(piece);
+        }
+        if (waiting.some((w) => w.pieces.length > 0)) setTimeout(turn, 20);
+      };
+      turn();
+    };
+    const keep = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        pool.request(
+          `GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`,
+          'GET',
+          {
+            onHead: () => undefined,
+            onData: (chunk) => chunks.push(chunk),
+            onEnd: () => resolve(Buffer.concat(chunks).toString('latin1')),
+            onError: (err) => reject(err),
+          },
+          5000,
+          true,
+        );
+      });
+    await expect(Promise.all([keep('/a'), keep('/b')])).resolves.toEqual([
+      'aaaaAAAAaaaa',
+      'bbbbBBBB',
+    ]);
+    expect(target.connections).toBe(2);
+  });
+
   it('pauses and resumes a large body (backpressure) and delivers it whole', async () => {
     const size = 4 * 1024 * 1024;
     target.answer = (s) => {

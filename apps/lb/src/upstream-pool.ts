@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
  */
 export interface UpstreamHandler {
   onHead(status: number, statusMessage: string, rawHeaders: string[], contentLength: number): void;
+  /** body bytes, the handler's to keep */
   onData(chunk: Buffer): void;
   onEnd(): void;
   /** `timeout`: the target said nothing for the exchange's timeout */
@@ -29,6 +30,12 @@ export interface UpstreamPoolOptions {
 }
 
 const CRLF = Buffer.from('\r\n');
+/**
+ * What every connection reads into (net's `onread`): node then neither allocates a buffer per
+ * read nor runs the stream machinery. Reads are handled one at a time, synchronously, so one
+ * buffer serves them all; whatever outlives a read (a partial head, a body chunk) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A response head larger than this is refused (node's own default limit is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -217,9 +224,19 @@ class Connection {
     private readonly pool: UpstreamPool,
     options: UpstreamPoolOptions,
   ) {
-    this.socket = connect({ host: options.host, port: options.port, noDelay: true });
+    this.socket = connect({
+      host: options.host,
+      port: options.port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (bytes: number) => {
+          this.onData(READ_BUFFER.subarray(0, bytes));
+          return true; // reading pauses through the exchange's pause(), not here
+        },
+      },
+    });
     this.socket.on('connect', () => (this.connected = true));
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onClose(undefined));
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.onClose(err));
     this.socket.on('close', () => this.onClose(undefined));
@@ -362,7 +379,7 @@ class Connection {
     const end = buffer.indexOf(HEAD_END);
     if (end < 0) {
       if (buffer.length > MAX_HEAD_BYTES) this.fail('response head too large');
-      else this.headBuffer = buffer;
+      else this.headBuffer = Buffer.from(buffer);
       return undefined;
     }
     this.headBuffer = undefined;
@@ -474,12 +491,12 @@ class Connection {
       case 'length': {
         const take = Math.min(this.remaining, data.length);
         this.remaining -= take;
-        pending.handler.onData(take === data.length ? data : data.subarray(0, take));
+        pending.handler.onData(Buffer.from(data.subarray(0, take)));
         if (this.remaining === 0) this.finish(pending);
         return data.subarray(take);
       }
       case 'close':
-        pending.handler.onData(data);
+        pending.handler.onData(Buffer.from(data));
         return data.subarray(data.length);
       case 'chunked':
         return this.readChunked(pending, data);
@@ -494,7 +511,7 @@ class Connection {
     while (at < data.length && this.current === pending) {
       if (this.chunkState === 'data') {
         const take = Math.min(this.remaining, data.length - at);
-        pending.handler.onData(data.subarray(at, at + take));
+        pending.handler.onData(Buffer.from(data.subarray(at, at + take)));
         at += take;
         this.remaining -= take;
         if (this.remaining === 0) {
@@ -519,7 +536,7 @@ class Connection {
       }
       const eol = data.indexOf(CRLF, at);
       if (eol < 0) {
-        this.lineBuffer = data.subarray(at);
+        this.lineBuffer = Buffer.from(data.subarray(at));
         if (this.lineBuffer.length > MAX_HEAD_BYTES) this.fail('chunk line too long');
         return data.subarray(data.length);
       }

@@ -98,9 +98,11 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
   });
 
   it('reads a body by Content-Length and reuses the connection', async () => {
+    target.answer = (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length:\t 2 \t\r\nX-E:\r\n\r\nok');
     const first = await send(pool, { path: '/a' });
     expect(first).toMatchObject({ status: 200, message: 'OK', length: 2, body: 'ok' });
-    expect(first.headers).toEqual(['Content-Length', '2']);
+    // values lose the spaces and tabs around them (and only those)
+    expect(first.headers).toEqual(['Content-Length', '2', 'X-E', '']);
     for (let i = 0; i < 3; i++) expect((await send(pool)).body).toBe('ok');
     expect(target.connections).toBe(1);
     expect(target.requests[0]).toBe('GET /a HTTP/1.1\r\nHost: t\r\n\r\n');
@@ -206,6 +208,8 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
     // what the proxy would pass on must be valid: header names, values, the reason phrase
     for (const head of [
       'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nNo-Colon\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\n: no name\r\nContent-Length: 2\r\n\r\nok',
       'HTTP/1.1 200 OK\r\nX: a\u0000b\r\nContent-Length: 2\r\n\r\nok',
       'HTTP/1.1 200 O\u0007K\r\nContent-Length: 2\r\n\r\nok',
       'HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok',
@@ -213,6 +217,35 @@ describe('UpstreamPool (the lb’s HTTP/1.1 client for requests without a body)'
     ]) {
       target.answer = (s) => s.write(head);
       expect((await send(pool)).error?.code).toBe('HPE_INVALID');
+    }
+  });
+
+  it('closes connections idle for idleSocketMs, and only those', async () => {
+    const short = new UpstreamPool({
+      host: '127.0.0.1',
+      port: target.port,
+      maxSockets: 2,
+      idleSocketMs: 1000,
+    });
+    try {
+      const closed: number[] = [];
+      target.server.on('connection', (s: Socket) => s.on('close', () => closed.push(Date.now())));
+      // two connections; one stays busy with a request every 100 ms, the other goes idle
+      await Promise.all([send(short), send(short)]);
+      const idleFrom = Date.now();
+      for (let i = 0; i < 15; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await send(short)).status).toBe(200);
+      }
+      expect(target.connections).toBe(2);
+      expect(closed).toHaveLength(1);
+      expect(closed[0] - idleFrom).toBeGreaterThanOrEqual(950);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(closed).toHaveLength(2);
+      expect((await send(short)).status).toBe(200);
+      expect(target.connections).toBe(3);
+    } finally {
+      short.destroy();
     }
   });
 

@@ -25,7 +25,10 @@ export interface UpstreamPoolOptions {
   port: number;
   /** connections at most; further exchanges wait for one */
   maxSockets: number;
-  /** an idle connection is closed after this long */
+  /**
+   * an idle connection is closed after this long (or after its last exchange's timeout, if
+   * that is shorter)
+   */
   idleSocketMs: number;
 }
 
@@ -39,8 +42,12 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A response head larger than this is refused (node's own default limit is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** a header name: an HTTP token */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * The header lines of a response head, from the end of its status line (set `lastIndex`) to
+ * its end: each a token name, a colon and a value without control characters but tab. What
+ * the proxy passes on must be what node (or any client) would accept.
+ */
+const HEADER_LINES = /(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/y;
 /** a header value or reason phrase: no control characters but tab */
 const FIELD_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -74,7 +81,10 @@ type BodyMode = 'none' | 'length' | 'chunked' | 'close';
  * Requests with a body still go through `http.request`.
  */
 export class UpstreamPool {
+  /** idle connections, the longest idle first */
   private readonly idle: Connection[] = [];
+  /** closes connections idle for idleSocketMs; runs while there are idle connections */
+  private idleSweep?: NodeJS.Timeout;
   private readonly queue: Pending[] = [];
   private active = 0;
   private destroyed = false;
@@ -115,6 +125,7 @@ export class UpstreamPool {
    */
   destroy(): void {
     this.destroyed = true;
+    clearTimeout(this.idleSweep);
     for (const c of this.idle.splice(0)) c.socket.destroy();
     for (const p of this.queue.splice(0)) {
       p.handler.onError(new UpstreamError('target removed', 'ECONNABORTED'), false);
@@ -156,13 +167,31 @@ export class UpstreamPool {
         c.start(next, true);
         return;
       }
-      c.idle(this.options.idleSocketMs);
+      c.idle();
       this.idle.push(c);
+      this.idleSweep ??= setTimeout(() => this.sweepIdle(), this.options.idleSocketMs).unref();
       return;
     }
     c.socket.destroy();
     const next = this.nextQueued();
     if (next) this.dispatch(next);
+  }
+
+  /**
+   * Closes the connections idle for idleSocketMs, and comes back when the next one will be.
+   * (One timer per pool rather than one per connection, which would be set and cleared on
+   * every exchange.)
+   */
+  private sweepIdle(): void {
+    this.idleSweep = undefined;
+    const now = performance.now();
+    while (this.idle.length > 0 && now - this.idle[0].idleSince >= this.options.idleSocketMs) {
+      this.idle.shift()!.close();
+    }
+    if (this.idle.length > 0) {
+      const wait = this.idle[0].idleSince + this.options.idleSocketMs - now;
+      this.idleSweep = setTimeout(() => this.sweepIdle(), Math.max(1, wait)).unref();
+    }
   }
 
   /** An idle connection closed. */
@@ -219,6 +248,12 @@ class Connection {
   private chunkState: 'size' | 'data' | 'data-crlf' | 'trailers' = 'size';
   private lineBuffer?: Buffer;
   private closed = false;
+  /** when the connection last went idle (performance.now()) */
+  idleSince = 0;
+  /** the socket's timeout: the timeout of the exchange it carries or last carried */
+  private timeoutMs = 0;
+  /** reading is paused (an exchange's backpressure) */
+  private paused = false;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -255,23 +290,39 @@ class Connection {
     this.gotBytes = false;
     this.mode = 'none';
     pending.exchange.connection = this;
-    if (pending.exchange.paused) this.socket.pause();
-    else this.socket.resume();
-    this.socket.setTimeout(pending.timeoutMs);
+    this.setReading(!pending.exchange.paused);
+    // Set only when it changes (a timer made on every exchange costs); it also bounds how
+    // long the connection stays idle.
+    if (pending.timeoutMs !== this.timeoutMs) {
+      this.timeoutMs = pending.timeoutMs;
+      this.socket.setTimeout(pending.timeoutMs);
+    }
     this.socket.write(pending.head, 'latin1');
   }
 
   /** Pauses or resumes reading for an exchange, if the connection still carries it. */
   flow(exchange: Exchange, on: boolean): void {
     if (this.current?.exchange !== exchange) return;
+    this.setReading(on);
+  }
+
+  private setReading(on: boolean): void {
+    if (on === !this.paused) return;
+    this.paused = !on;
     if (on) this.socket.resume();
     else this.socket.pause();
   }
 
-  idle(idleSocketMs: number): void {
+  idle(): void {
     this.current = undefined;
-    this.socket.setTimeout(idleSocketMs);
-    this.socket.resume();
+    this.idleSince = performance.now();
+    this.setReading(true); // bytes on an idle connection are noticed (and close it)
+  }
+
+  /** Closes an idle connection (the pool has let go of it). */
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
   }
 
   abort(exchange: Exchange): void {
@@ -407,6 +458,12 @@ class Connection {
       this.fail('invalid response reason phrase');
       return undefined;
     }
+    // one pass over all header lines (a regular expression each would cost more)
+    HEADER_LINES.lastIndex = statusLine.length;
+    if (!HEADER_LINES.test(text)) {
+      this.fail('invalid response header');
+      return undefined;
+    }
     const raw: string[] = [];
     let contentLength = -1;
     let chunked = false;
@@ -415,17 +472,8 @@ class Connection {
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       const colon = line.indexOf(':');
-      if (colon <= 0) {
-        this.fail('invalid response header');
-        return undefined;
-      }
       const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
-      // what the proxy passes on must be what node (or any client) would accept
-      if (!TOKEN.test(name) || !FIELD_TEXT.test(value)) {
-        this.fail('invalid response header');
-        return undefined;
-      }
+      const value = trimWhitespace(line, colon + 1);
       switch (name.length) {
         case 14:
           if (name.toLowerCase() === 'content-length') {
@@ -570,4 +618,17 @@ class Connection {
     this.pool.released(this, this.keepAlive && this.usable());
     pending.handler.onEnd();
   }
+}
+
+/** `line` from `start`, without the spaces and tabs around it (a header value's OWS). */
+function trimWhitespace(line: string, start: number): string {
+  let from = start;
+  let to = line.length;
+  while (from < to && isSpaceOrTab(line.charCodeAt(from))) from++;
+  while (to > from && isSpaceOrTab(line.charCodeAt(to - 1))) to--;
+  return line.slice(from, to);
+}
+
+function isSpaceOrTab(code: number): boolean {
+  return code === 32 || code === 9;
 }

@@ -13,6 +13,13 @@ export const stateConfigSchema = z.object({
    * that does not answer (see createPool in db.ts).
    */
   DATABASE_CONNECT_TIMEOUT_MS: env.int(5_000, 1),
+  /**
+   * How long one statement may go unanswered before its call fails (the same ServerException)
+   * and its connection is closed: a Postgres whose host vanished, or that is frozen, would
+   * otherwise hold every call until TCP gives up (see createPool in db.ts). 0: no limit.
+   * Migrations have none.
+   */
+  DATABASE_QUERY_TIMEOUT_MS: env.int(30_000, 0),
   NATS_URL: env.url('nats://127.0.0.1:4222'),
   STATE_GRPC_PORT: portOrZero(4701),
   STATE_OPS_PORT: portOrZero(4711),

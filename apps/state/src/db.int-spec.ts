@@ -2,6 +2,7 @@
  * The state's Postgres access against a real Postgres (Testcontainers): what a broken
  * connection does to a transaction, the pool and the process.
  */
+import { execFileSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Pool } from 'pg';
 import { startPostgres, type StartedPostgres } from '@wharf/testing';
@@ -17,7 +18,7 @@ describe('state database access', () => {
   beforeAll(async () => {
     process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
     postgres = await startPostgres();
-    pool = createPool(postgres.url, 5_000);
+    pool = createPool(postgres.url, { connectTimeoutMs: 5_000, queryTimeoutMs: 30_000 });
     pool.on('error', (err) => poolErrors.push(err));
   });
 
@@ -46,4 +47,38 @@ describe('state database access', () => {
       expect(rows[0].one).toBe(1);
     }
   });
+
+  it('a Postgres that stops answering fails calls after the statement timeout, then serves again', async () => {
+    const short = createPool(postgres.url, { connectTimeoutMs: 2_000, queryTimeoutMs: 1_000 });
+    short.on('error', () => undefined);
+    const container = postgres.container.getId();
+    try {
+      await inTransaction(short, (tx) => tx.query('SELECT 1')); // a pooled connection
+      // Frozen: its kernel still takes connections and bytes, nothing answers (as a host
+      // that vanished mid-connection). Without the timeout these calls would hang for good.
+      execFileSync('docker', ['pause', container]);
+      let failures: unknown[];
+      try {
+        failures = await Promise.all([
+          inTransaction(short, (tx) => tx.query('SELECT 1')).catch((err: unknown) => err),
+          short.query('SELECT 1').catch((err: unknown) => err),
+        ]);
+      } finally {
+        execFileSync('docker', ['unpause', container]);
+      }
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(Error);
+        expect(isDatabaseUnavailable(failure)).toBe(true);
+      }
+      // The connections that hung were closed, not handed on: calls work again.
+      for (let i = 0; i < 3; i++) {
+        const { rows } = await inTransaction(short, (tx) =>
+          tx.query<{ one: number }>('SELECT 1 AS one'),
+        );
+        expect(rows[0].one).toBe(1);
+      }
+    } finally {
+      await short.end();
+    }
+  }, 60_000);
 });

@@ -10,30 +10,48 @@ export const ADVISORY_LOCKS = {
   outboxRelay: 0x57_68_61_72_66_02,
 } as const;
 
-/**
- * `connectTimeoutMs`: how long opening a connection may take. Without it, while Postgres is
- * down (its host unreachable, or not answering) every call that needs a new connection waits
- * until the kernel gives up — 40 s here, minutes across hosts; with it they fail within
- * `connectTimeoutMs` with a ServerException that says why. It is set on the connections, not
- * the pool: the pool's own option would also fail calls that merely wait for a busy pool's next
- * free connection, as if the database were gone. A query already running on a connection
- * whose host vanished without a word waits until TCP gives up on it (keep-alive probes from
- * 10 s on; minutes, by the kernel's settings); a Postgres that stops or restarts closes its
- * connections, and those calls fail at once.
- */
-export function createPool(url: string, connectTimeoutMs: number): Pool {
-  class BoundedConnectClient extends Client {
+export interface PoolOptions {
+  /**
+   * How long opening a connection may take. Without it, while Postgres is down (its host
+   * unreachable, or not answering) every call that needs a new connection waits until the
+   * kernel gives up — 40 s here, minutes across hosts; with it they fail within this with a
+   * ServerException that says why. It is set on the connections, not the pool: the pool's own
+   * option would also fail calls that merely wait for a busy pool's next free connection, as if
+   * the database were gone.
+   */
+  connectTimeoutMs: number;
+  /**
+   * How long one statement may go unanswered; 0: no limit (migrations, which may take long
+   * and wait for each other). A Postgres that stops or restarts closes its connections and
+   * those calls fail at once; one whose host vanishes without a word, or that stops answering
+   * (frozen, paused), leaves its statements waiting until TCP gives up, up to a quarter of an
+   * hour with data unacknowledged, while the pool's connections all hang and every call waits.
+   * With this limit such a call fails with the ServerException of an unreachable database, and
+   * its connection is closed (transaction() and the pool drop a connection whose statement
+   * failed so).
+   */
+  queryTimeoutMs: number;
+  /** connections at most (10) */
+  max?: number;
+}
+
+export function createPool(url: string, options: PoolOptions): Pool {
+  class BoundedClient extends Client {
     constructor(config: ClientConfig = {}) {
-      super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+      super({
+        ...config,
+        connectionTimeoutMillis: options.connectTimeoutMs,
+        query_timeout: options.queryTimeoutMs || undefined,
+      });
     }
   }
   return new Pool({
     connectionString: url,
-    max: 10,
+    max: options.max ?? 10,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    Client: BoundedConnectClient,
+    Client: BoundedClient,
   });
 }
 
@@ -53,6 +71,8 @@ const UNREACHABLE_MESSAGES = [
   'timeout exceeded when trying to connect',
   'Connection terminated',
   'Client has encountered a connection error and is not queryable',
+  // a statement unanswered for the pool's queryTimeoutMs
+  'Query read timeout',
 ];
 /**
  * SQLSTATEs of a connection that failed or a server going away: connection exceptions (not

@@ -94,11 +94,25 @@ class StateModule {
 export async function startState(config: StateConfig, logger: Logger): Promise<RunningState> {
   // A bad GRPC_TLS_* setting stops state now, before it migrates anything.
   const tls = grpcTlsFromEnv();
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_CONNECT_TIMEOUT_MS);
+  const pool = createPool(config.DATABASE_URL, {
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+  });
   pool.on('error', (err) => logger.error({ err }, 'idle Postgres connection failed'));
   const cleanup: (() => Promise<unknown>)[] = [() => pool.end()];
   try {
-    await migrate(pool, logger);
+    // A connection of their own, without the statement timeout: a migration may take long,
+    // and replicas starting together wait for each other's.
+    const migrations = createPool(config.DATABASE_URL, {
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: 0,
+      max: 1,
+    });
+    try {
+      await migrate(migrations, logger);
+    } finally {
+      await migrations.end();
+    }
 
     const nc = await connectNats({ servers: config.NATS_URL, name: 'state' });
     cleanup.unshift(() => nc.close());

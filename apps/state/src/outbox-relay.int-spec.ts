@@ -47,8 +47,17 @@ describe('OutboxRelay', () => {
     await Promise.all([pg?.container.stop(), nats?.container.stop()]);
   });
 
-  const relayKeeping = (retentionMs: number) =>
-    new OutboxRelay(pool, jetstream(nc), outbox, logger, new Registry(), retentionMs);
+  const relayKeeping = (retentionMs: number, pruneBatch?: number) =>
+    new OutboxRelay(
+      pool,
+      jetstream(nc),
+      outbox,
+      logger,
+      new Registry(),
+      retentionMs,
+      150,
+      pruneBatch,
+    );
 
   async function rowCounts(): Promise<{ pending: string; published: string }> {
     const { rows } = await pool.query<{ pending: string; published: string }>(
@@ -102,5 +111,23 @@ describe('OutboxRelay', () => {
     // …and the row it published goes in the next relay's first batch.
     expect(await relayKeeping(0).flush()).toBe(0);
     expect(await rowCounts()).toEqual({ pending: '0', published: '0' });
+  });
+
+  it('deletes a backlog of published rows a bounded batch at a time, tick after tick', async () => {
+    await inTransaction(pool, (tx) =>
+      outbox.appendMany(
+        tx,
+        Array.from({ length: 250 }, (_, i) => taskEvent(i)),
+      ),
+    );
+    expect(await relayKeeping(60_000).flush()).toBe(250);
+    const relay = relayKeeping(0, 100);
+    const left: string[] = [];
+    for (let tick = 0; tick < 3; tick++) {
+      await relay.flush();
+      left.push((await rowCounts()).published);
+    }
+    // 100 a statement, one statement a tick
+    expect(left).toEqual(['150', '50', '0']);
   });
 });

@@ -29,6 +29,8 @@ export class OutboxRelay {
     /** published rows older than this are deleted (OUTBOX_RETENTION_MS) */
     private readonly retentionMs: number,
     private readonly intervalMs = 150,
+    /** published rows deleted by one statement at most */
+    private readonly pruneBatch = 10_000,
   ) {
     this.published = new Counter({
       name: 'wharf_state_outbox_published_total',
@@ -79,8 +81,9 @@ export class OutboxRelay {
       );
       if (!rows[0].locked) return 0;
       if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
-        this.lastPrune = Date.now();
-        await this.outbox.prunePublished(tx, this.retentionMs);
+        const pruned = await this.outbox.prunePublished(tx, this.retentionMs, this.pruneBatch);
+        // A full batch: there is more to delete, and the next tick goes on with it.
+        if (pruned < this.pruneBatch) this.lastPrune = Date.now();
       }
       const pending = await this.outbox.unpublished(tx, BATCH);
       // All of the batch goes out at once, in id order: the client writes them to the socket

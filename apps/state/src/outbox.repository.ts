@@ -95,11 +95,19 @@ export class OutboxRepository {
   }
 
   /** Drops rows published longer ago than `olderThanMs` (JetStream keeps the events). */
-  async prunePublished(tx: PoolClient, olderThanMs: number): Promise<number> {
+  /**
+   * Deletes at most `limit` rows published more than `olderThanMs` ago, oldest first (so one
+   * statement stays short however large the backlog); returns how many.
+   */
+  async prunePublished(tx: PoolClient, olderThanMs: number, limit: number): Promise<number> {
     const { rowCount } = await tx.query(
-      `DELETE FROM outbox WHERE published_at IS NOT NULL
-         AND published_at < now() - make_interval(secs => $1::double precision / 1000)`,
-      [olderThanMs],
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox
+          WHERE published_at IS NOT NULL
+            AND published_at < now() - make_interval(secs => $1::double precision / 1000)
+          ORDER BY id
+          LIMIT $2)`,
+      [olderThanMs, limit],
     );
     return rowCount ?? 0;
   }

@@ -108,6 +108,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
       queryTimeoutMs: 0,
       max: 1,
     });
+    migrations.on('error', (err) => logger.warn({ err }, 'idle migration connection failed'));
     try {
       await migrate(migrations, logger);
     } finally {

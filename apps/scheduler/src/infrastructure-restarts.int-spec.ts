@@ -124,6 +124,26 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
       60_000,
     );
 
+  /**
+   * After an outage (`when`): a report about `task` is applied and its RUNNING event
+   * published, and a new task runs.
+   */
+  const worksAgain = async (task: common.Task, when: string) => {
+    await reportRunning(task);
+    await runningInState(task.taskArn);
+    await eventually(
+      async () =>
+        taskEvents.some((t) => t.taskArn === task.taskArn && t.lastStatus === 'RUNNING')
+          ? true
+          : undefined,
+      `the RUNNING event published ${when}`,
+      60_000,
+    );
+    const after = await eventually(() => runTask(), `RunTask ${when}`, 60_000);
+    await reportRunning(after);
+    await runningInState(after.taskArn);
+  };
+
   const networkAddress = (c: StartedPostgres | StartedNats, port: number) =>
     `${c.container.getIpAddress(network.getName())}:${port}`;
 
@@ -220,19 +240,7 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
 
     await nats.container.restart();
 
-    await reportRunning(before);
-    await runningInState(before.taskArn);
-    await eventually(
-      async () =>
-        taskEvents.some((t) => t.taskArn === before.taskArn && t.lastStatus === 'RUNNING')
-          ? true
-          : undefined,
-      'the RUNNING event published after the restart',
-      60_000,
-    );
-    const after = await eventually(() => runTask(), 'RunTask after the restart', 60_000);
-    await reportRunning(after);
-    await runningInState(after.taskArn);
+    await worksAgain(before, 'after the restart');
   });
 
   it('NATS away for 30 s: once back, reports are applied, events flow and tasks run', async () => {
@@ -245,19 +253,7 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     } finally {
       await docker('docker', ['start', id]);
     }
-    await reportRunning(task);
-    await runningInState(task.taskArn);
-    await eventually(
-      async () =>
-        taskEvents.some((t) => t.taskArn === task.taskArn && t.lastStatus === 'RUNNING')
-          ? true
-          : undefined,
-      'the RUNNING event published after NATS is back',
-      60_000,
-    );
-    const after = await eventually(() => runTask(), 'RunTask after NATS is back', 60_000);
-    await reportRunning(after);
-    await runningInState(after.taskArn);
+    await worksAgain(task, 'after NATS is back');
   });
 
   it('state restarts: the scheduler reaches it again once it is back', async () => {

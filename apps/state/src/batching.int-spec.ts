@@ -20,7 +20,7 @@ import type { StateContext } from './context';
 import { OutboxRepository } from './outbox.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
-import { EMPTY_TASK } from './state-test-fixtures';
+import { EMPTY_CONTAINER, EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -127,20 +127,7 @@ describe('state: set-based commits and batched task reports', () => {
       group: claim.group ?? '',
       startedBy: 'test',
       containers: [
-        {
-          containerArn: '',
-          name: 'web',
-          image: 'wharf/busybox:dev',
-          runtimeId: '',
-          lastStatus: '',
-          reason: '',
-          networkBindings: [],
-          healthStatus: '',
-          cpu: '',
-          memory: '',
-          memoryReservation: '',
-          essential: true,
-        },
+        { ...EMPTY_CONTAINER, name: 'web', image: 'wharf/busybox:dev', essential: true },
       ],
     },
   });

@@ -131,6 +131,22 @@ describe('state: services and leases', () => {
     );
     return rows.map((r) => `${r.type}@${r.version}`);
   };
+  /** An instance of `capacity` CPU units and MiB, whose agent is at `address`. */
+  const registerInstance = (hostname: string, address: string, capacity: number) =>
+    call(
+      client.registerContainerInstance({
+        cluster: CLUSTER,
+        containerInstanceArn: '',
+        ec2InstanceId: '',
+        total: { cpu: capacity, memory: capacity, ports: [], portsUdp: [] },
+        attributes: [],
+        agentVersion: '0.1.0',
+        dockerVersion: '',
+        agentAddress: `${address}:4703`,
+        hostname,
+        hostAddress: address,
+      }),
+    );
 
   it('creates a service with defaults, its ARN and a first PRIMARY deployment', async () => {
     const s = await create({
@@ -504,20 +520,7 @@ describe('state: services and leases', () => {
 
   it('lists the tasks of a service that are not STOPPED', async () => {
     await create({ serviceName: 'tasks', desiredCount: 3 });
-    const instance = await call(
-      client.registerContainerInstance({
-        cluster: CLUSTER,
-        containerInstanceArn: '',
-        ec2InstanceId: '',
-        total: { cpu: 4096, memory: 4096, ports: [], portsUdp: [] },
-        attributes: [],
-        agentVersion: '0.1.0',
-        dockerVersion: '',
-        agentAddress: '10.0.0.1:4703',
-        hostname: 'h',
-        hostAddress: '10.0.0.1',
-      }),
-    );
+    const instance = await registerInstance('h', '10.0.0.1', 4096);
     const task = (group: string): stateV1.Placement => ({
       expectedInstanceVersion: 0,
       fenceLease: '',
@@ -531,20 +534,7 @@ describe('state: services and leases', () => {
         group,
         startedBy: 'ecs-svc/1234567890123456789',
         containers: [
-          {
-            containerArn: '',
-            name: 'web',
-            image: 'wharf/busybox:dev',
-            runtimeId: '',
-            lastStatus: '',
-            reason: '',
-            networkBindings: [],
-            healthStatus: '',
-            cpu: '',
-            memory: '',
-            memoryReservation: '',
-            essential: true,
-          },
+          { ...EMPTY_CONTAINER, name: 'web', image: 'wharf/busybox:dev', essential: true },
         ],
       },
     });
@@ -657,20 +647,7 @@ describe('state: services and leases', () => {
 
   it('lists a service of 5,000 tasks, more than gRPC carries by default (4 MiB)', async () => {
     await create({ serviceName: 'big', desiredCount: 5000 });
-    const instance = await call(
-      client.registerContainerInstance({
-        cluster: CLUSTER,
-        containerInstanceArn: '',
-        ec2InstanceId: '',
-        total: { cpu: 1_000_000, memory: 1_000_000, ports: [], portsUdp: [] },
-        attributes: [],
-        agentVersion: '0.1.0',
-        dockerVersion: '',
-        agentAddress: '10.0.0.2:4703',
-        hostname: 'big',
-        hostAddress: '10.0.0.2',
-      }),
-    );
+    const instance = await registerInstance('big', '10.0.0.2', 1_000_000);
     const container = (name: string): common.Container => ({
       ...EMPTY_CONTAINER,
       name,

@@ -6,10 +6,11 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { firstValueFrom, Observable } from 'rxjs';
 import { GrpcCode } from '@wharf/domain';
-import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
+import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
 import { RunningState, startState } from './state';
+import { EMPTY_TASK } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -96,28 +97,14 @@ describe('state: tags and account settings', () => {
             fenceLease: '',
             fenceHolder: '',
             task: {
-              taskArn: '',
-              clusterArn: '',
+              ...EMPTY_TASK,
               taskDefinitionArn: `${ARN}:task-definition/web:1`,
               containerInstanceArn: instanceArn,
-              lastStatus: '',
-              desiredStatus: '',
               cpu: 10,
               memory: 10,
-              hostPorts: [],
-              hostPortsUdp: [],
-              group: '',
               startedBy: 'test',
-              launchType: '',
-              version: 0,
-              containers: [],
-              stopCode: '',
-              stoppedReason: '',
-              healthStatus: '',
-              overridesJson: '',
               tagsJson: '[{"key":"run","value":"1"}]',
-              availabilityZone: '',
-            } as unknown as common.Task,
+            },
           },
         ],
       }),

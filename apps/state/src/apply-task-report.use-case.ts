@@ -69,7 +69,7 @@ export class ApplyTaskReportUseCase {
       });
       if (progress.size === 0) return outcomes;
 
-      await this.tasks.updateMany(
+      await this.tasks.writeMany(
         tx,
         [...progress.values()].map((p) => ({
           id: p.before.id,

@@ -123,8 +123,8 @@ describe('state: attributes and client tokens', () => {
     expect(described.version).toBe(a.version + 1);
 
     const { rows } = await pool.query(
-      `SELECT payload FROM outbox WHERE subject LIKE '%container_instance.changed'
-         AND payload->>'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
+      `SELECT payload::jsonb AS payload FROM outbox WHERE subject LIKE '%container_instance.changed'
+         AND payload::jsonb ->>'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
       [a.containerInstanceArn],
     );
     expect(rows[0].payload).toMatchObject({

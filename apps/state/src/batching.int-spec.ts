@@ -158,7 +158,7 @@ describe('state: set-based commits and batched task reports', () => {
   const outboxAfter = async (id: number): Promise<OutboxEvent[]> =>
     (
       await pool.query<{ id: string; payload: OutboxEvent['payload'] }>(
-        'SELECT id, payload FROM outbox WHERE id > $1 ORDER BY id',
+        'SELECT id, payload::jsonb AS payload FROM outbox WHERE id > $1 ORDER BY id',
         [id],
       )
     ).rows.map((r) => ({ id: Number(r.id), payload: r.payload }));

@@ -71,8 +71,8 @@ describe('state: cluster and task definition lifecycle', () => {
     );
   const outboxTypes = async (arn: string) => {
     const { rows } = await pool.query<{ type: string; version: number }>(
-      `SELECT payload ->> 'type' AS type, (payload ->> 'version')::int AS version FROM outbox
-        WHERE payload ->> 'resourceArn' = $1 ORDER BY id`,
+      `SELECT payload::jsonb ->> 'type' AS type, (payload::jsonb ->> 'version')::int AS version FROM outbox
+        WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id`,
       [arn],
     );
     return rows;

@@ -91,7 +91,7 @@ describe('state: UpdateContainerInstancesState', () => {
   const outboxOf = async (arn: string) =>
     (
       await pool.query<{ subject: string; payload: WharfEvent<common.ContainerInstance> }>(
-        `SELECT subject, payload FROM outbox WHERE payload->>'resourceArn' = $1 ORDER BY id`,
+        `SELECT subject, payload::jsonb AS payload FROM outbox WHERE payload::jsonb ->>'resourceArn' = $1 ORDER BY id`,
         [arn],
       )
     ).rows;

@@ -139,8 +139,8 @@ describe('state: DeregisterContainerInstance and task protection', () => {
   const outboxTypes = async (arn: string) =>
     (
       await pool.query<{ type: string; version: number }>(
-        `SELECT payload->>'type' AS type, (payload->>'version')::int AS version FROM outbox
-          WHERE payload->>'resourceArn' = $1 ORDER BY id`,
+        `SELECT payload::jsonb ->>'type' AS type, (payload::jsonb ->>'version')::int AS version FROM outbox
+          WHERE payload::jsonb ->>'resourceArn' = $1 ORDER BY id`,
         [arn],
       )
     ).rows;

@@ -75,8 +75,8 @@ describe('state: load balancer resources and targets', () => {
   });
   const events = async (resourceArn: string) => {
     const { rows } = await pool.query<{ type: string; version: number; subject: string }>(
-      `SELECT subject, payload ->> 'type' AS type, (payload ->> 'version')::int AS version
-         FROM outbox WHERE payload ->> 'resourceArn' = $1 ORDER BY id`,
+      `SELECT subject, payload::jsonb ->> 'type' AS type, (payload::jsonb ->> 'version')::int AS version
+         FROM outbox WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id`,
       [resourceArn],
     );
     for (const r of rows) {
@@ -87,8 +87,8 @@ describe('state: load balancer resources and targets', () => {
   const targetEvents = (tg: string, id: string, port: number) => events(elbTargetKey(tg, id, port));
   const lastEventDetail = async (resourceArn: string) => {
     const { rows } = await pool.query<{ detail: stateV1.LbTarget }>(
-      `SELECT payload -> 'detail' AS detail FROM outbox
-        WHERE payload ->> 'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
+      `SELECT payload::jsonb -> 'detail' AS detail FROM outbox
+        WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
       [resourceArn],
     );
     return rows[0]?.detail;
@@ -612,7 +612,7 @@ describe('state: load balancer resources and targets', () => {
       'lb_resource.deleted@3',
     ]);
     const { rows } = await pool.query<{ arn: string }>(
-      `SELECT payload ->> 'resourceArn' AS arn FROM outbox WHERE payload ->> 'type' = 'lb_resource.deleted' ORDER BY id`,
+      `SELECT payload::jsonb ->> 'resourceArn' AS arn FROM outbox WHERE payload::jsonb ->> 'type' = 'lb_resource.deleted' ORDER BY id`,
     );
     const order = rows.map((r) => r.arn);
     expect(order.indexOf(rule.arn)).toBeLessThan(order.indexOf(listener.arn));

@@ -3,6 +3,9 @@ import { clusterNameOf, elbTargetKey } from '@wharf/domain';
 import { ELB_EVENT_SCOPE, EventEntity, subjects, WharfEvent } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 
+/** Events per INSERT at most (two bound parameters each; Postgres takes 65,535). */
+const EVENTS_PER_STATEMENT = 5_000;
+
 export interface DomainEvent {
   cluster: string;
   entity: EventEntity;
@@ -16,7 +19,7 @@ export interface DomainEvent {
 export interface OutboxRow {
   id: string;
   subject: string;
-  /** The event as JSON text, ready to publish (Postgres renders the jsonb; nothing re-encodes it). */
+  /** The event as JSON text, ready to publish (stored so: nothing re-encodes it). */
   payload: string;
 }
 
@@ -40,15 +43,27 @@ export class OutboxRepository {
   }
 
   /**
-   * Appends events in one statement; their ids follow the order given (so the relay publishes
-   * them in that order). Returns the ids in that order. Call inside the writing transaction.
+   * Appends events in as few statements as possible (EVENTS_PER_STATEMENT each); their ids
+   * follow the order given (so the relay publishes them in that order). Returns the ids in that
+   * order. Call inside the writing transaction.
+   *
+   * Each event goes to Postgres as its JSON text without `v` and `id` (one bound parameter,
+   * sent as is), and the statement puts them in front once the row's id is drawn: nothing is
+   * parsed as JSON on the way in or rendered on the way out (the relay reads the text back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
-    if (events.length === 0) return [];
+    const ids: string[] = [];
+    for (let from = 0; from < events.length; from += EVENTS_PER_STATEMENT) {
+      ids.push(...(await this.insert(tx, events.slice(from, from + EVENTS_PER_STATEMENT))));
+    }
+    return ids;
+  }
+
+  private async insert(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const at = Date.now();
-    const rows = events.map((e) => {
-      const payload: Omit<WharfEvent, 'id'> = {
-        v: 1,
+    const params: string[] = [];
+    const rows = events.map((e, i) => {
+      const body: Omit<WharfEvent, 'v' | 'id'> = {
         type: `${e.entity}.${e.event}`,
         cluster: e.cluster,
         resourceArn: e.resourceArn,
@@ -56,22 +71,22 @@ export class OutboxRepository {
         at,
         detail: e.detail,
       };
-      return { subject: subjects.event(e.cluster, e.entity, e.event), payload };
+      params.push(subjects.event(e.cluster, e.entity, e.event), JSON.stringify(body));
+      return `(${i}, $${2 * i + 1}, $${2 * i + 2})`;
     });
     // nextval is taken in the outer query, over the rows already sorted by position.
-    const { rows: inserted } = await tx.query<{ id: string; ord: string }>(
+    const { rows: inserted } = await tx.query<{ id: string }>(
       `WITH e AS (
-         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.subject, s.payload, s.ord
-           FROM (SELECT x.value ->> 'subject' AS subject, x.value -> 'payload' AS payload, x.ord
-                   FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(value, ord)
+         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.subject, s.body, s.ord
+           FROM (SELECT * FROM (VALUES ${rows.join(', ')}) AS x(ord, subject, body)
                   ORDER BY x.ord) s
        ), ins AS (
          INSERT INTO outbox (id, subject, payload)
-         SELECT e.id, e.subject, jsonb_set(e.payload, '{id}', to_jsonb(e.id::text)) FROM e
+         SELECT e.id, e.subject, '{"v":1,"id":"' || e.id || '",' || substr(e.body, 2) FROM e
          RETURNING id
        )
-       SELECT e.id::text AS id, e.ord::text AS ord FROM e JOIN ins USING (id) ORDER BY e.ord`,
-      [JSON.stringify(rows)],
+       SELECT e.id::text AS id FROM e JOIN ins USING (id) ORDER BY e.ord`,
+      params,
     );
     return inserted.map((r) => r.id);
   }
@@ -83,7 +98,7 @@ export class OutboxRepository {
    */
   async unpublished(tx: PoolClient, limit: number): Promise<OutboxRow[]> {
     const { rows } = await tx.query<OutboxRow>(
-      `SELECT id::text AS id, subject, payload::text AS payload FROM outbox
+      `SELECT id::text AS id, subject, payload FROM outbox
         WHERE published_at IS NULL ORDER BY outbox.id LIMIT $1`,
       [limit],
     );

@@ -75,6 +75,13 @@ export function stoppedNow(current: TaskChanges, now: number): TaskChanges {
   };
 }
 
+/** New values for a task, its version bumped by `bumpBy` (TaskRepository.updateMany). */
+export interface TaskUpdate {
+  id: string;
+  changes: TaskChanges;
+  bumpBy: number;
+}
+
 /** A task to create on an instance (CommitPlacements). */
 export interface NewTask {
   id: string;
@@ -201,9 +208,24 @@ export class TaskRepository {
    * Applies each task's changes and bumps its version by `bumpBy`, in one statement (the
    * caller holds the row locks). Returns the new rows in the order given.
    */
-  async updateMany(
+  async updateMany(tx: PoolClient, updates: readonly TaskUpdate[]): Promise<TaskRow[]> {
+    const rows = await this.write(tx, updates, 'RETURNING t.*');
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return updates.map((u) => byId.get(u.id)!);
+  }
+
+  /**
+   * `updateMany` for a caller that has the new rows already (`withChanges`): Postgres renders
+   * and the driver parses none of them (a report batch writes hundreds).
+   */
+  async writeMany(tx: PoolClient, updates: readonly TaskUpdate[]): Promise<void> {
+    await this.write(tx, updates, '');
+  }
+
+  private async write(
     tx: PoolClient,
-    updates: readonly { id: string; changes: TaskChanges; bumpBy: number }[],
+    updates: readonly TaskUpdate[],
+    returning: 'RETURNING t.*' | '',
   ): Promise<TaskRow[]> {
     if (updates.length === 0) return [];
     const at = (epochMs: number) => tsParam(epochMs)?.toISOString() ?? null;
@@ -221,7 +243,7 @@ export class TaskRepository {
                    started_at timestamptz, stopping_at timestamptz, stopped_at timestamptz,
                    execution_stopped_at timestamptz, bump_by integer)
         WHERE t.id = v.id
-       RETURNING t.*`,
+       ${returning}`,
       [
         JSON.stringify(
           updates.map(({ id, changes: c, bumpBy }) => ({
@@ -244,8 +266,7 @@ export class TaskRepository {
         ),
       ],
     );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return updates.map((u) => byId.get(u.id)!);
+    return rows;
   }
 
   /** Claims of the tasks on an instance that still hold resources (not STOPPED). */

@@ -13,6 +13,7 @@ import { instanceJoinToken } from './0012_instance_join_token';
 import { taskSweeps } from './0013_task_sweeps';
 import { clientTokenReservation } from './0014_client_token_reservation';
 import { provisioningTasks } from './0015_provisioning_tasks';
+import { outboxTextPayload } from './0016_outbox_text_payload';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -43,4 +44,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0013_task_sweeps', sql: taskSweeps },
   { id: '0014_client_token_reservation', sql: clientTokenReservation },
   { id: '0015_provisioning_tasks', sql: provisioningTasks },
+  { id: '0016_outbox_text_payload', sql: outboxTextPayload },
 ];

@@ -14,6 +14,7 @@ import { taskSweeps } from './0013_task_sweeps';
 import { clientTokenReservation } from './0014_client_token_reservation';
 import { provisioningTasks } from './0015_provisioning_tasks';
 import { outboxTextPayload } from './0016_outbox_text_payload';
+import { heartbeatsHot } from './0017_heartbeats_hot';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -45,4 +46,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0014_client_token_reservation', sql: clientTokenReservation },
   { id: '0015_provisioning_tasks', sql: provisioningTasks },
   { id: '0016_outbox_text_payload', sql: outboxTextPayload },
+  { id: '0017_heartbeats_hot', sql: heartbeatsHot },
 ];

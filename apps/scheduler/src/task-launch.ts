@@ -13,7 +13,7 @@ import {
   validateTaskOverride,
 } from '@wharf/domain';
 import type { common, stateV1 } from '@wharf/proto';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
 import type { AgentClients } from './agent-clients';
@@ -139,7 +139,8 @@ export class TaskLauncher {
         `startedBy can have at most ${MAX_STARTED_BY_LENGTH} characters.`,
       );
     }
-    const taskId = randomBytes(16).toString('hex');
+    // randomUUID draws from a cached pool; randomBytes went to the generator on every task.
+    const taskId = randomUUID().replace(/-/g, '');
     const containers: common.Container[] = definition.containerDefinitions.map((c) => {
       const o = overrides.containerOverrides?.find((x) => x.name === c.name);
       const memory = o?.memory ?? c.memory;

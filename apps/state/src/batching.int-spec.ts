@@ -60,6 +60,8 @@ describe('state: set-based commits and batched task reports', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
         AGENT_HEARTBEAT_TTL_MS: String(TTL_MS),
       }),
       logger,

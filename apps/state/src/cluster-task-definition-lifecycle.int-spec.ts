@@ -44,6 +44,8 @@ describe('state: cluster and task definition lifecycle', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
         TASK_DEFINITION_SWEEP_INTERVAL_MS: '100',
       }),
       logger,

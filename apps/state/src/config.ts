@@ -38,11 +38,12 @@ export const stateConfigSchema = z.object({
    */
   TASK_RETENTION_MS: env.int(60 * 60 * 1000, 1000),
   /**
-   * Published outbox rows stay this long for inspection (`SELECT … FROM outbox`), then are
-   * deleted. JetStream keeps the events themselves for 24 h. Every change writes a row, so a
-   * busy cluster's outbox grows by this window's worth of events.
+   * How long published outbox rows stay for inspection (`SELECT … FROM outbox`). 0: a row is
+   * deleted in the transaction that publishes it (one write, not a rewrite marking it published
+   * and a delete later; JetStream keeps the events themselves for 24 h). Every change writes a
+   * row, so a busy cluster's outbox grows by this window's worth of events.
    */
-  OUTBOX_RETENTION_MS: env.int(15 * 60 * 1000, 0),
+  OUTBOX_RETENTION_MS: env.int(0, 0),
   /** Utilisation samples kept per task and per container instance. */
   UTILISATION_HISTORY_SAMPLES: env.int(60, 1),
   /** Samples older than this are dropped (stopped tasks, hosts gone). */

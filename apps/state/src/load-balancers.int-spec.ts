@@ -44,6 +44,8 @@ describe('state: load balancer resources and targets', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
         LB_TARGET_SWEEP_INTERVAL_MS: '100',
       }),
       logger,
@@ -471,6 +473,8 @@ describe('state: load balancer resources and targets', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
         LB_TARGET_SWEEP_INTERVAL_MS: '60000',
       }),
       logger,
@@ -515,6 +519,8 @@ describe('state: load balancer resources and targets', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
         LB_TARGET_SWEEP_INTERVAL_MS: '100',
       }),
       logger,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Pool } from 'pg';
@@ -105,12 +106,26 @@ describe('OutboxRelay', () => {
 
   it('deletes published rows once they are older than its retention', async () => {
     await inTransaction(pool, (tx) => outbox.appendMany(tx, [taskEvent(-1)]));
+    await sleep(5);
     // A relay prunes in its first batch, before it publishes: the 300 rows above go now…
-    expect(await relayKeeping(0).flush()).toBe(1);
+    expect(await relayKeeping(1).flush()).toBe(1);
     expect(await rowCounts()).toEqual({ pending: '0', published: '1' });
+    await sleep(5);
     // …and the row it published goes in the next relay's first batch.
-    expect(await relayKeeping(0).flush()).toBe(0);
+    expect(await relayKeeping(1).flush()).toBe(0);
     expect(await rowCounts()).toEqual({ pending: '0', published: '0' });
+  });
+
+  it('with no retention, deletes each row in the transaction that publishes it', async () => {
+    const ids = await inTransaction(pool, (tx) =>
+      outbox.appendMany(tx, [taskEvent(1), taskEvent(2), taskEvent(3)]),
+    );
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+
+    expect(await relayKeeping(0).flush()).toBe(3);
+    expect(await rowCounts()).toEqual({ pending: '0', published: '0' });
+    expect((await streamed(before + 1)).map((e) => e.id)).toEqual(ids);
   });
 
   it('deletes a backlog of published rows a bounded batch at a time, tick after tick', async () => {

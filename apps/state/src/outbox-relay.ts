@@ -26,7 +26,10 @@ export class OutboxRelay {
     private readonly outbox: OutboxRepository,
     private readonly logger: Logger,
     registry: Registry,
-    /** published rows older than this are deleted (OUTBOX_RETENTION_MS) */
+    /**
+     * published rows older than this are deleted (OUTBOX_RETENTION_MS); 0: deleted as they are
+     * published
+     */
     private readonly retentionMs: number,
     private readonly intervalMs = 150,
     /** published rows deleted by one statement at most */
@@ -105,7 +108,8 @@ export class OutboxRelay {
         }
         done.push(pending[i].id);
       }
-      if (done.length) await this.outbox.markPublished(tx, done);
+      if (done.length && this.retentionMs > 0) await this.outbox.markPublished(tx, done);
+      else if (done.length) await this.outbox.deletePublished(tx, done);
       this.published.inc(done.length);
       if (failure) {
         this.logger.warn(

@@ -109,7 +109,11 @@ export class OutboxRepository {
     await tx.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [ids]);
   }
 
-  /** Drops rows published longer ago than `olderThanMs` (JetStream keeps the events). */
+  /** Deletes published rows at once (no retention): cheaper than marking them and pruning. */
+  async deletePublished(tx: PoolClient, ids: string[]): Promise<void> {
+    await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
   /**
    * Deletes at most `limit` rows published more than `olderThanMs` ago, oldest first (so one
    * statement stays short however large the backlog); returns how many.

@@ -86,6 +86,8 @@ describe('state: services and leases', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
       }),
       logger,
     );

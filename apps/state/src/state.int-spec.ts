@@ -58,6 +58,8 @@ describe('state service (Postgres + NATS)', () => {
       NATS_URL: nats.url,
       STATE_GRPC_PORT: '0',
       STATE_OPS_PORT: '0',
+      // published events stay in the outbox, where this spec reads them
+      OUTBOX_RETENTION_MS: '3600000',
       AGENT_HEARTBEAT_TTL_MS: '30000',
     });
     state = await startState(config, logger);
@@ -805,6 +807,8 @@ describe('state service (Postgres + NATS)', () => {
         NATS_URL: nats.url,
         STATE_GRPC_PORT: '0',
         STATE_OPS_PORT: '0',
+        // published events stay in the outbox, where this spec reads them
+        OUTBOX_RETENTION_MS: '3600000',
       }),
       logger,
     );

@@ -1,4 +1,4 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamPublish } from '@wharf/messaging';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
@@ -22,7 +22,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly pool: Pool,
-    private readonly js: JetStreamClient,
+    private readonly js: JetStreamPublish,
     private readonly outbox: OutboxRepository,
     private readonly logger: Logger,
     registry: Registry,

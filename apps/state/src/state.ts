@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { connectNats, ensureStreams } from '@wharf/messaging';
+import { connectNats, ensureStreams, JetStreamPublisher } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
 import { grpcOptions, GrpcExceptionFilter, grpcTlsFromEnv } from '@wharf/proto';
 import { AdminCallerGuard } from './admin-caller.guard';
@@ -321,16 +321,17 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
     await app.listen();
     cleanup.unshift(() => app.close());
 
+    const relayPublisher = new JetStreamPublisher(nc);
     const relay = new OutboxRelay(
       pool,
-      js,
+      relayPublisher,
       outbox,
       logger,
       ops.registry,
       config.OUTBOX_RETENTION_MS,
     );
     relay.start();
-    cleanup.unshift(() => relay.stop());
+    cleanup.unshift(() => relay.stop().finally(() => relayPublisher.close()));
     const consumer = new ReportConsumer(
       js,
       jsm,
@@ -418,6 +419,7 @@ export async function startState(config: StateConfig, logger: Logger): Promise<R
         await consumer.stop(); // no new reports; the one in flight finishes
         await app.close(); // graceful: in-flight RPCs complete
         await relay.stop(); // publishes what those last writes produced
+        relayPublisher.close();
         await nc.drain();
         await pool.end();
         await ops.close();

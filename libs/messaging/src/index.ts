@@ -1,3 +1,4 @@
 export * from './subjects';
 export * from './payloads';
 export * from './nats';
+export * from './jetstream-publisher';

@@ -12,12 +12,18 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { CAPABILITIES } from '@wharf/domain';
-import { connectNats, encode, HeartbeatReport, subjects, TaskStateReport } from '@wharf/messaging';
+import {
+  connectNats,
+  encode,
+  HeartbeatReport,
+  JetStreamPublisher,
+  subjects,
+  TaskStateReport,
+} from '@wharf/messaging';
 import { agentV1, common, createStateClient, PROTO_LOADER_OPTIONS, protoRoot } from '@wharf/proto';
 
 export interface SimulatedAgentsSettings {
@@ -44,7 +50,8 @@ export class SimulatedAgents {
   private readonly taskInstance = new Map<string, common.Task>();
   private server?: grpc.Server;
   private nc?: NatsConnection;
-  private js?: JetStreamClient;
+  /** Wire-identical to the agent's `JetStreamClient.publish` (subject, msgID, awaiting the PubAck). */
+  private js?: JetStreamPublisher;
   private heartbeatTimer?: NodeJS.Timeout;
   private heartbeatRound?: Promise<void>;
   private seq = Date.now() * 1000;
@@ -63,7 +70,7 @@ export class SimulatedAgents {
 
   async start(): Promise<void> {
     this.nc = await connectNats({ servers: this.settings.natsUrl, name: 'simulated-agents' });
-    this.js = jetstream(this.nc);
+    this.js = new JetStreamPublisher(this.nc);
     this.address = await this.serve();
     await this.registerAll();
     await this.heartbeatAll();
@@ -76,6 +83,7 @@ export class SimulatedAgents {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.heartbeatRound;
     await Promise.allSettled([...this.pending]);
+    this.js?.close();
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
       this.server.tryShutdown(() => resolve());

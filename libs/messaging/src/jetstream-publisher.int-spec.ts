@@ -75,6 +75,9 @@ describe('JetStreamPublisher', () => {
     const waiting = closing.publish('silent.subject', encode({}));
     closing.close();
     await expect(waiting).rejects.toThrow('the publisher was closed');
+    await expect(closing.publish('silent.subject', encode({}))).rejects.toThrow(
+      'the publisher is closed',
+    );
     silent.unsubscribe();
   });
 });

@@ -56,6 +56,7 @@ export class JetStreamPublisher implements JetStreamPublish {
   private readonly pending = new Map<string, Pending>();
   private readonly sweep: NodeJS.Timeout;
   private next = 0;
+  private closed = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -77,6 +78,9 @@ export class JetStreamPublisher implements JetStreamPublish {
   }
 
   publish(subject: string, data: Uint8Array, opts?: { msgID?: string }): Promise<PubAck> {
+    if (this.closed) {
+      return Promise.reject(new JetStreamPublishError('the publisher is closed', subject));
+    }
     const token = (this.next++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.set(token, {
@@ -101,6 +105,7 @@ export class JetStreamPublisher implements JetStreamPublish {
 
   /** Stops listening for answers; publishes still unanswered fail. */
   close(): void {
+    this.closed = true;
     clearInterval(this.sweep);
     this.subscription.unsubscribe();
     this.expire(Infinity, 'the publisher was closed');

@@ -22,7 +22,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly pool: Pool,
-    private readonly js: JetStreamPublish,
+    private readonly publisher: JetStreamPublish,
     private readonly outbox: OutboxRepository,
     private readonly logger: Logger,
     registry: Registry,
@@ -94,7 +94,7 @@ export class OutboxRelay {
       // publish awaited after the other would cost a write and a round trip each.
       const outcomes = await Promise.allSettled(
         pending.map((row) =>
-          this.js.publish(row.subject, Buffer.from(row.payload, 'utf8'), { msgID: row.id }),
+          this.publisher.publish(row.subject, Buffer.from(row.payload, 'utf8'), { msgID: row.id }),
         ),
       );
       // Only the prefix before the first failure counts as published; the rest is sent again
@@ -108,8 +108,11 @@ export class OutboxRelay {
         }
         done.push(pending[i].id);
       }
-      if (done.length && this.retentionMs > 0) await this.outbox.markPublished(tx, done);
-      else if (done.length) await this.outbox.deletePublished(tx, done);
+      if (done.length) {
+        // Kept for inspection when a retention is set; otherwise gone with this transaction.
+        if (this.retentionMs > 0) await this.outbox.markPublished(tx, done);
+        else await this.outbox.deletePublished(tx, done);
+      }
       this.published.inc(done.length);
       if (failure) {
         this.logger.warn(

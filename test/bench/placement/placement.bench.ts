@@ -41,9 +41,10 @@ import {
   ECSClient,
   type PlacementStrategy,
   RegisterTaskDefinitionCommand,
-  RunTaskCommand,
+  type RunTaskCommandOutput,
 } from '@aws-sdk/client-ecs';
 import { Session } from 'node:inspector';
+import { EcsJsonClient } from './ecs-json-client';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -511,7 +512,10 @@ function printSteps(wallSeconds: number): void {
 // ---- Wharf ---------------------------------------------------------------------------------
 
 interface Wharf {
+  /** The AWS SDK, for the set-up calls (registering the task definition). */
   ecs: ECSClient;
+  /** The measured calls' client: the ECS wire protocol without the SDK's CPU (see EcsJsonClient). */
+  ecsJson: EcsJsonClient;
   stateUrl: string;
   natsUrl: string;
   pgUrl: string;
@@ -576,7 +580,9 @@ async function startWharf(cleanup: Cleanup): Promise<Wharf> {
     maxAttempts: 1,
   });
   cleanup.push('closing the ECS client', async () => ecs.destroy());
-  return { ...infra, ecs, stateUrl: state.grpcUrl, services: [] };
+  const ecsJson = new EcsJsonClient(api.url, CONCURRENCY);
+  cleanup.push('closing the ECS JSON client', async () => ecsJson.destroy());
+  return { ...infra, ecs, ecsJson, stateUrl: state.grpcUrl, services: [] };
 }
 
 /** state, scheduler and api, each its own process on fixed loopback ports. */
@@ -584,7 +590,12 @@ async function spawnServices(
   cleanup: Cleanup,
   pgUrl: string,
   natsUrl: string,
-): Promise<{ ecs: ECSClient; stateUrl: string; services: ServiceProcess[] }> {
+): Promise<{
+  ecs: ECSClient;
+  ecsJson: EcsJsonClient;
+  stateUrl: string;
+  services: ServiceProcess[];
+}> {
   const [stateGrpc, stateOps, schedulerGrpc, schedulerOps, apiPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
   );
@@ -635,7 +646,9 @@ async function spawnServices(
     maxAttempts: 1,
   });
   cleanup.push('closing the ECS client', async () => ecs.destroy());
-  return { ecs, stateUrl, services };
+  const ecsJson = new EcsJsonClient(`http://127.0.0.1:${apiPort}`, CONCURRENCY);
+  cleanup.push('closing the ECS JSON client', async () => ecsJson.destroy());
+  return { ecs, ecsJson, stateUrl, services };
 }
 
 async function listInstances(stateUrl: string): Promise<common.ContainerInstance[]> {
@@ -720,14 +733,12 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     await pool(calls, CONCURRENCY, async (count) => {
       const a = performance.now();
       try {
-        const res = await w.ecs.send(
-          new RunTaskCommand({
-            cluster: CLUSTER,
-            taskDefinition: taskDefinitionArn,
-            count,
-            placementStrategy,
-          }),
-        );
+        const res = await w.ecsJson.call<RunTaskCommandOutput>('RunTask', {
+          cluster: CLUSTER,
+          taskDefinition: taskDefinitionArn,
+          count,
+          placementStrategy,
+        });
         latencies.push(performance.now() - a);
         placed += res.tasks?.length ?? 0;
         failed += res.failures?.length ?? 0;
@@ -1063,9 +1074,11 @@ async function main(): Promise<void> {
 
     // Warm-up (not counted): connections, JIT, gRPC channels.
     await pool([1, 2, 3, 4, 5, 6, 7, 8], 4, async () => {
-      await w.ecs.send(
-        new RunTaskCommand({ cluster: CLUSTER, taskDefinition: taskDefinitionArn, count: COUNT }),
-      );
+      await w.ecsJson.call('RunTask', {
+        cluster: CLUSTER,
+        taskDefinition: taskDefinitionArn,
+        count: COUNT,
+      });
     });
     out(`warm-up: 8 RunTask calls of ${COUNT} (not counted)`);
 

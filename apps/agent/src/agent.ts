@@ -10,7 +10,7 @@ import { arns } from '@wharf/domain';
 import { connectNats, ensureStreams } from '@wharf/messaging';
 import { OpsServer, PinoNestLogger } from '@wharf/observability';
 import { createStateClient, grpcOptions, GrpcExceptionFilter, grpcTlsFromEnv } from '@wharf/proto';
-import { AgentController } from './agent.controller';
+import { AGENT_LOGGER, AgentController } from './agent.controller';
 import type { AgentConfig } from './config';
 import { describeClusterTasks } from './engine/describe-cluster-tasks';
 import { TaskEngine } from './engine/task-engine';
@@ -148,6 +148,7 @@ async function start(
     controllers: [AgentController],
     providers: [
       { provide: TaskEngine, useValue: engine },
+      { provide: AGENT_LOGGER, useValue: log },
       {
         provide: ContainerLogs,
         useValue: new ContainerLogs(docker, containerInstanceArn, log, ops.registry),
@@ -161,7 +162,10 @@ async function start(
     logger: new PinoNestLogger(log),
   });
   app.useGlobalFilters(new GrpcExceptionFilter(log, 'agent'));
-  undo.unshift(() => app.close());
+  undo.unshift(async () => {
+    app.get(AgentController).endStreams();
+    await app.close();
+  });
   await app.listen();
   log.info({ grpcPort, agentAddress, hostAddress }, 'agent gRPC listening');
   // A StopTask that could not reach this agent (it was starting, or the scheduler's channel

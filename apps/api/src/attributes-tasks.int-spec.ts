@@ -26,7 +26,14 @@ import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { createLogger } from '@wharf/observability';
-import { agentV1, createStateClient, GrpcClient, grpcOptions, stateV1 } from '@wharf/proto';
+import {
+  agentV1,
+  answerStartTasks,
+  createStateClient,
+  GrpcClient,
+  grpcOptions,
+  stateV1,
+} from '@wharf/proto';
 import { Pool } from 'pg';
 import { EMPTY, firstValueFrom, Observable } from 'rxjs';
 import { freePort } from '../../scheduler/src/free-port';
@@ -42,6 +49,12 @@ class AcknowledgingAgent implements agentV1.AgentServiceController {
   startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
     started.push(req.task?.taskArn ?? '');
     return { accepted: true };
+  }
+  startTasks(requests: Observable<agentV1.StartTaskRequest>): Observable<agentV1.StartTaskResult> {
+    return answerStartTasks(requests, (r) => this.startTask(r), {
+      logger: createLogger('test-agent', 'silent'),
+      service: 'agent',
+    });
   }
   stopTask(): agentV1.AgentStopTaskResponse {
     return { known: true };

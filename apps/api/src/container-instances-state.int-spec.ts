@@ -19,7 +19,14 @@ import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { createLogger } from '@wharf/observability';
-import { agentV1, createStateClient, GrpcClient, grpcOptions, stateV1 } from '@wharf/proto';
+import {
+  agentV1,
+  answerStartTasks,
+  createStateClient,
+  GrpcClient,
+  grpcOptions,
+  stateV1,
+} from '@wharf/proto';
 import { eventually } from '@wharf/testing';
 import { EMPTY, firstValueFrom, Observable } from 'rxjs';
 import { freePort } from '../../scheduler/src/free-port';
@@ -32,6 +39,12 @@ jest.setTimeout(180_000);
 class AcknowledgingAgent implements agentV1.AgentServiceController {
   startTask(): agentV1.StartTaskResponse {
     return { accepted: true };
+  }
+  startTasks(requests: Observable<agentV1.StartTaskRequest>): Observable<agentV1.StartTaskResult> {
+    return answerStartTasks(requests, () => this.startTask(), {
+      logger: createLogger('test-agent', 'silent'),
+      service: 'agent',
+    });
   }
   stopTask(): agentV1.AgentStopTaskResponse {
     return { known: true };

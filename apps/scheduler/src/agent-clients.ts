@@ -1,6 +1,9 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { agentV1, createAgentClient, GrpcClient, isUnreachable } from '@wharf/proto';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { GrpcCode } from '@wharf/domain';
+import { agentV1, createAgentClient, GrpcChannelClient, isUnreachable } from '@wharf/proto';
 import { firstValueFrom, Observable, timeout } from 'rxjs';
+import { AgentCommandError, StartTaskStream } from './start-task-stream';
 
 /**
  * Channel arguments for agent clients. An agent restarts on the same address; grpc-js's default
@@ -23,15 +26,24 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** A client unused this long is closed (hosts come and go; their addresses are not reused). */
 export const AGENT_CLIENT_IDLE_MS = 10 * 60_000;
 
+/** What is kept for one agent address. */
+interface AgentEntry {
+  grpc: GrpcChannelClient<agentV1.AgentServiceClient>;
+  usedAt: number;
+  /** StartTasks on the entry's channel, opened on the first start. */
+  starts?: StartTaskStream;
+  /** The agent answered StartTasks with UNIMPLEMENTED (it predates it): StartTask per task. */
+  unaryStarts: boolean;
+}
+
 /**
  * One gRPC client per agent address, created on first use, closed once idle for
- * AGENT_CLIENT_IDLE_MS (looked for at most once a minute, on use) and on shutdown.
+ * AGENT_CLIENT_IDLE_MS (looked for at most once a minute, on use) and on shutdown. Tasks are
+ * started over one StartTasks stream per agent (see StartTaskStream), other commands with a
+ * call each.
  */
 export class AgentClients {
-  private readonly clients = new Map<
-    string,
-    { grpc: GrpcClient<agentV1.AgentServiceClient>; usedAt: number }
-  >();
+  private readonly clients = new Map<string, AgentEntry>();
   private sweptAt: number;
 
   constructor(
@@ -42,15 +54,23 @@ export class AgentClients {
   }
 
   get(address: string): agentV1.AgentServiceClient {
+    return this.entry(address).grpc.client;
+  }
+
+  private entry(address: string): AgentEntry {
     const now = this.now();
     if (now - this.sweptAt >= Math.min(60_000, this.idleMs)) this.closeIdle(now);
     let entry = this.clients.get(address);
     if (!entry) {
-      entry = { grpc: createAgentClient(address, AGENT_CHANNEL_OPTIONS), usedAt: now };
+      entry = {
+        grpc: createAgentClient(address, AGENT_CHANNEL_OPTIONS),
+        usedAt: now,
+        unaryStarts: false,
+      };
       this.clients.set(address, entry);
     }
     entry.usedAt = now;
-    return entry.grpc.client;
+    return entry;
   }
 
   /** How many clients are open (one per agent address in use). */
@@ -66,22 +86,62 @@ export class AgentClients {
    * error (the agent refused the command, or did not answer in time) is not retried. Agent
    * commands are idempotent by task ARN, so a call that did arrive once is harmless twice.
    */
-  async call<T>(
+  call<T>(
     address: string,
     invoke: (client: agentV1.AgentServiceClient) => Observable<T>,
     timeoutMs: number,
   ): Promise<T> {
+    return this.retrying(address, timeoutMs, (entry, ms) =>
+      firstValueFrom(invoke(entry.grpc.client).pipe(timeout({ first: ms }))),
+    );
+  }
+
+  /**
+   * StartTask on the agent at `address`, over its StartTasks stream, retried as `call` is. An
+   * agent that does not know StartTasks (UNIMPLEMENTED) is sent StartTask calls from then on.
+   */
+  startTask(
+    address: string,
+    request: agentV1.StartTaskRequest,
+    timeoutMs: number,
+  ): Promise<agentV1.StartTaskResponse> {
+    return this.retrying(address, timeoutMs, async (entry, ms) => {
+      if (!entry.unaryStarts) {
+        try {
+          return await (entry.starts ??= this.startStream(entry)).startTask(request, ms);
+        } catch (err) {
+          if (!(err instanceof AgentCommandError) || err.code !== GrpcCode.UNIMPLEMENTED) throw err;
+          entry.unaryStarts = true;
+        }
+      }
+      return firstValueFrom(entry.grpc.client.startTask(request).pipe(timeout({ first: ms })));
+    });
+  }
+
+  private startStream(entry: AgentEntry): StartTaskStream {
+    return new StartTaskStream(() => {
+      const raw = entry.grpc.raw();
+      return raw.StartTasks.call(raw) as ClientDuplexStream<
+        agentV1.StartTaskRequest,
+        agentV1.StartTaskResult
+      >;
+    });
+  }
+
+  private async retrying<T>(
+    address: string,
+    timeoutMs: number,
+    attempt: (entry: AgentEntry, remainingMs: number) => Promise<T>,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let pause = FIRST_RETRY_MS;
     for (;;) {
-      const client = this.get(address);
+      const entry = this.entry(address);
       try {
-        return await firstValueFrom(
-          invoke(client).pipe(timeout({ first: Math.max(1, deadline - Date.now()) })),
-        );
+        return await attempt(entry, Math.max(1, deadline - Date.now()));
       } catch (err) {
         if (!isUnreachable(err)) throw err;
-        this.discard(address, client);
+        this.discard(address, entry);
         if (Date.now() + pause >= deadline) throw err;
         await sleep(pause);
         pause = Math.min(pause * 2, LARGEST_RETRY_MS);
@@ -89,12 +149,17 @@ export class AgentClients {
     }
   }
 
-  /** Closes the cached client for `address` if it is still `client` (not already replaced). */
-  private discard(address: string, client: agentV1.AgentServiceClient): void {
-    const cached = this.clients.get(address);
-    if (cached?.grpc.client !== client) return;
+  /**
+   * Closes the cached client for `address` if it is still `entry` (not already replaced). Starts
+   * still waiting on its stream fail as UNAVAILABLE, so they are sent again on the new one.
+   */
+  private discard(address: string, entry: AgentEntry): void {
+    if (this.clients.get(address) !== entry) return;
     this.clients.delete(address);
-    cached.grpc.close();
+    close(
+      entry,
+      new AgentCommandError(GrpcCode.UNAVAILABLE, 'the connection to the agent was replaced'),
+    );
   }
 
   private closeIdle(now: number): void {
@@ -102,12 +167,17 @@ export class AgentClients {
     for (const [address, entry] of this.clients) {
       if (now - entry.usedAt < this.idleMs) continue;
       this.clients.delete(address);
-      entry.grpc.close();
+      close(entry);
     }
   }
 
   closeAll(): void {
-    for (const c of this.clients.values()) c.grpc.close();
+    for (const entry of this.clients.values()) close(entry);
     this.clients.clear();
   }
+}
+
+function close(entry: AgentEntry, err?: AgentCommandError): void {
+  entry.starts?.close(err);
+  entry.grpc.close();
 }

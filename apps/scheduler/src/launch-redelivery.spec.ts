@@ -1,7 +1,7 @@
 import { createLogger } from '@wharf/observability';
 import type { agentV1, common, stateV1 } from '@wharf/proto';
 import { Registry } from 'prom-client';
-import { firstValueFrom, Observable, of } from 'rxjs';
+import { of } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import { LaunchRedelivery } from './launch-redelivery';
 import type { Lookups } from './lookups';
@@ -52,18 +52,13 @@ describe('LaunchRedelivery', () => {
       },
     } as unknown as stateV1.StateServiceClient;
     const agents = {
-      call: async <T>(
+      startTask: async (
         address: string,
-        invoke: (agent: agentV1.AgentServiceClient) => Observable<T>,
-      ): Promise<T> => {
+        request: agentV1.StartTaskRequest,
+      ): Promise<agentV1.StartTaskResponse> => {
         if (address === UNREACHABLE) throw new Error('14 UNAVAILABLE: connect ECONNREFUSED');
-        const agent = {
-          startTask: (request: agentV1.StartTaskRequest) => {
-            told.push({ address, request });
-            return of({ accepted: true });
-          },
-        } as unknown as agentV1.AgentServiceClient;
-        return firstValueFrom(invoke(agent));
+        told.push({ address, request });
+        return { accepted: true };
       },
     } as unknown as AgentClients;
     const lookups = {

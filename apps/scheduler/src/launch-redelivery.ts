@@ -110,9 +110,9 @@ export class LaunchRedelivery {
   private async tell(cluster: string, { task, agentAddress }: DueLaunch) {
     try {
       const taskDefinition = await this.lookups.taskDefinition(task.taskDefinitionArn);
-      await this.agents.call(
+      await this.agents.startTask(
         agentAddress,
-        (agent) => agent.startTask({ task, taskDefinition }),
+        { task, taskDefinition },
         this.settings.callTimeoutMs,
       );
       this.handled.inc({ outcome: 'told' });

@@ -1,6 +1,6 @@
 import { createLogger } from '@wharf/observability';
 import type { common, stateV1 } from '@wharf/proto';
-import { firstValueFrom, Observable, of, throwError } from 'rxjs';
+import { of, throwError } from 'rxjs';
 import type { AgentClients } from './agent-clients';
 import { schedulerConfigSchema } from './config';
 import { ClusterSnapshots } from './cluster-snapshots';
@@ -90,16 +90,11 @@ function setup(
     markTaskStopping: (req: stateV1.MarkTaskStoppingRequest) =>
       throwError(() => new Error(`unexpected stop of ${req.task}`)),
   } as unknown as stateV1.StateServiceClient;
-  const agent = {
-    startTask: (req: { task: common.Task }): Observable<{ accepted: boolean }> => {
-      started.push(req.task.containerInstanceArn);
-      return of({ accepted: true });
-    },
-  };
   const agents = {
-    get: () => agent,
-    call: <T>(_address: string, invoke: (client: typeof agent) => Observable<T>) =>
-      firstValueFrom(invoke(agent)),
+    startTask: async (_address: string, req: { task: common.Task }) => {
+      started.push(req.task.containerInstanceArn);
+      return { accepted: true };
+    },
   } as unknown as AgentClients;
   const logger = createLogger('test', 'silent');
   const config = schedulerConfigSchema.parse({});

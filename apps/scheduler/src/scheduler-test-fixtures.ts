@@ -3,32 +3,60 @@
  * process and records the commands it gets (Docker work is the e2e tests'). Not part of the
  * service.
  */
-import { Controller, INestMicroservice } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions } from '@nestjs/microservices';
-import { agentV1, grpcOptions } from '@wharf/proto';
-import { EMPTY, Observable } from 'rxjs';
+import { MicroserviceOptions, RpcException } from '@nestjs/microservices';
+import { GrpcCode } from '@wharf/domain';
+import { createLogger } from '@wharf/observability';
+import { agentV1, answerStartTasks, grpcOptions } from '@wharf/proto';
+import { EMPTY, Observable, Subject, throwError } from 'rxjs';
 
 /** What agents were told, in arrival order. */
 export interface AgentCommands {
   start: agentV1.StartTaskRequest[];
   stop: agentV1.AgentStopTaskRequest[];
+  /** How many StartTasks streams were opened (each carries any number of starts). */
+  streams?: number;
 }
 
 /**
- * Serves AgentService on `address` (host:port), accepting every StartTask and StopTask and
- * recording it into `into` (several agents may share one record). Close it to stop serving.
+ * Serves AgentService on `address` (host:port), accepting every StartTask (a call, or a
+ * message on StartTasks) and StopTask and recording it into `into` (several agents may share
+ * one record). `startTasks: 'unimplemented'` answers StartTasks as an agent from before it
+ * does. Close it to stop serving.
  */
 export async function startRecordingAgent(
   address: string,
   into: AgentCommands,
-): Promise<INestMicroservice> {
+  { startTasks = 'served' }: { startTasks?: 'served' | 'unimplemented' } = {},
+): Promise<{ close(): Promise<void> }> {
+  const closing = new Subject<void>();
   @Controller()
   @agentV1.AgentServiceControllerMethods()
   class RecordingAgent implements agentV1.AgentServiceController {
     startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
       into.start.push(req);
       return { accepted: true };
+    }
+    startTasks(
+      requests: Observable<agentV1.StartTaskRequest>,
+    ): Observable<agentV1.StartTaskResult> {
+      if (startTasks === 'unimplemented') {
+        return throwError(
+          () =>
+            new RpcException({
+              code: GrpcCode.UNIMPLEMENTED,
+              message:
+                'The server does not implement the method /wharf.agent.v1.AgentService/StartTasks',
+            }),
+        );
+      }
+      into.streams = (into.streams ?? 0) + 1;
+      return answerStartTasks(requests, (r) => this.startTask(r), {
+        logger: createLogger('recording-agent', 'silent'),
+        service: 'agent',
+        closing,
+      });
     }
     stopTask(req: agentV1.AgentStopTaskRequest): agentV1.AgentStopTaskResponse {
       into.stop.push(req);
@@ -43,5 +71,11 @@ export async function startRecordingAgent(
     { ...grpcOptions('agent', address), logger: false },
   );
   await app.listen();
-  return app;
+  return {
+    // As the agent does: its StartTasks streams end before the server waits for its calls.
+    close: async () => {
+      closing.next();
+      await app.close();
+    },
+  };
 }

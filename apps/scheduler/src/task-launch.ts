@@ -206,9 +206,9 @@ export class TaskLauncher {
           if (!agentAddress) throw new Error('the instance has no agent address');
           // An agent that never answers must not hold the call forever; one restarting is
           // retried within the same time (it starts a task ARN once however often told).
-          await this.agents.call(
+          await this.agents.startTask(
             agentAddress,
-            (agent) => agent.startTask({ task, taskDefinition }),
+            { task, taskDefinition },
             this.config.AGENT_CALL_TIMEOUT_MS,
           );
           return task;

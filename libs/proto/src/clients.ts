@@ -19,6 +19,19 @@ export interface GrpcClient<T> {
   close(): void;
 }
 
+/** A client on one channel (createGrpcClient's), which also gives the channel's own client. */
+export interface GrpcChannelClient<T> extends GrpcClient<T> {
+  /**
+   * The @grpc/grpc-js client under `client` (same channel), for what the stub does not give:
+   * a long-lived bidirectional stream written message by message. Its methods are named as in
+   * the .proto (`StartTasks`) and take and give the stub's (camelCase) objects.
+   */
+  raw(): GrpcRawClient;
+}
+
+/** A @grpc/grpc-js client as `@grpc/grpc-js`'s `makeClientConstructor` builds it. */
+export type GrpcRawClient = Record<string, (...args: unknown[]) => unknown>;
+
 /**
  * Channel arguments of every Wharf client. How soon a client tries again to reach a service
  * that went away: grpc-js's defaults (1 s, growing to 2 min) would keep a client failing for
@@ -42,7 +55,7 @@ export function createGrpcClient<T extends object>(
   url: string,
   channelOptions?: ChannelOptions,
   tls: GrpcTls | null = grpcTlsFromEnv(),
-): GrpcClient<T> {
+): GrpcChannelClient<T> {
   const { options } = grpcOptions(service, url, null);
   const allChannelOptions = {
     ...CLIENT_DEFAULTS,
@@ -56,6 +69,7 @@ export function createGrpcClient<T extends object>(
   });
   return {
     client: proxy.getService<T>(SERVICE_NAMES[service]),
+    raw: () => proxy.getClientByServiceName<GrpcRawClient>(SERVICE_NAMES[service]),
     close: () => proxy.close(),
   };
 }

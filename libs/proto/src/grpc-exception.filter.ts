@@ -43,43 +43,61 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
-    exception = this.translate?.(exception) ?? exception;
-    if (exception instanceof WharfError) {
-      return throwError(() => ({
-        code: exception.grpcCode,
-        message: capDetails(encodeErrorDetails(exception)),
-      }));
-    }
-    if (isUnstorableText(exception)) {
-      return throwError(() => ({
-        code: GrpcCode.INVALID_ARGUMENT,
-        message:
-          'InvalidParameterException: a value contains a character that cannot be stored (NUL, or invalid UTF-8).',
-      }));
-    }
-    if (exception instanceof RpcException) return throwError(() => exception.getError());
-    if (isGrpcError(exception)) {
-      // An error from a service this one called passes through with its code, except
-      // UNAVAILABLE: to the caller that means "this service was not reached, try another
-      // replica", which is not true once the call got here and may have done its work.
-      const code = exception.code === GrpcCode.UNAVAILABLE ? GrpcCode.INTERNAL : exception.code;
-      const message =
-        exception.code === GrpcCode.UNAVAILABLE
-          ? `ServerException: the ${this.service} could not reach a service it depends on: ${exception.details}`
-          : exception.details;
-      return throwError(() => ({ code, message: capDetails(message ?? '') }));
-    }
-    const correlationId = randomUUID();
     const handler = host.getArgByIndex?.<{ getPath?: () => string } | undefined>(2);
-    this.logger.error(
-      { err: exception, correlationId, method: handler?.getPath?.() },
-      'unhandled error in a gRPC handler',
-    );
-    return throwError(() => ({
-      code: GrpcCode.INTERNAL,
-      message: `ServerException: internal error in the ${this.service} (correlation id ${correlationId})`,
-    }));
+    const status = grpcStatusOf(this.translate?.(exception) ?? exception, {
+      logger: this.logger,
+      service: this.service,
+      method: handler?.getPath?.(),
+    });
+    return throwError(() => status);
   }
+}
+
+/**
+ * The gRPC status (code and details) a handler's error is answered with, by the rules of
+ * GrpcExceptionFilter; an unexpected error is logged with a correlation id. For the errors of
+ * one message in a stream, which the stream carries as data instead of ending with them.
+ */
+export function grpcStatusOf(
+  exception: unknown,
+  at: { logger: Logger; service: string; method?: string },
+): { code: number; message: string } {
+  if (exception instanceof WharfError) {
+    return { code: exception.grpcCode, message: capDetails(encodeErrorDetails(exception)) };
+  }
+  if (isUnstorableText(exception)) {
+    return {
+      code: GrpcCode.INVALID_ARGUMENT,
+      message:
+        'InvalidParameterException: a value contains a character that cannot be stored (NUL, or invalid UTF-8).',
+    };
+  }
+  if (exception instanceof RpcException) {
+    const error = exception.getError();
+    return typeof error === 'string'
+      ? { code: GrpcCode.UNKNOWN, message: capDetails(error) }
+      : (error as { code: number; message: string });
+  }
+  if (isGrpcError(exception)) {
+    // An error from a service this one called passes through with its code, except
+    // UNAVAILABLE: to the caller that means "this service was not reached, try another
+    // replica", which is not true once the call got here and may have done its work.
+    const code = exception.code === GrpcCode.UNAVAILABLE ? GrpcCode.INTERNAL : exception.code;
+    const message =
+      exception.code === GrpcCode.UNAVAILABLE
+        ? `ServerException: the ${at.service} could not reach a service it depends on: ${exception.details}`
+        : exception.details;
+    return { code, message: capDetails(message ?? '') };
+  }
+  const correlationId = randomUUID();
+  at.logger.error(
+    { err: exception, correlationId, method: at.method },
+    'unhandled error in a gRPC handler',
+  );
+  return {
+    code: GrpcCode.INTERNAL,
+    message: `ServerException: internal error in the ${at.service} (correlation id ${correlationId})`,
+  };
 }
 
 /**

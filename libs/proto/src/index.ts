@@ -77,3 +77,4 @@ export * from './clients';
 export * from './limits';
 export * from './tls';
 export * from './grpc-exception.filter';
+export * from './agent-commands';

@@ -6,9 +6,11 @@
  *   all with the same `agent_address`: the one gRPC server below;
  * - heartbeats every instance over JetStream (`subjects.report(cluster, 'heartbeat')`), the
  *   whole fleet in one burst per interval with many publishes in flight;
- * - serves the real `wharf.agent.v1.AgentService`: `StartTask` acknowledges at once and
- *   publishes a RUNNING `TaskStateReport` (msgID `<taskArn>:<seq>`, as the agent does);
- *   `StopTask` publishes STOPPED.
+ * - serves the real `wharf.agent.v1.AgentService`: `StartTask` (a call, or a message on the
+ *   `StartTasks` stream the scheduler keeps per agent address; here one for the whole fleet,
+ *   which costs per message what a stream per agent would) acknowledges at once and publishes a
+ *   RUNNING `TaskStateReport` (msgID `<taskArn>:<seq>`, as the agent does); `StopTask`
+ *   publishes STOPPED.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -118,13 +120,29 @@ export class SimulatedAgents {
           callback({ code: grpc.status.INVALID_ARGUMENT, details: 'no task' });
           return;
         }
-        this.startsAcknowledged++;
-        this.taskInstance.set(task.taskArn, task);
-        let set = this.running.get(task.containerInstanceArn);
-        if (!set) this.running.set(task.containerInstanceArn, (set = new Set()));
-        set.add(task.taskArn);
         callback(null, { accepted: true });
-        this.report(task, 'RUNNING');
+        this.started(task);
+      },
+      // What the scheduler uses: one stream per agent address, a result per task.
+      StartTasks: (
+        call: grpc.ServerDuplexStream<agentV1.StartTaskRequest, agentV1.StartTaskResult>,
+      ) => {
+        call.on('data', (request: agentV1.StartTaskRequest) => {
+          const task = request.task;
+          if (!task?.taskArn) {
+            call.write({
+              taskArn: '',
+              accepted: false,
+              errorCode: grpc.status.INVALID_ARGUMENT,
+              errorMessage: 'no task',
+            });
+            return;
+          }
+          call.write({ taskArn: task.taskArn, accepted: true, errorCode: 0, errorMessage: '' });
+          this.started(task);
+        });
+        call.on('end', () => call.end());
+        call.on('error', () => undefined);
       },
       StopTask: (
         call: grpc.ServerUnaryCall<agentV1.AgentStopTaskRequest, agentV1.AgentStopTaskResponse>,
@@ -149,6 +167,16 @@ export class SimulatedAgents {
         resolve(`127.0.0.1:${port}`);
       });
     });
+  }
+
+  /** A start acknowledged: the task runs from now on, and says so (RUNNING). */
+  private started(task: common.Task): void {
+    this.startsAcknowledged++;
+    this.taskInstance.set(task.taskArn, task);
+    let set = this.running.get(task.containerInstanceArn);
+    if (!set) this.running.set(task.containerInstanceArn, (set = new Set()));
+    set.add(task.taskArn);
+    this.report(task, 'RUNNING');
   }
 
   private async registerAll(): Promise<void> {

@@ -18,6 +18,17 @@ export interface StartTaskResponse {
   accepted: boolean;
 }
 
+export interface StartTaskResult {
+  taskArn: string;
+  accepted: boolean;
+  /**
+   * 0 when the agent accepted the task; otherwise the gRPC status code StartTask would have
+   * failed with (INVALID_ARGUMENT, FAILED_PRECONDITION, …) and its details in error_message.
+   */
+  errorCode: number;
+  errorMessage: string;
+}
+
 export interface AgentStopTaskRequest {
   taskArn: string;
   reason: string;
@@ -69,6 +80,17 @@ export interface LogChunk {
 export interface AgentServiceClient {
   startTask(request: StartTaskRequest): Observable<StartTaskResponse>;
 
+  /**
+   * The same command as a stream: a scheduler keeps one open per agent and sends each task's
+   * StartTaskRequest on it as it is committed; the agent answers each with a StartTaskResult
+   * naming the task, as soon as it has accepted or refused it (not necessarily in the order
+   * sent). A call per task costs an HTTP/2 stream, headers and trailers on both sides; a
+   * message on an open stream costs its bytes. A refused command is a result with the status
+   * StartTask would have failed with; the stream itself fails only when the connection does.
+   */
+
+  startTasks(request: Observable<StartTaskRequest>): Observable<StartTaskResult>;
+
   stopTask(request: AgentStopTaskRequest): Observable<AgentStopTaskResponse>;
 
   /**
@@ -88,6 +110,17 @@ export interface AgentServiceClient {
 
 export interface AgentServiceController {
   startTask(request: StartTaskRequest): Promise<StartTaskResponse> | Observable<StartTaskResponse> | StartTaskResponse;
+
+  /**
+   * The same command as a stream: a scheduler keeps one open per agent and sends each task's
+   * StartTaskRequest on it as it is committed; the agent answers each with a StartTaskResult
+   * naming the task, as soon as it has accepted or refused it (not necessarily in the order
+   * sent). A call per task costs an HTTP/2 stream, headers and trailers on both sides; a
+   * message on an open stream costs its bytes. A refused command is a result with the status
+   * StartTask would have failed with; the stream itself fails only when the connection does.
+   */
+
+  startTasks(request: Observable<StartTaskRequest>): Observable<StartTaskResult>;
 
   stopTask(
     request: AgentStopTaskRequest,
@@ -111,7 +144,7 @@ export function AgentServiceControllerMethods() {
       GrpcMethod("AgentService", method)(constructor.prototype[method], method, descriptor);
       Object.defineProperty(constructor.prototype, method, descriptor);
     }
-    const grpcStreamMethods: string[] = [];
+    const grpcStreamMethods: string[] = ["startTasks"];
     for (const method of grpcStreamMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcStreamMethod("AgentService", method)(constructor.prototype[method], method, descriptor);

@@ -717,6 +717,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     const memory = new MemorySampler();
     memory.start();
     const work0 = await pgWork(pg);
+    const events0 = await eventsWork(w.natsUrl);
     const cpu = await cpuMeter(w);
     const stopProfile = await startCpuProfile();
     const latencies: number[] = [];
@@ -772,6 +773,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     // Postgres reports a backend's counters when its transaction ends, at most once a second.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const work1 = await pgWork(pg);
+    const events1 = await eventsWork(w.natsUrl);
 
     const result: EndToEnd = {
       placed,
@@ -828,6 +830,9 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
       `  Postgres per placement (its own counters, from the first call until every RUNNING report was applied): ${fmt((work1.walBytes - work0.walBytes) / placed / 1024, 1)} KiB of WAL, ${per(work1.transactions - work0.transactions)} transactions, rows ${per(work1.inserted - work0.inserted)} inserted, ${per(work1.updated - work0.updated)} updated, ${per(work1.deleted - work0.deleted)} deleted`,
     );
     out(
+      `  NATS per placement (stream counters, same span): ${describeEvents(events0, events1, placed)}`,
+    );
+    out(
       `  simulated agents: ${agents.startsAcknowledged} StartTask acknowledged, ${agents.reportsPublished} task reports and ${agents.heartbeatsPublished} heartbeats published, ${agents.publishErrors} publish errors`,
     );
     if (IN_PROCESS) printSteps(seconds);
@@ -843,6 +848,49 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
 }
 
 /** How far state's durable report consumer is behind (heartbeats and task reports). */
+interface EventsWork {
+  /** Messages ever stored on the events and reports streams (their last sequence numbers). */
+  events: number;
+  reports: number;
+  /** Bytes the events stream holds (it keeps every event for a day). */
+  eventBytes: number;
+  /** Events held, by `<entity>.<event>` (the subject less its cluster). */
+  byType: Map<string, number>;
+}
+
+async function eventsWork(natsUrl: string): Promise<EventsWork> {
+  const nc = await connectNats({ servers: natsUrl, name: 'placement-bench' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const events = await jsm.streams.info(STREAMS.events.name, { subjects_filter: '>' });
+    const reports = await jsm.streams.info(STREAMS.reports.name);
+    const byType = new Map<string, number>();
+    for (const [subject, n] of Object.entries(events.state.subjects ?? {})) {
+      // wharf.events.<cluster>.<entity>.<event>
+      const type = subject.split('.').slice(3).join('.');
+      byType.set(type, (byType.get(type) ?? 0) + n);
+    }
+    return {
+      events: events.state.last_seq,
+      reports: reports.state.last_seq,
+      eventBytes: events.state.bytes,
+      byType,
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+function describeEvents(before: EventsWork, after: EventsWork, placed: number): string {
+  const per = (n: number) => fmt(n / placed, 2);
+  const types = [...after.byType]
+    .map(([type, n]) => [type, n - (before.byType.get(type) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${type} ${per(n)}`);
+  return `${per(after.events - before.events)} events (${fmt((after.eventBytes - before.eventBytes) / placed / 1024, 1)} KiB: ${types.join(', ')}), ${per(after.reports - before.reports)} agent reports (task states and heartbeats)`;
+}
+
 async function reportBacklog(natsUrl: string): Promise<string> {
   const nc = await connectNats({ servers: natsUrl, name: 'placement-bench' });
   try {

@@ -10,18 +10,28 @@ import { MicroserviceOptions } from '@nestjs/microservices';
 import { GrpcCode, InvalidParameterError } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
 import { agentV1, answerStartTasks, common, grpcOptions } from '@wharf/proto';
-import { EMPTY, filter, Observable } from 'rxjs';
+import { EMPTY, filter, map, Observable, tap } from 'rxjs';
 import { AgentClients } from './agent-clients';
 import { freePort } from './free-port';
 import { AgentCommands, startRecordingAgent } from './scheduler-test-fixtures';
 
 jest.setTimeout(60_000);
 
+const DEFINITION_ARN = 'arn:aws:ecs:us-east-1:000000000000:task-definition/web:1';
+const definition = {
+  taskDefinitionArn: DEFINITION_ARN,
+  family: 'web',
+  revision: 1,
+  definitionJson: '{"family":"web","containerDefinitions":[]}',
+} as common.TaskDefinition;
 const task = (id: string): common.Task =>
-  ({ taskArn: `arn:aws:ecs:us-east-1:000000000000:task/c/${id}` }) as common.Task;
+  ({
+    taskArn: `arn:aws:ecs:us-east-1:000000000000:task/c/${id}`,
+    taskDefinitionArn: DEFINITION_ARN,
+  }) as common.Task;
 const request = (id: string): agentV1.StartTaskRequest => ({
   task: task(id),
-  taskDefinition: undefined,
+  taskDefinition: definition,
 });
 
 const servers: { close(): Promise<void> }[] = [];
@@ -48,9 +58,14 @@ async function recordingAgent(
 
 /**
  * An agent that refuses tasks whose id starts with `bad` (as the engine refuses a task placed
- * on another instance) and never answers those starting with `mute`.
+ * on another instance) and never answers those starting with `mute`. `wire` gets each request
+ * as it came (before a left-out definition is filled in). `forgetful`: it keeps no definition,
+ * refusing every request without one.
  */
-async function pickyAgent(): Promise<string> {
+async function pickyAgent(
+  wire: agentV1.StartTaskRequest[] = [],
+  { forgetful = false } = {},
+): Promise<string> {
   @Controller()
   @agentV1.AgentServiceControllerMethods()
   class PickyAgent implements agentV1.AgentServiceController {
@@ -63,7 +78,20 @@ async function pickyAgent(): Promise<string> {
     startTasks(
       requests: Observable<agentV1.StartTaskRequest>,
     ): Observable<agentV1.StartTaskResult> {
-      const answered = requests.pipe(filter((r) => !r.task?.taskArn.includes('/mute')));
+      const answered = requests.pipe(
+        tap((r) => wire.push(r)),
+        filter((r) => !r.task?.taskArn.includes('/mute')),
+      );
+      if (forgetful) {
+        return answered.pipe(
+          map((r) => ({
+            taskArn: r.task?.taskArn ?? '',
+            accepted: Boolean(r.taskDefinition),
+            errorCode: r.taskDefinition ? 0 : GrpcCode.FAILED_PRECONDITION,
+            errorMessage: r.taskDefinition ? '' : 'no definition kept',
+          })),
+        );
+      }
       return answerStartTasks(answered, (r) => this.startTask(r), {
         logger: createLogger('picky-agent', 'silent'),
         service: 'agent',
@@ -129,6 +157,34 @@ describe('AgentClients.startTask', () => {
     await expect(clients.startTask(address, request('good3'), 5_000)).resolves.toEqual({
       accepted: true,
     });
+  });
+
+  it('sends a task definition once per stream, and again in full to an agent without it', async () => {
+    const wire: agentV1.StartTaskRequest[] = [];
+    const address = await pickyAgent(wire);
+    await clients.startTask(address, request('d1'), 5_000);
+    await Promise.all([
+      clients.startTask(address, request('d2'), 5_000),
+      clients.startTask(address, request('d3'), 5_000),
+    ]);
+    expect(wire.map((r) => r.taskDefinition?.taskDefinitionArn ?? null)).toEqual([
+      DEFINITION_ARN,
+      null,
+      null,
+    ]);
+
+    const forgot: agentV1.StartTaskRequest[] = [];
+    const forgetful = await pickyAgent(forgot, { forgetful: true });
+    await clients.startTask(forgetful, request('f1'), 5_000);
+    await expect(clients.startTask(forgetful, request('f2'), 5_000)).resolves.toEqual({
+      accepted: true,
+    });
+    // f2 went without its definition, was refused FAILED_PRECONDITION and went again in full.
+    expect(forgot.map((r) => [r.task?.taskArn, Boolean(r.taskDefinition)])).toEqual([
+      [task('f1').taskArn, true],
+      [task('f2').taskArn, false],
+      [task('f2').taskArn, true],
+    ]);
   });
 
   it('sends StartTask calls to an agent that does not know StartTasks', async () => {

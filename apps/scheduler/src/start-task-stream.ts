@@ -1,6 +1,6 @@
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { GrpcCode } from '@wharf/domain';
-import type { agentV1 } from '@wharf/proto';
+import { type agentV1, MAX_STREAMED_DEFINITIONS } from '@wharf/proto';
 
 /** An error as @grpc/grpc-js gives a failed call: the status code and its details. */
 export class AgentCommandError extends Error {
@@ -18,6 +18,8 @@ interface Waiter {
   resolve: (response: agentV1.StartTaskResponse) => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout;
+  /** Sent without its definition (the stream carried it before): the request in full. */
+  full?: agentV1.StartTaskRequest;
 }
 
 /**
@@ -32,6 +34,10 @@ interface Waiter {
  * a fresh connection; UNIMPLEMENTED from an agent without the method). A request not answered
  * within its time is rejected with DEADLINE_EXCEEDED. Requests for the same task while one is
  * under way are settled by the same result (StartTask is idempotent by task ARN).
+ *
+ * A task definition goes to the agent once per stream: later starts of the same definition
+ * leave it out (the agent keeps what the stream brought). Should the agent answer such a start
+ * FAILED_PRECONDITION (it forgot the definition), the start is sent again in full.
  */
 export class StartTaskStream {
   private current?: OpenStream;
@@ -63,10 +69,7 @@ export class StartTaskStream {
           );
         }, timeoutMs),
       };
-      const list = stream.waiting.get(taskArn);
-      if (list) list.push(waiter);
-      else stream.waiting.set(taskArn, [waiter]);
-      stream.call.write(request);
+      stream.send(taskArn, request, waiter);
     });
   }
 
@@ -102,12 +105,38 @@ export class StartTaskStream {
 /** One opened StartTasks call and the requests sent on it, by task ARN. */
 class OpenStream {
   readonly waiting = new Map<string, Waiter[]>();
+  /** ARNs of the task definitions this stream carried. */
+  private readonly definitionsSent = new Set<string>();
 
   constructor(readonly call: StartTasksCall) {}
+
+  send(taskArn: string, request: agentV1.StartTaskRequest, waiter: Waiter): void {
+    const list = this.waiting.get(taskArn);
+    if (list) list.push(waiter);
+    else this.waiting.set(taskArn, [waiter]);
+    const definition = request.taskDefinition?.taskDefinitionArn;
+    if (definition && this.definitionsSent.has(definition)) {
+      waiter.full = request;
+      this.call.write({ task: request.task, taskDefinition: undefined });
+      return;
+    }
+    if (definition) {
+      if (this.definitionsSent.size >= MAX_STREAMED_DEFINITIONS) this.definitionsSent.clear();
+      this.definitionsSent.add(definition);
+    }
+    this.call.write(request);
+  }
 
   settle(result: agentV1.StartTaskResult): void {
     const list = this.waiting.get(result.taskArn);
     if (!list) return; // timed out meanwhile
+    const full = list.find((w) => w.full)?.full;
+    if (result.errorCode === GrpcCode.FAILED_PRECONDITION && full) {
+      // The agent does not have the definition after all: the start goes again, in full.
+      for (const w of list) w.full = undefined;
+      this.call.write(full);
+      return;
+    }
     this.waiting.delete(result.taskArn);
     for (const w of list) {
       clearTimeout(w.timer);

@@ -26,7 +26,15 @@ import {
   subjects,
   TaskStateReport,
 } from '@wharf/messaging';
-import { agentV1, common, createStateClient, PROTO_LOADER_OPTIONS, protoRoot } from '@wharf/proto';
+import {
+  agentV1,
+  common,
+  createStateClient,
+  DefinitionNotSentError,
+  PROTO_LOADER_OPTIONS,
+  protoRoot,
+  StreamedDefinitions,
+} from '@wharf/proto';
 
 export interface SimulatedAgentsSettings {
   stateUrl: string;
@@ -127,16 +135,17 @@ export class SimulatedAgents {
       StartTasks: (
         call: grpc.ServerDuplexStream<agentV1.StartTaskRequest, agentV1.StartTaskResult>,
       ) => {
+        // Definitions come once per stream; the tasks after leave theirs out.
+        const definitions = new StreamedDefinitions();
         call.on('data', (request: agentV1.StartTaskRequest) => {
           const task = request.task;
-          if (!task?.taskArn) {
-            call.write({
-              taskArn: '',
-              accepted: false,
-              errorCode: grpc.status.INVALID_ARGUMENT,
-              errorMessage: 'no task',
-            });
-            return;
+          const refuse = (errorCode: number, errorMessage: string) =>
+            call.write({ taskArn: task?.taskArn ?? '', accepted: false, errorCode, errorMessage });
+          if (!task?.taskArn) return refuse(grpc.status.INVALID_ARGUMENT, 'no task');
+          try {
+            definitions.complete(request);
+          } catch (err) {
+            return refuse((err as DefinitionNotSentError).code, (err as Error).message);
           }
           call.write({ taskArn: task.taskArn, accepted: true, errorCode: 0, errorMessage: '' });
           this.started(task);

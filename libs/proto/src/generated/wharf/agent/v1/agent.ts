@@ -10,7 +10,15 @@ import { Observable } from "rxjs";
 import { Task, TaskDefinition } from "../../common/v1/common";
 
 export interface StartTaskRequest {
-  task: Task | undefined;
+  task:
+    | Task
+    | undefined;
+  /**
+   * Required on StartTask. On a StartTasks stream it may be left out once an earlier request on
+   * the same stream carried the definition named by task.task_definition_arn: the agent keeps
+   * the definitions a stream brought while it is open (they do not change once registered).
+   * Left out and not brought earlier: the result is FAILED_PRECONDITION.
+   */
   taskDefinition: TaskDefinition | undefined;
 }
 

@@ -10,7 +10,15 @@ import Docker from 'dockerode';
 import pino from 'pino';
 import { firstValueFrom, Observable } from 'rxjs';
 import { GrpcCode } from '@wharf/domain';
-import { common, createAgentClient, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  agentV1,
+  common,
+  createAgentClient,
+  createStateClient,
+  GrpcClient,
+  stateV1,
+} from '@wharf/proto';
 import {
   eventually,
   IMAGES,
@@ -220,10 +228,23 @@ describe('agent (with state, NATS and Docker)', () => {
     expect(commit.rejected).toEqual([]);
     const task = commit.tasks[0];
 
+    // As the scheduler does: the start goes on a StartTasks stream, which stays open.
     const agentClient = createAgentClient(agent!.grpcUrl);
-    const started = await call(agentClient.client.startTask({ task, taskDefinition: td }));
-    agentClient.close();
-    expect(started.accepted).toBe(true);
+    const raw = agentClient.raw();
+    const stream = raw.StartTasks.call(raw) as ClientDuplexStream<
+      agentV1.StartTaskRequest,
+      agentV1.StartTaskResult
+    >;
+    const streamStatus = new Promise<{ code: number }>((resolve) => stream.on('status', resolve));
+    stream.on('error', () => undefined);
+    const result = new Promise<agentV1.StartTaskResult>((resolve) => stream.once('data', resolve));
+    stream.write({ task, taskDefinition: td });
+    expect(await result).toEqual({
+      taskArn: task.taskArn,
+      accepted: true,
+      errorCode: 0,
+      errorMessage: '',
+    });
 
     const running = await eventually(async () => {
       const t = await describeTask(task.taskArn);
@@ -236,9 +257,12 @@ describe('agent (with state, NATS and Docker)', () => {
     ]);
     expect(running.startedAt).toBeGreaterThan(0);
 
-    // A graceful agent stop leaves the task's containers running …
+    // A graceful agent stop ends the open stream itself (its server would wait for it) and
+    // leaves the task's containers running …
     await agent!.stop();
     agent = undefined;
+    expect((await streamStatus).code).toBe(GrpcCode.OK);
+    agentClient.close();
     expect((await docker.getContainer(web.runtimeId).inspect()).State.Running).toBe(true);
 
     // … and the restarted agent is the same instance and owns the task again.

@@ -162,10 +162,13 @@ async function start(
     logger: new PinoNestLogger(log),
   });
   app.useGlobalFilters(new GrpcExceptionFilter(log, 'agent'));
-  undo.unshift(async () => {
+  // The gRPC server closes gracefully, waiting for its calls to end: the StartTasks streams
+  // schedulers keep open are ended first (they send what was unanswered again elsewhere).
+  const closeGrpc = async () => {
     app.get(AgentController).endStreams();
     await app.close();
-  });
+  };
+  undo.unshift(closeGrpc);
   await app.listen();
   log.info({ grpcPort, agentAddress, hostAddress }, 'agent gRPC listening');
   // A StopTask that could not reach this agent (it was starting, or the scheduler's channel
@@ -209,7 +212,7 @@ async function start(
       ready = false;
       clearInterval(desiredCheck);
       ops.markShuttingDown();
-      await app.close();
+      await closeGrpc();
       await heartbeat.stop();
       await utilisation.stop();
       await engine.close();

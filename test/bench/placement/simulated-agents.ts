@@ -7,10 +7,12 @@
  * - heartbeats every instance over JetStream (`subjects.report(cluster, 'heartbeat')`), the
  *   whole fleet in one burst per interval with many publishes in flight;
  * - serves the real `wharf.agent.v1.AgentService`: `StartTask` (a call, or a message on the
- *   `StartTasks` stream the scheduler keeps per agent address; here one for the whole fleet,
- *   which costs per message what a stream per agent would) acknowledges at once and publishes a
- *   RUNNING `TaskStateReport` (msgID `<taskArn>:<seq>`, as the agent does); `StopTask`
- *   publishes STOPPED.
+ *   `StartTasks` stream the scheduler keeps per agent address) acknowledges at once and
+ *   publishes a RUNNING `TaskStateReport` (msgID `<taskArn>:<seq>`, as the agent does);
+ *   `StopTask` publishes STOPPED. One address means one stream for the whole fleet: a message
+ *   costs what it would on a stream per agent, but a task definition travels once for the
+ *   fleet instead of once per agent (with 10 tasks per instance, a tenth of the starts would
+ *   carry it).
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';

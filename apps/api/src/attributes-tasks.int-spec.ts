@@ -22,47 +22,18 @@ import {
   TargetNotFoundException,
   UnsupportedFeatureException,
 } from '@aws-sdk/client-ecs';
-import { Controller } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { MicroserviceOptions } from '@nestjs/microservices';
 import { createLogger } from '@wharf/observability';
-import {
-  agentV1,
-  answerStartTasks,
-  createStateClient,
-  GrpcClient,
-  grpcOptions,
-  stateV1,
-} from '@wharf/proto';
+import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { Pool } from 'pg';
-import { EMPTY, firstValueFrom, Observable } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { freePort } from '../../scheduler/src/free-port';
+import { AgentCommands, startRecordingAgent } from '../../scheduler/src/scheduler-test-fixtures';
 import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
 
-const started: string[] = [];
-
-@Controller()
-@agentV1.AgentServiceControllerMethods()
-class AcknowledgingAgent implements agentV1.AgentServiceController {
-  startTask(req: agentV1.StartTaskRequest): agentV1.StartTaskResponse {
-    started.push(req.task?.taskArn ?? '');
-    return { accepted: true };
-  }
-  startTasks(requests: Observable<agentV1.StartTaskRequest>): Observable<agentV1.StartTaskResult> {
-    return answerStartTasks(requests, (r) => this.startTask(r), {
-      logger: createLogger('test-agent', 'silent'),
-      service: 'agent',
-    });
-  }
-  stopTask(): agentV1.AgentStopTaskResponse {
-    return { known: true };
-  }
-  streamLogs(): Observable<agentV1.LogChunk> {
-    return EMPTY;
-  }
-}
+/** What the agent was told (it accepts everything). */
+const told: AgentCommands = { start: [], stop: [] };
 
 const failure = (p: Promise<unknown>) =>
   p.then(
@@ -105,11 +76,7 @@ describe('api: attributes, RunTask and StartTask semantics', () => {
     apiUrl = plane.api.url;
 
     agentAddress = `127.0.0.1:${await freePort()}`;
-    const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
-      { module: class AgentModule {}, controllers: [AcknowledgingAgent] } as never,
-      { ...grpcOptions('agent', agentAddress), logger: false },
-    );
-    await agent.listen();
+    const agent = await startRecordingAgent(agentAddress, told);
     stops.unshift(() => agent.close());
 
     state = createStateClient(plane.state.grpcUrl);
@@ -445,7 +412,7 @@ describe('api: attributes, RunTask and StartTask semantics', () => {
       clientToken: 'retry-me-1',
       tags: [{ key: 'a', value: 'b' }],
     };
-    const startsBefore = started.length;
+    const startsBefore = told.start.length;
     const [first, second] = await Promise.all([
       ecs.send(new RunTaskCommand(input)),
       ecs.send(new RunTaskCommand(input)),
@@ -456,7 +423,7 @@ describe('api: attributes, RunTask and StartTask semantics', () => {
     expect(arns(second)).toEqual(arns(first));
     expect(arns(third)).toEqual(arns(first));
     expect(third.tasks?.[0].tags).toEqual([{ key: 'a', value: 'b' }]);
-    expect(started.length - startsBefore).toBe(2);
+    expect(told.start.length - startsBefore).toBe(2);
 
     const conflict = await failure(ecs.send(new RunTaskCommand({ ...input, count: 1 })));
     expect(conflict).toBeInstanceOf(ConflictException);
@@ -494,7 +461,7 @@ describe('api: attributes, RunTask and StartTask semantics', () => {
     await pool.query(`UPDATE container_instances SET status = 'INACTIVE' WHERE arn = $1`, [
       inactive.containerInstanceArn,
     ]);
-    const startsBefore = started.length;
+    const startsBefore = told.start.length;
     const res = await ecs.send(
       new StartTaskCommand({
         cluster: 'start',
@@ -537,7 +504,7 @@ describe('api: attributes, RunTask and StartTask semantics', () => {
       { arn: inactive.containerInstanceArn, reason: 'INACTIVE', detail: expect.any(String) },
       { arn: 'feedface', reason: 'MISSING' },
     ]);
-    expect(started.length - startsBefore).toBe(1);
+    expect(told.start.length - startsBefore).toBe(1);
 
     const none = await failure(
       ecs.send(

@@ -15,44 +15,15 @@ import {
   RunTaskCommand,
   UpdateContainerInstancesStateCommand,
 } from '@aws-sdk/client-ecs';
-import { Controller } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { MicroserviceOptions } from '@nestjs/microservices';
 import { createLogger } from '@wharf/observability';
-import {
-  agentV1,
-  answerStartTasks,
-  createStateClient,
-  GrpcClient,
-  grpcOptions,
-  stateV1,
-} from '@wharf/proto';
+import { createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually } from '@wharf/testing';
-import { EMPTY, firstValueFrom, Observable } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { freePort } from '../../scheduler/src/free-port';
+import { startRecordingAgent } from '../../scheduler/src/scheduler-test-fixtures';
 import { startControlPlane } from './control-plane-test-fixtures';
 
 jest.setTimeout(180_000);
-
-@Controller()
-@agentV1.AgentServiceControllerMethods()
-class AcknowledgingAgent implements agentV1.AgentServiceController {
-  startTask(): agentV1.StartTaskResponse {
-    return { accepted: true };
-  }
-  startTasks(requests: Observable<agentV1.StartTaskRequest>): Observable<agentV1.StartTaskResult> {
-    return answerStartTasks(requests, () => this.startTask(), {
-      logger: createLogger('test-agent', 'silent'),
-      service: 'agent',
-    });
-  }
-  stopTask(): agentV1.AgentStopTaskResponse {
-    return { known: true };
-  }
-  streamLogs(): Observable<agentV1.LogChunk> {
-    return EMPTY;
-  }
-}
 
 const failure = (p: Promise<unknown>) =>
   p.then(
@@ -107,11 +78,7 @@ describe('api: UpdateContainerInstancesState', () => {
     apiUrl = plane.api.url;
 
     agentAddress = `127.0.0.1:${await freePort()}`;
-    const agent = await NestFactory.createMicroservice<MicroserviceOptions>(
-      { module: class AgentModule {}, controllers: [AcknowledgingAgent] } as never,
-      { ...grpcOptions('agent', agentAddress), logger: false },
-    );
-    await agent.listen();
+    const agent = await startRecordingAgent(agentAddress, { start: [], stop: [] });
     stops.unshift(() => agent.close());
 
     state = createStateClient(plane.state.grpcUrl);

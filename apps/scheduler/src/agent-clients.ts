@@ -119,13 +119,13 @@ export class AgentClients {
   }
 
   private startStream(entry: AgentEntry): StartTaskStream {
-    return new StartTaskStream(() => {
-      const raw = entry.grpc.raw();
-      return raw.StartTasks.call(raw) as ClientDuplexStream<
-        agentV1.StartTaskRequest,
-        agentV1.StartTaskResult
-      >;
-    });
+    return new StartTaskStream(
+      () =>
+        entry.grpc.raw().StartTasks() as ClientDuplexStream<
+          agentV1.StartTaskRequest,
+          agentV1.StartTaskResult
+        >,
+    );
   }
 
   private async retrying<T>(

@@ -1,3 +1,4 @@
+import { GrpcCode } from '@wharf/domain';
 import type { Logger } from 'pino';
 import { map, Observable, takeUntil } from 'rxjs';
 import type {
@@ -8,9 +9,6 @@ import type {
 import type { TaskDefinition } from './generated/wharf/common/v1/common';
 import { grpcStatusOf } from './grpc-exception.filter';
 
-/** gRPC FAILED_PRECONDITION: the code of a start whose definition the stream never brought. */
-const FAILED_PRECONDITION = 9;
-
 /**
  * The most definitions one stream keeps; past it they are forgotten, and a start that needs
  * one again is answered FAILED_PRECONDITION, which makes the scheduler send it with the next.
@@ -19,7 +17,7 @@ export const MAX_STREAMED_DEFINITIONS = 1_000;
 
 /** A start on a StartTasks stream that neither carried its definition nor followed one that did. */
 export class DefinitionNotSentError extends Error {
-  readonly code = FAILED_PRECONDITION;
+  readonly code = GrpcCode.FAILED_PRECONDITION;
   constructor(readonly details: string) {
     super(details);
   }

@@ -1,7 +1,5 @@
 import { Agent, request } from 'node:http';
-
-/** The ECS JSON 1.1 protocol's target prefix (X-Amz-Target: <prefix>.<Operation>). */
-const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
+import { AMZ_JSON_1_1, ECS_TARGET_PREFIX } from '../../../apps/api/src/protocol/target';
 
 /** An ECS error answer: `__type` names the exception, as the AWS SDKs read it. */
 export class EcsCallError extends Error {
@@ -43,8 +41,8 @@ export class EcsJsonClient {
           path: '/',
           method: 'POST',
           headers: {
-            'content-type': 'application/x-amz-json-1.1',
-            'x-amz-target': `${TARGET_PREFIX}.${operation}`,
+            'content-type': AMZ_JSON_1_1,
+            'x-amz-target': `${ECS_TARGET_PREFIX}.${operation}`,
             'content-length': body.length,
           },
         },

@@ -44,15 +44,14 @@ import {
   type RunTaskCommandOutput,
 } from '@aws-sdk/client-ecs';
 import { Session } from 'node:inspector';
-import { EcsJsonClient } from './ecs-json-client';
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { StartedTestContainer } from 'testcontainers';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import pino from 'pino';
+import type { StartedTestContainer } from 'testcontainers';
 import { firstValueFrom } from 'rxjs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '@wharf/config';
@@ -88,6 +87,7 @@ import {
   ServiceProcess,
   spawnService,
 } from './service-processes';
+import { EcsJsonClient } from './ecs-json-client';
 import { SimulatedAgents } from './simulated-agents';
 
 // ---- settings ------------------------------------------------------------------------------

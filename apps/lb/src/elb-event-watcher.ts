@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
-import { decode, ELB_EVENT_SCOPE, STREAMS, type WharfEvent } from '@wharf/messaging';
+import { decodeEvents, ELB_EVENT_SCOPE, STREAMS, type WharfEvent } from '@wharf/messaging';
 import type { Logger } from '@wharf/observability';
 import type { LbMetrics } from './lb-metrics';
 import type { LbModel, LbResourceMessage, LbTargetMessage } from './lb-model';
@@ -60,9 +60,9 @@ export class ElbEventWatcher {
     this.loop = (async () => {
       for await (const msg of messages) {
         try {
-          const event = decode<WharfEvent>(msg.data);
-          const outcome = applyElbEvent(this.model, event);
-          if (outcome !== 'ignored') {
+          for (const event of decodeEvents(msg.data)) {
+            const outcome = applyElbEvent(this.model, event);
+            if (outcome === 'ignored') break; // a message's events share their subject
             this.metrics.configApplies.labels('event', outcome).inc();
             this.logger.debug(
               { type: event.type, arn: event.resourceArn, version: event.version, outcome },

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
-import { decode, STREAMS, type WharfEvent } from '@wharf/messaging';
+import { decodeEvents, STREAMS } from '@wharf/messaging';
 import type { Logger } from '@wharf/observability';
 import { Counter, type Registry } from 'prom-client';
 
@@ -41,8 +41,8 @@ export class TaskEventWatcher {
     this.loop = (async () => {
       for await (const msg of messages) {
         try {
-          const event = decode<WharfEvent>(msg.data);
-          if (event.type.startsWith('task.')) {
+          for (const event of decodeEvents(msg.data)) {
+            if (!event.type.startsWith('task.')) break; // a message's events share their type
             this.seen.inc({ type: event.type });
             this.logger.debug({ taskArn: event.resourceArn, type: event.type }, 'task event');
           }

@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { decode, subjects, WharfEvent } from '@wharf/messaging';
+import { decodeEvents, subjects } from '@wharf/messaging';
 import type { common } from '@wharf/proto';
 import type { Logger } from 'pino';
 import type { ClusterSnapshots } from './cluster-snapshots';
@@ -11,10 +11,10 @@ export type InstanceListener = (cluster: string, instance: common.ContainerInsta
 /**
  * Keeps the scheduler's caches current from state's events (plain NATS subscriptions on the
  * events stream's subjects: a scheduler wants what happens from now on, not the history):
- * `container_instance.*` (registered, changed) updates the cluster snapshots and is handed to
- * `onInstance` (decoded once here: every placement changes an instance, so these are the
- * busiest events a scheduler reads); `cluster.*` and `task_definition.*` forget the cached
- * look-ups. After a reconnect every snapshot is read again, since events may have been missed
+ * `container_instance.*` (registered, changed; a message may hold a batch of them) updates the
+ * cluster snapshots and is handed to `onInstance` (decoded once here: every placement changes
+ * an instance, so these are the busiest events a scheduler reads); `cluster.*` and
+ * `task_definition.*` forget the cached look-ups. After a reconnect every snapshot is read again, since events may have been missed
  * meanwhile. Returns a function that stops following.
  */
 export function followClusterEvents(
@@ -29,10 +29,15 @@ export function followClusterEvents(
       callback: (err, msg) => {
         if (err) return logger.warn({ err }, 'container instance events: subscription error');
         try {
-          const event = decode<WharfEvent<common.ContainerInstance>>(msg.data);
-          if (!event.detail) return;
-          snapshots.apply(event.cluster, [event.detail]);
-          onInstance?.(event.cluster, event.detail);
+          // A message's events share its subject, and so its cluster.
+          const events = decodeEvents<common.ContainerInstance>(msg.data).filter((e) => e.detail);
+          if (events.length === 0) return;
+          const cluster = events[0].cluster;
+          snapshots.apply(
+            cluster,
+            events.map((e) => e.detail),
+          );
+          for (const e of events) onInstance?.(cluster, e.detail);
         } catch (e) {
           logger.warn({ err: e, subject: msg.subject }, 'ignored an unreadable event');
         }

@@ -10,14 +10,7 @@ import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { loadConfig } from '@wharf/config';
 import { CAPABILITIES } from '@wharf/domain';
-import {
-  connectNats,
-  decode,
-  encode,
-  subjects,
-  TaskStateReport,
-  WharfEvent,
-} from '@wharf/messaging';
+import { connectNats, decodeEvents, encode, subjects, TaskStateReport } from '@wharf/messaging';
 import { createLogger } from '@wharf/observability';
 import {
   common,
@@ -199,7 +192,7 @@ describe('state and scheduler through Postgres and NATS restarts', () => {
     js = jetstream(nc);
     nc.subscribe(subjects.event(CLUSTER, 'task', '*'), {
       callback: (err, msg) => {
-        if (!err) taskEvents.push(decode<WharfEvent<common.Task>>(msg.data).detail);
+        if (!err) taskEvents.push(...decodeEvents<common.Task>(msg.data).map((e) => e.detail));
       },
     });
 

@@ -125,7 +125,7 @@ describe('state: attributes and client tokens', () => {
     expect(described.version).toBe(a.version + 1);
 
     const { rows } = await pool.query(
-      `SELECT payload::jsonb AS payload FROM outbox WHERE subject LIKE '%container_instance.changed'
+      `SELECT payload::jsonb AS payload FROM outbox_events WHERE subject LIKE '%container_instance.changed'
          AND payload::jsonb ->>'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
       [a.containerInstanceArn],
     );

@@ -155,12 +155,12 @@ describe('state: set-based commits and batched task reports', () => {
   };
 
   const lastOutboxId = async () =>
-    Number((await pool.query('SELECT coalesce(max(id), 0) AS id FROM outbox')).rows[0].id);
+    Number((await pool.query('SELECT coalesce(max(id), 0) AS id FROM outbox_events')).rows[0].id);
 
   const outboxAfter = async (id: number): Promise<OutboxEvent[]> =>
     (
       await pool.query<{ id: string; payload: OutboxEvent['payload'] }>(
-        'SELECT id, payload::jsonb AS payload FROM outbox WHERE id > $1 ORDER BY id',
+        'SELECT id, payload::jsonb AS payload FROM outbox_events WHERE id > $1 ORDER BY id',
         [id],
       )
     ).rows.map((r) => ({ id: Number(r.id), payload: r.payload }));

@@ -38,7 +38,7 @@ export const stateConfigSchema = z.object({
    */
   TASK_RETENTION_MS: env.int(60 * 60 * 1000, 1000),
   /**
-   * How long published outbox rows stay for inspection (`SELECT … FROM outbox`). 0: a row is
+   * How long published outbox rows stay for inspection (`SELECT … FROM outbox_events`). 0: a row is
    * deleted in the transaction that publishes it (one write, not a rewrite marking it published
    * and a delete later; JetStream keeps the events themselves for 24 h). Every change writes a
    * row, so a busy cluster's outbox grows by this window's worth of events.

@@ -8,7 +8,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { firstValueFrom, Observable } from 'rxjs';
 import { GrpcCode } from '@wharf/domain';
-import { connectNats, decode, STREAMS, subjects, WharfEvent } from '@wharf/messaging';
+import { connectNats, decodeEvents, STREAMS, subjects, WharfEvent } from '@wharf/messaging';
 import { common, createStateClient, GrpcClient, stateV1 } from '@wharf/proto';
 import { eventually, startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { stateConfigSchema } from './config';
@@ -93,7 +93,7 @@ describe('state: UpdateContainerInstancesState', () => {
   const outboxOf = async (arn: string) =>
     (
       await pool.query<{ subject: string; payload: WharfEvent<common.ContainerInstance> }>(
-        `SELECT subject, payload::jsonb AS payload FROM outbox WHERE payload::jsonb ->>'resourceArn' = $1 ORDER BY id`,
+        `SELECT subject, payload::jsonb AS payload FROM outbox_events WHERE payload::jsonb ->>'resourceArn' = $1 ORDER BY id`,
         [arn],
       )
     ).rows;
@@ -107,8 +107,10 @@ describe('state: UpdateContainerInstancesState', () => {
     });
     return eventually(async () => {
       const m = await consumer.next({ expires: 1_000 });
-      const e = m && decode<WharfEvent<common.ContainerInstance>>(m.data);
-      return e && e.resourceArn === arn ? e : undefined;
+      // One message may carry the changes of several instances (one statement's events).
+      return m
+        ? decodeEvents<common.ContainerInstance>(m.data).find((e) => e.resourceArn === arn)
+        : undefined;
     }, `container_instance.changed of ${arn}`);
   }
 

@@ -141,7 +141,7 @@ describe('state: DeregisterContainerInstance and task protection', () => {
   const outboxTypes = async (arn: string) =>
     (
       await pool.query<{ type: string; version: number }>(
-        `SELECT payload::jsonb ->>'type' AS type, (payload::jsonb ->>'version')::int AS version FROM outbox
+        `SELECT payload::jsonb ->>'type' AS type, (payload::jsonb ->>'version')::int AS version FROM outbox_events
           WHERE payload::jsonb ->>'resourceArn' = $1 ORDER BY id`,
         [arn],
       )

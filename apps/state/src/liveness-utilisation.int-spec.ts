@@ -6,7 +6,7 @@ import { GrpcCode } from '@wharf/domain';
 import {
   connectNats,
   CONSUMERS,
-  decode,
+  decodeEvents,
   encode,
   HeartbeatReport,
   STREAMS,
@@ -132,8 +132,10 @@ describe('state: agent liveness and utilisation', () => {
     });
     return eventually(async () => {
       const m = await consumer.next({ expires: 1_000 });
-      const e = m && decode<WharfEvent<common.ContainerInstance>>(m.data);
-      return e && e.resourceArn === arn && e.detail.agentConnected === connected ? e : undefined;
+      if (!m) return undefined;
+      return decodeEvents<common.ContainerInstance>(m.data).find(
+        (e) => e.resourceArn === arn && e.detail.agentConnected === connected,
+      );
     }, `container_instance.changed with agentConnected=${connected}`);
   }
 
@@ -256,9 +258,10 @@ describe('state: agent liveness and utilisation', () => {
       for (;;) {
         const m = await consumer.next({ expires: 1_000 });
         if (!m) break;
-        const e = decode<WharfEvent<common.ContainerInstance>>(m.data);
-        if (arns.has(e.resourceArn) && e.detail.agentConnected) {
-          ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+        for (const e of decodeEvents<common.ContainerInstance>(m.data)) {
+          if (arns.has(e.resourceArn) && e.detail.agentConnected) {
+            ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+          }
         }
       }
       return ups.size === instances.length ? true : undefined;
@@ -267,9 +270,10 @@ describe('state: agent liveness and utilisation', () => {
     for (;;) {
       const m = await consumer.next({ expires: 1_000 });
       if (!m) break;
-      const e = decode<WharfEvent<common.ContainerInstance>>(m.data);
-      if (arns.has(e.resourceArn) && e.detail.agentConnected) {
-        ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+      for (const e of decodeEvents<common.ContainerInstance>(m.data)) {
+        if (arns.has(e.resourceArn) && e.detail.agentConnected) {
+          ups.set(e.resourceArn, [...(ups.get(e.resourceArn) ?? []), e]);
+        }
       }
     }
     for (const ci of instances) {

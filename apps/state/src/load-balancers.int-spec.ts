@@ -78,7 +78,7 @@ describe('state: load balancer resources and targets', () => {
   const events = async (resourceArn: string) => {
     const { rows } = await pool.query<{ type: string; version: number; subject: string }>(
       `SELECT subject, payload::jsonb ->> 'type' AS type, (payload::jsonb ->> 'version')::int AS version
-         FROM outbox WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id`,
+         FROM outbox_events WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id`,
       [resourceArn],
     );
     for (const r of rows) {
@@ -89,7 +89,7 @@ describe('state: load balancer resources and targets', () => {
   const targetEvents = (tg: string, id: string, port: number) => events(elbTargetKey(tg, id, port));
   const lastEventDetail = async (resourceArn: string) => {
     const { rows } = await pool.query<{ detail: stateV1.LbTarget }>(
-      `SELECT payload::jsonb -> 'detail' AS detail FROM outbox
+      `SELECT payload::jsonb -> 'detail' AS detail FROM outbox_events
         WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id DESC LIMIT 1`,
       [resourceArn],
     );
@@ -618,7 +618,7 @@ describe('state: load balancer resources and targets', () => {
       'lb_resource.deleted@3',
     ]);
     const { rows } = await pool.query<{ arn: string }>(
-      `SELECT payload::jsonb ->> 'resourceArn' AS arn FROM outbox WHERE payload::jsonb ->> 'type' = 'lb_resource.deleted' ORDER BY id`,
+      `SELECT payload::jsonb ->> 'resourceArn' AS arn FROM outbox_events WHERE payload::jsonb ->> 'type' = 'lb_resource.deleted' ORDER BY id`,
     );
     const order = rows.map((r) => r.arn);
     expect(order.indexOf(rule.arn)).toBeLessThan(order.indexOf(listener.arn));
@@ -660,7 +660,7 @@ describe('state: load balancer resources and targets', () => {
   it('relays the _elb events to JetStream', async () => {
     for (let i = 0; i < 50; i++) {
       const { rows } = await pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM outbox WHERE subject LIKE 'wharf.events._elb.%' AND published_at IS NULL`,
+        `SELECT count(*) AS n FROM outbox_events WHERE subject LIKE 'wharf.events._elb.%' AND published_at IS NULL`,
       );
       if (rows[0].n === '0') break;
       await sleep(100);
@@ -668,7 +668,7 @@ describe('state: load balancer resources and targets', () => {
     const { rows } = await pool.query<{ published: string; pending: string }>(
       `SELECT count(*) FILTER (WHERE published_at IS NOT NULL) AS published,
               count(*) FILTER (WHERE published_at IS NULL) AS pending
-         FROM outbox WHERE subject LIKE 'wharf.events._elb.%'`,
+         FROM outbox_events WHERE subject LIKE 'wharf.events._elb.%'`,
     );
     expect(Number(rows[0].published)).toBeGreaterThan(10);
     expect(rows[0].pending).toBe('0');

@@ -4,7 +4,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { connectNats, decode, ensureStreams, STREAMS, WharfEvent } from '@wharf/messaging';
+import {
+  connectNats,
+  decode,
+  decodeEvents,
+  ensureStreams,
+  STREAMS,
+  WharfEvent,
+  WharfEventBatch,
+} from '@wharf/messaging';
 import { startNats, startPostgres, StartedNats, StartedPostgres } from '@wharf/testing';
 import { inTransaction } from './db';
 import { migrate } from './migrations/migrator';
@@ -16,15 +24,28 @@ jest.setTimeout(120_000);
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const CLUSTER_ARN = 'arn:aws:ecs:us-east-1:000000000000:cluster/relay';
 
-function taskEvent(n: number): DomainEvent {
+function taskEvent(n: number, event = 'changed', detail: object = {}): DomainEvent {
   return {
     cluster: 'relay',
     entity: 'task',
-    event: 'changed',
+    event,
     resourceArn: `arn:aws:ecs:us-east-1:000000000000:task/relay/${n}`,
     version: 1,
-    detail: { n, clusterArn: CLUSTER_ARN },
+    detail: { n, clusterArn: CLUSTER_ARN, ...detail },
   };
+}
+
+/** Appends each event with a statement of its own: one row, and one message, per event. */
+async function appendOneByOne(
+  pool: Pool,
+  outbox: OutboxRepository,
+  events: DomainEvent[],
+): Promise<string[]> {
+  return inTransaction(pool, async (tx) => {
+    const ids: string[] = [];
+    for (const e of events) ids.push(await outbox.append(tx, e));
+    return ids;
+  });
 }
 
 describe('OutboxRelay', () => {
@@ -68,26 +89,30 @@ describe('OutboxRelay', () => {
     return rows[0];
   }
 
-  /** The events of cluster `relay` in the stream, in stream order, from `startSeq` on. */
-  async function streamed(startSeq: number): Promise<WharfEvent[]> {
+  /** The messages in the stream, in stream order, from `startSeq` on. */
+  async function streamedMessages(startSeq: number) {
     const jsm = await jetstreamManager(nc);
     const last = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
-    const events: WharfEvent[] = [];
+    const messages = [];
     for (let seq = startSeq; seq <= last; seq++) {
       const m = await jsm.streams.getMessage(STREAMS.events.name, { seq });
-      if (m) events.push(decode<WharfEvent>(m.data));
+      if (m) messages.push(m);
     }
-    return events;
+    return messages;
+  }
+
+  /** The events in the stream (batches' in order), in stream order, from `startSeq` on. */
+  async function streamed(startSeq: number): Promise<WharfEvent[]> {
+    return (await streamedMessages(startSeq)).flatMap((m) => decodeEvents(m.data));
   }
 
   it('publishes in numeric id order across a change in the number of digits, oldest first', async () => {
     // Ids 95…394: more than one batch (256), and 96…99 sort after 100…394 as text.
     await pool.query(`SELECT setval(pg_get_serial_sequence('outbox', 'id'), 94)`);
-    const ids = await inTransaction(pool, (tx) =>
-      outbox.appendMany(
-        tx,
-        Array.from({ length: 300 }, (_, i) => taskEvent(i)),
-      ),
+    const ids = await appendOneByOne(
+      pool,
+      outbox,
+      Array.from({ length: 300 }, (_, i) => taskEvent(i)),
     );
     expect(ids[0]).toBe('95');
     const jsm = await jetstreamManager(nc);
@@ -117,9 +142,7 @@ describe('OutboxRelay', () => {
   });
 
   it('with no retention, deletes each row in the transaction that publishes it', async () => {
-    const ids = await inTransaction(pool, (tx) =>
-      outbox.appendMany(tx, [taskEvent(1), taskEvent(2), taskEvent(3)]),
-    );
+    const ids = await appendOneByOne(pool, outbox, [taskEvent(1), taskEvent(2), taskEvent(3)]);
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
 
@@ -129,11 +152,10 @@ describe('OutboxRelay', () => {
   });
 
   it('deletes a backlog of published rows a bounded batch at a time, tick after tick', async () => {
-    await inTransaction(pool, (tx) =>
-      outbox.appendMany(
-        tx,
-        Array.from({ length: 250 }, (_, i) => taskEvent(i)),
-      ),
+    await appendOneByOne(
+      pool,
+      outbox,
+      Array.from({ length: 250 }, (_, i) => taskEvent(i)),
     );
     expect(await relayKeeping(60_000).flush()).toBe(250);
     const relay = relayKeeping(0, 100);
@@ -144,5 +166,91 @@ describe('OutboxRelay', () => {
     }
     // 100 a statement, one statement a tick
     expect(left).toEqual(['150', '50', '0']);
+  });
+
+  it("sends one statement's events on one subject as one message, in order, split when large", async () => {
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+    // 36 KiB of detail each: seven fit in a batch of 256 KiB, the eighth starts the next one.
+    const padding = { padding: 'x'.repeat(36 * 1024) };
+    const given = [
+      taskEvent(1, 'created'),
+      taskEvent(2, 'changed'),
+      taskEvent(3, 'created'),
+      taskEvent(4, 'created'),
+      ...Array.from({ length: 8 }, (_, i) => taskEvent(10 + i, 'stopped', padding)),
+    ];
+    const ids = await inTransaction(pool, (tx) => outbox.appendMany(tx, given));
+    expect(new Set(ids).size).toBe(given.length);
+    expect(ids.map(Number)).toEqual([...ids.map(Number)].sort((a, b) => a - b));
+
+    // Rows in the order of their subjects' first events: created (1, 3, 4), changed (2), then
+    // the large ones in two batches (7 and 1: the last alone is a plain event).
+    expect(await relayKeeping(0).flush()).toBe(4);
+    const messages = await streamedMessages(before + 1);
+    const shapes = messages.map((m) => {
+      const message = decode<WharfEvent | WharfEventBatch>(m.data);
+      return {
+        subject: m.subject,
+        msgId: m.header?.get('Nats-Msg-Id'),
+        id: message.id,
+        ns: decodeEvents<{ n: number }>(m.data).map((e) => e.detail.n),
+        batch: 'events' in message,
+      };
+    });
+    expect(shapes).toEqual([
+      {
+        subject: 'wharf.events.relay.task.created',
+        msgId: ids[0],
+        id: ids[0],
+        ns: [1, 3, 4],
+        batch: true,
+      },
+      {
+        subject: 'wharf.events.relay.task.changed',
+        msgId: ids[1],
+        id: ids[1],
+        ns: [2],
+        batch: false,
+      },
+      {
+        subject: 'wharf.events.relay.task.stopped',
+        msgId: ids[4],
+        id: ids[4],
+        ns: [10, 11, 12, 13, 14, 15, 16],
+        batch: true,
+      },
+      {
+        subject: 'wharf.events.relay.task.stopped',
+        msgId: ids[11],
+        id: ids[11],
+        ns: [17],
+        batch: false,
+      },
+    ]);
+    // Each event keeps its own id and shape inside a batch.
+    const events = await streamed(before + 1);
+    expect(events.map((e) => e.id).sort((a, b) => Number(a) - Number(b))).toEqual(ids);
+    expect(events[0]).toMatchObject({
+      v: 1,
+      id: ids[0],
+      type: 'task.created',
+      cluster: 'relay',
+      resourceArn: given[0].resourceArn,
+      version: 1,
+      detail: { n: 1 },
+    });
+    // The outbox_events view shows them one per row, as they were given.
+    await inTransaction(pool, (tx) => outbox.appendMany(tx, given.slice(0, 4)));
+    const { rows } = await pool.query<{ n: number; type: string }>(
+      `SELECT (payload -> 'detail' ->> 'n')::int AS n, payload ->> 'type' AS type
+         FROM outbox_events WHERE published_at IS NULL ORDER BY id`,
+    );
+    expect(rows).toEqual([
+      { n: 1, type: 'task.created' },
+      { n: 2, type: 'task.changed' },
+      { n: 3, type: 'task.created' },
+      { n: 4, type: 'task.created' },
+    ]);
   });
 });

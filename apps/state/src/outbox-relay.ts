@@ -37,7 +37,7 @@ export class OutboxRelay {
   ) {
     this.published = new Counter({
       name: 'wharf_state_outbox_published_total',
-      help: 'Outbox events published to JetStream',
+      help: "Outbox messages (an event, or a batch of one statement's events) published to JetStream",
       registers: [registry],
     });
   }

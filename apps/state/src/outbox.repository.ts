@@ -5,6 +5,11 @@ import type { common, stateV1 } from '@wharf/proto';
 
 /** Events per INSERT at most (two bound parameters each; Postgres takes 65,535). */
 const EVENTS_PER_STATEMENT = 5_000;
+/**
+ * A batch message (the events of one statement on one subject) holds at most this much event
+ * JSON; more starts another. NATS refuses messages over its max_payload (1 MiB by default).
+ */
+const BATCH_BYTES = 256 * 1024;
 
 export interface DomainEvent {
   cluster: string;
@@ -44,11 +49,16 @@ export class OutboxRepository {
 
   /**
    * Appends events in as few statements as possible (EVENTS_PER_STATEMENT each); their ids
-   * follow the order given (so the relay publishes them in that order). Returns the ids in that
-   * order. Call inside the writing transaction.
+   * follow the order given. Returns the ids in that order. Call inside the writing transaction.
+   *
+   * The events of one statement on the same subject become one row, and so one message: a
+   * `WharfEventBatch` in the order given (up to BATCH_BYTES each), or the event itself when it
+   * is alone. Each event still draws its own id; a row's id is its first event's. Rows follow
+   * their subjects' first events, so events on different subjects of one statement may be
+   * published in another order than given (they were committed together anyway).
    *
    * Each event goes to Postgres as its JSON text without `v` and `id` (one bound parameter,
-   * sent as is), and the statement puts them in front once the row's id is drawn: nothing is
+   * sent as is), and the statement puts them in front once the event's id is drawn: nothing is
    * parsed as JSON on the way in or rendered on the way out (the relay reads the text back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
@@ -62,6 +72,9 @@ export class OutboxRepository {
   private async insert(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const at = Date.now();
     const params: string[] = [];
+    // The row (group) each event goes to: one per subject, until it holds BATCH_BYTES.
+    const open = new Map<string, { group: number; bytes: number }>();
+    let groups = 0;
     const rows = events.map((e, i) => {
       const body: Omit<WharfEvent, 'v' | 'id'> = {
         type: `${e.entity}.${e.event}`,
@@ -71,21 +84,38 @@ export class OutboxRepository {
         at,
         detail: e.detail,
       };
-      params.push(subjects.event(e.cluster, e.entity, e.event), JSON.stringify(body));
-      return `(${i}, $${2 * i + 1}, $${2 * i + 2})`;
+      const subject = subjects.event(e.cluster, e.entity, e.event);
+      const text = JSON.stringify(body);
+      const bytes = Buffer.byteLength(text);
+      let group = open.get(subject);
+      if (!group || group.bytes + bytes > BATCH_BYTES) {
+        open.set(subject, (group = { group: groups++, bytes: 0 }));
+      }
+      group.bytes += bytes;
+      params.push(subject, text);
+      return `(${i}, ${group.group}, $${2 * i + 1}, $${2 * i + 2})`;
     });
-    // nextval is taken in the outer query, over the rows already sorted by position.
+    // nextval is taken in the outer query, over the rows already sorted by position. The
+    // INSERT runs whether or not the final SELECT reads it.
     const { rows: inserted } = await tx.query<{ id: string }>(
       `WITH e AS (
-         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.subject, s.body, s.ord
-           FROM (SELECT * FROM (VALUES ${rows.join(', ')}) AS x(ord, subject, body)
+         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.grp, s.subject, s.body, s.ord
+           FROM (SELECT * FROM (VALUES ${rows.join(', ')}) AS x(ord, grp, subject, body)
                   ORDER BY x.ord) s
+       ), ev AS (
+         SELECT e.id, e.grp, e.subject, e.ord,
+                '{"v":1,"id":"' || e.id || '",' || substr(e.body, 2) AS event
+           FROM e
        ), ins AS (
          INSERT INTO outbox (id, subject, payload)
-         SELECT e.id, e.subject, '{"v":1,"id":"' || e.id || '",' || substr(e.body, 2) FROM e
-         RETURNING id
+         SELECT min(ev.id), min(ev.subject),
+                CASE WHEN count(*) = 1 THEN min(ev.event)
+                     ELSE '{"v":1,"id":"' || min(ev.id) || '","events":['
+                          || string_agg(ev.event, ',' ORDER BY ev.ord) || ']}'
+                END
+           FROM ev GROUP BY ev.grp
        )
-       SELECT e.id::text AS id FROM e JOIN ins USING (id) ORDER BY e.ord`,
+       SELECT e.id::text AS id FROM e ORDER BY e.ord`,
       params,
     );
     return inserted.map((r) => r.id);

@@ -127,7 +127,7 @@ describe('state: services and leases', () => {
     call(client.recordServiceProgress({ ...EMPTY_PROGRESS, ...req }));
   const outboxTypes = async (arn: string) => {
     const { rows } = await pool.query<{ type: string; version: number }>(
-      `SELECT payload::jsonb ->> 'type' AS type, (payload::jsonb ->> 'version')::int AS version FROM outbox
+      `SELECT payload::jsonb ->> 'type' AS type, (payload::jsonb ->> 'version')::int AS version FROM outbox_events
         WHERE payload::jsonb ->> 'resourceArn' = $1 ORDER BY id`,
       [arn],
     );

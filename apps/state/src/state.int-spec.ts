@@ -7,6 +7,7 @@ import { GrpcCode } from '@wharf/domain';
 import {
   connectNats,
   decode,
+  decodeEvents,
   encode,
   HeartbeatReport,
   STREAMS,
@@ -781,8 +782,8 @@ describe('state service (Postgres + NATS)', () => {
     });
     const created = await eventually(async () => {
       const m = await taskEvents.next({ expires: 2_000 });
-      const e = m && decode<WharfEvent<common.Task>>(m.data);
-      return e && e.resourceArn === task.taskArn ? e : undefined;
+      if (!m) return undefined;
+      return decodeEvents<common.Task>(m.data).find((e) => e.resourceArn === task.taskArn);
     }, 'task.created event');
     expect(created).toMatchObject({
       type: 'task.created',

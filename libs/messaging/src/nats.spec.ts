@@ -1,4 +1,5 @@
-import { parseNatsServers } from './nats';
+import { decodeEvents, encode, parseNatsServers } from './nats';
+import type { WharfEvent } from './payloads';
 
 describe('parseNatsServers', () => {
   it('passes servers without credentials through', () => {
@@ -31,5 +32,31 @@ describe('parseNatsServers', () => {
     expect(() => parseNatsServers('nats://a:x@a:4222,nats://b:y@b:4222')).toThrow(
       'NATS_URL: every server that carries credentials must carry the same',
     );
+  });
+});
+
+describe('decodeEvents', () => {
+  const event = (id: string, n: number): WharfEvent<{ n: number }> => ({
+    v: 1,
+    id,
+    type: 'task.changed',
+    cluster: 'c',
+    resourceArn: `arn:aws:ecs:us-east-1:000000000000:task/c/${n}`,
+    version: 1,
+    at: 0,
+    detail: { n },
+  });
+
+  it('reads a single event as a list of one', () => {
+    expect(decodeEvents(encode(event('7', 1)))).toEqual([event('7', 1)]);
+  });
+
+  it("reads a batch's events in their order", () => {
+    const batch = { v: 1, id: '7', events: [event('7', 1), event('8', 2), event('9', 3)] };
+    expect(decodeEvents<{ n: number }>(encode(batch)).map((e) => e.detail.n)).toEqual([1, 2, 3]);
+  });
+
+  it('throws on a message that is not JSON', () => {
+    expect(() => decodeEvents(Buffer.from('{"v":1,'))).toThrow(SyntaxError);
   });
 });

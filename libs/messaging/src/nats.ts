@@ -1,6 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { eventsOf, WharfEvent, WharfEventMessage } from './payloads';
 import { STREAMS } from './subjects';
 
 export interface NatsSettings {
@@ -100,4 +101,9 @@ export function decode<T>(data: Uint8Array): T {
   return JSON.parse(
     Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
   ) as T;
+}
+
+/** The events of a message on an events subject (one, or a batch's in order); throws if unreadable. */
+export function decodeEvents<T>(data: Uint8Array): WharfEvent<T>[] {
+  return eventsOf(decode<WharfEventMessage<T>>(data));
 }

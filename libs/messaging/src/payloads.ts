@@ -90,7 +90,10 @@ export interface UtilisationReport {
   tasks: TaskUtilisation[];
 }
 
-/** An outbox event as relayed by state. `id` is the outbox row id and the NATS msgID. */
+/**
+ * An outbox event as relayed by state. `id` is unique and grows with every event; a message
+ * holding this one event has it as its NATS msgID.
+ */
 export interface WharfEvent<T = unknown> {
   v: 1;
   id: string;
@@ -100,4 +103,23 @@ export interface WharfEvent<T = unknown> {
   version: number;
   at: number;
   detail: T;
+}
+
+/**
+ * Several events one transaction wrote on the same subject, in the order it wrote them, as one
+ * message (a commit of 50 placements publishes two: its `task.created` events and its
+ * `container_instance.changed` events). `id` is the first event's and the message's msgID.
+ */
+export interface WharfEventBatch<T = unknown> {
+  v: 1;
+  id: string;
+  events: WharfEvent<T>[];
+}
+
+/** A message on an events subject: one event, or a batch of them. */
+export type WharfEventMessage<T = unknown> = WharfEvent<T> | WharfEventBatch<T>;
+
+/** The events a message on an events subject carries, in order (a batch's, or the one). */
+export function eventsOf<T>(message: WharfEventMessage<T>): WharfEvent<T>[] {
+  return 'events' in message ? message.events : [message];
 }

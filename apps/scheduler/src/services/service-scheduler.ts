@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { PLACEMENT_REASONS } from '@wharf/domain';
-import { decode, ELB_EVENT_SCOPE, subjects, WharfEvent } from '@wharf/messaging';
+import { decodeEvents, ELB_EVENT_SCOPE, subjects, WharfEvent } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 import type { Logger } from 'pino';
 import { firstValueFrom } from 'rxjs';
@@ -118,25 +118,29 @@ export class ServiceScheduler {
         callback: (err, msg) => {
           // Most task events are of standalone tasks: those are skipped without decoding.
           if (err || !mayBeServiceTask(msg.data)) return;
-          const event = readEvent<common.Task>(msg.data);
-          const group = event?.detail?.group ?? '';
-          if (event && group.startsWith('service:')) this.request(event.cluster, group.slice(8));
+          for (const event of readEvents<common.Task>(msg.data)) {
+            const group = event.detail?.group ?? '';
+            if (group.startsWith('service:')) this.request(event.cluster, group.slice(8));
+          }
         },
       }),
       // The load balancer found a target (un)healthy: its service may count or replace it.
       nc.subscribe(subjects.event(ELB_EVENT_SCOPE, 'target', '*'), {
         callback: (err, msg) => {
           if (err) return;
-          const service = readEvent<stateV1.LbTarget>(msg.data)?.detail?.serviceArn ?? '';
-          const [cluster, serviceName] = service.split(':service/')[1]?.split('/') ?? [];
-          if (cluster && serviceName) this.request(cluster, serviceName);
+          for (const event of readEvents<stateV1.LbTarget>(msg.data)) {
+            const service = event.detail?.serviceArn ?? '';
+            const [cluster, serviceName] = service.split(':service/')[1]?.split('/') ?? [];
+            if (cluster && serviceName) this.request(cluster, serviceName);
+          }
         },
       }),
       nc.subscribe(subjects.event('*', 'service', '*'), {
         callback: (err, msg) => {
           if (err) return;
-          const event = readEvent<common.Service>(msg.data);
-          if (event?.detail?.serviceName) this.request(event.cluster, event.detail.serviceName);
+          for (const event of readEvents<common.Service>(msg.data)) {
+            if (event.detail?.serviceName) this.request(event.cluster, event.detail.serviceName);
+          }
         },
       }),
     ];
@@ -694,7 +698,7 @@ export class ServiceScheduler {
 const SERVICE_GROUP = [Buffer.from('"group": "service:'), Buffer.from('"group":"service:')];
 
 /**
- * Whether an encoded task event may be of a service's task: its JSON holds the member
+ * Whether an encoded task event (or batch of them) may be of a service's task: its JSON holds the member
  * `"group": "service:…"`. A false positive only costs a decode; a quote inside a string value
  * is escaped, so no service task is missed.
  */
@@ -703,11 +707,12 @@ function mayBeServiceTask(data: Uint8Array): boolean {
   return SERVICE_GROUP.some((needle) => bytes.includes(needle));
 }
 
-function readEvent<T>(data: Uint8Array): WharfEvent<T> | undefined {
+/** The events of a message (a batch's, or the one); none when it is unreadable. */
+function readEvents<T>(data: Uint8Array): WharfEvent<T>[] {
   try {
-    return decode<WharfEvent<T>>(data);
+    return decodeEvents<T>(data);
   } catch {
-    return undefined;
+    return [];
   }
 }
 

@@ -15,6 +15,7 @@ import { clientTokenReservation } from './0014_client_token_reservation';
 import { provisioningTasks } from './0015_provisioning_tasks';
 import { outboxTextPayload } from './0016_outbox_text_payload';
 import { heartbeatsHot } from './0017_heartbeats_hot';
+import { outboxEvents } from './0018_outbox_events';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -47,4 +48,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0015_provisioning_tasks', sql: provisioningTasks },
   { id: '0016_outbox_text_payload', sql: outboxTextPayload },
   { id: '0017_heartbeats_hot', sql: heartbeatsHot },
+  { id: '0018_outbox_events', sql: outboxEvents },
 ];

@@ -1,0 +1,112 @@
+/**
+ * followClusterEvents against a real NATS: container instance events, alone or batched the way
+ * state's outbox relays them (one message for a statement's events on one subject), reach the
+ * cluster snapshot and the instance listener, in order.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import pino from 'pino';
+import { connectNats, encode, subjects, WharfEvent, WharfEventBatch } from '@wharf/messaging';
+import type { common, stateV1 } from '@wharf/proto';
+import { startNats, StartedNats } from '@wharf/testing';
+import { followClusterEvents } from './cluster-events';
+import { ClusterSnapshots } from './cluster-snapshots';
+import { Lookups } from './lookups';
+
+jest.setTimeout(60_000);
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const CLUSTER_ARN = 'arn:aws:ecs:us-east-1:000000000000:cluster/c';
+
+function instance(n: number, version: number, cpu: number): common.ContainerInstance {
+  const resources = { cpu, memory: 1024, ports: [], portsUdp: [] };
+  return {
+    containerInstanceArn: `arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-${n}`,
+    clusterArn: CLUSTER_ARN,
+    ec2InstanceId: `i-${n}`,
+    status: 'ACTIVE',
+    agentConnected: true,
+    registered: { ...resources, cpu: 2048 },
+    remaining: resources,
+    runningTasksCount: 0,
+    pendingTasksCount: 0,
+    attributes: [],
+    agentVersion: '1',
+    dockerVersion: '1',
+    agentAddress: '127.0.0.1:1',
+    registeredAt: n,
+    version,
+    lastHeartbeatAt: 1,
+    hostname: `h${n}`,
+    hostAddress: '127.0.0.1',
+    taskGroups: [],
+    tagsJson: '[]',
+  };
+}
+
+let nextId = 1;
+function changed(record: common.ContainerInstance): WharfEvent<common.ContainerInstance> {
+  return {
+    v: 1,
+    id: String(nextId++),
+    type: 'container_instance.changed',
+    cluster: 'c',
+    resourceArn: record.containerInstanceArn,
+    version: record.version,
+    at: Date.now(),
+    detail: record,
+  };
+}
+
+describe('followClusterEvents', () => {
+  let nats: StartedNats;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connectNats({ servers: nats.url, name: 'cluster-events-spec' });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.container.stop();
+  });
+
+  it('applies a batch of instance events and a single one, in order', async () => {
+    const snapshots = new ClusterSnapshots(
+      async () => [1, 2, 3].map((n) => instance(n, 1, 2048)),
+      60_000,
+    );
+    await snapshots.get('c');
+    const heard: string[] = [];
+    const stop = followClusterEvents(
+      nc,
+      snapshots,
+      new Lookups({} as stateV1.StateServiceClient),
+      logger,
+      (cluster, record) => heard.push(`${cluster} ${record.ec2InstanceId}@${record.version}`),
+    );
+    try {
+      const subject = subjects.event('c', 'container_instance', 'changed');
+      const batch: WharfEventBatch<common.ContainerInstance> = {
+        v: 1,
+        id: String(nextId),
+        events: [instance(1, 2, 1024), instance(3, 2, 512), instance(1, 3, 0)].map(changed),
+      };
+      nc.publish(subject, encode(batch));
+      nc.publish(subject, encode(changed(instance(2, 2, 256))));
+      // Unreadable: skipped, and what follows still arrives.
+      nc.publish(subject, Buffer.from('{"v":1,'));
+      nc.publish(subject, encode(changed(instance(3, 3, 128))));
+      await nc.flush();
+      for (let i = 0; i < 50 && heard.length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+
+      expect(heard).toEqual(['c i-1@2', 'c i-3@2', 'c i-1@3', 'c i-2@2', 'c i-3@3']);
+      const view = await snapshots.get('c');
+      expect(
+        [1, 2, 3].map((n) => view.record(instance(n, 0, 0).containerInstanceArn)?.remaining?.cpu),
+      ).toEqual([0, 256, 128]);
+    } finally {
+      await stop();
+    }
+  });
+});

@@ -251,14 +251,15 @@ async function cpuMeter(w: Wharf): Promise<() => Promise<CpuFigures>> {
     const services1 = await Promise.all(w.services.map((p) => processFigures(p.pid)));
     w.services.forEach((p, i) => {
       const used = services1[i].cpuSeconds - services0[i].cpuSeconds;
+      const kernel = services1[i].kernelSeconds - services0[i].kernelSeconds;
       totalSeconds += used;
-      parts.push(`${p.name} ${used.toFixed(1)} s (${share(used)})`);
+      parts.push(`${p.name} ${used.toFixed(1)} s (${share(used)}, kernel ${kernel.toFixed(1)} s)`);
     });
     const self = IN_PROCESS
       ? 'Wharf process (api + scheduler + state + simulated agents + clients)'
       : 'bench process (simulated agents + clients)';
     parts.push(
-      `${self} ${ownS.toFixed(1)} s (${share(ownS)}; event loop ${Math.round(loop.utilization * 100)}% busy)`,
+      `${self} ${ownS.toFixed(1)} s (${share(ownS)}, kernel ${(own.system / 1e6).toFixed(1)} s; event loop ${Math.round(loop.utilization * 100)}% busy)`,
     );
     const pg1 = await containerCpuSeconds(w.pgId);
     const nats1 = await containerCpuSeconds(w.natsId);
@@ -890,9 +891,9 @@ interface EventsWork {
   /** Messages ever stored on the events and reports streams (their last sequence numbers). */
   events: number;
   reports: number;
-  /** Bytes the events stream holds (it keeps every event for a day). */
+  /** Bytes the events stream holds (it keeps every message for a day). */
   eventBytes: number;
-  /** Events held, by `<entity>.<event>` (the subject less its cluster). */
+  /** Messages held, by `<entity>.<event>` (the subject less its cluster). */
   byType: Map<string, number>;
 }
 
@@ -926,7 +927,7 @@ function describeEvents(before: EventsWork, after: EventsWork, placed: number): 
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
     .map(([type, n]) => `${type} ${per(n)}`);
-  return `${per(after.events - before.events)} events (${fmt((after.eventBytes - before.eventBytes) / placed / 1024, 1)} KiB: ${types.join(', ')}), ${per(after.reports - before.reports)} agent reports (task states and heartbeats)`;
+  return `${per(after.events - before.events)} event messages (one per subject a transaction wrote events on; ${fmt((after.eventBytes - before.eventBytes) / placed / 1024, 1)} KiB: ${types.join(', ')}), ${per(after.reports - before.reports)} agent reports (task states and heartbeats)`;
 }
 
 async function reportBacklog(natsUrl: string): Promise<string> {

@@ -27,6 +27,8 @@ export interface ServiceProcess {
 
 export interface ProcessFigures {
   cpuSeconds: number;
+  /** Of cpuSeconds, the time in the kernel (system calls: sockets, mostly). */
+  kernelSeconds: number;
   /** VmHWM: the largest resident set the process has had. */
   peakRssBytes: number;
 }
@@ -103,5 +105,9 @@ export async function processFigures(pid: number): Promise<ProcessFigures> {
   const stime = Number(fields[12]);
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const hwmKb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: (utime + stime) / CLOCK_TICKS_PER_SECOND, peakRssBytes: hwmKb * 1024 };
+  return {
+    cpuSeconds: (utime + stime) / CLOCK_TICKS_PER_SECOND,
+    kernelSeconds: stime / CLOCK_TICKS_PER_SECOND,
+    peakRssBytes: hwmKb * 1024,
+  };
 }

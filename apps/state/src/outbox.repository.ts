@@ -57,9 +57,10 @@ export class OutboxRepository {
    * their subjects' first events, so events on different subjects of one statement may be
    * published in another order than given (they were committed together anyway).
    *
-   * Each event goes to Postgres as its JSON text without `v` and `id` (one bound parameter,
-   * sent as is), and the statement puts them in front once the event's id is drawn: nothing is
-   * parsed as JSON on the way in or rendered on the way out (the relay reads the text back).
+   * Each event goes to Postgres as its JSON text without `v`, `id` and the opening brace (one
+   * bound parameter, sent as is), and the statement puts them in front once the event's id is
+   * drawn: nothing is parsed as JSON, or scanned (substr counts characters), on the way in or
+   * rendered on the way out (the relay reads the text back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const ids: string[] = [];
@@ -92,7 +93,8 @@ export class OutboxRepository {
         open.set(subject, (group = { group: groups++, bytes: 0 }));
       }
       group.bytes += bytes;
-      params.push(subject, text);
+      // Without its opening brace: the statement puts `{"v":1,"id":"…",` in its place.
+      params.push(subject, text.slice(1));
       return `(${i}, ${group.group}, $${2 * i + 1}, $${2 * i + 2})`;
     });
     // nextval is taken in the outer query, over the rows already sorted by position. The
@@ -104,7 +106,7 @@ export class OutboxRepository {
                   ORDER BY x.ord) s
        ), ev AS (
          SELECT e.id, e.grp, e.subject, e.ord,
-                '{"v":1,"id":"' || e.id || '",' || substr(e.body, 2) AS event
+                '{"v":1,"id":"' || e.id || '",' || e.body AS event
            FROM e
        ), ins AS (
          INSERT INTO outbox (id, subject, payload)

@@ -16,6 +16,7 @@ import { provisioningTasks } from './0015_provisioning_tasks';
 import { outboxTextPayload } from './0016_outbox_text_payload';
 import { heartbeatsHot } from './0017_heartbeats_hot';
 import { outboxEvents } from './0018_outbox_events';
+import { outboxLz4 } from './0019_outbox_lz4';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -49,4 +50,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0016_outbox_text_payload', sql: outboxTextPayload },
   { id: '0017_heartbeats_hot', sql: heartbeatsHot },
   { id: '0018_outbox_events', sql: outboxEvents },
+  { id: '0019_outbox_lz4', sql: outboxLz4 },
 ];

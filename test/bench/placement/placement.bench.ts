@@ -287,13 +287,16 @@ interface PgWork {
   transactions: number;
   inserted: number;
   updated: number;
+  /** Of `updated`, heap-only (HOT): no index touched. */
+  hotUpdated: number;
   deleted: number;
 }
 
 async function pgWork(pg: PgClient): Promise<PgWork> {
   const { rows } = await pg.query<Record<keyof PgWork, string>>(
     `SELECT w.wal_bytes AS "walBytes", d.xact_commit + d.xact_rollback AS transactions,
-            d.tup_inserted AS inserted, d.tup_updated AS updated, d.tup_deleted AS deleted
+            d.tup_inserted AS inserted, d.tup_updated AS updated, d.tup_deleted AS deleted,
+            (SELECT coalesce(sum(n_tup_hot_upd), 0) FROM pg_stat_user_tables) AS "hotUpdated"
        FROM pg_stat_wal w, pg_stat_database d WHERE d.datname = current_database()`,
   );
   const r = rows[0];
@@ -302,6 +305,7 @@ async function pgWork(pg: PgClient): Promise<PgWork> {
     transactions: Number(r.transactions),
     inserted: Number(r.inserted),
     updated: Number(r.updated),
+    hotUpdated: Number(r.hotUpdated),
     deleted: Number(r.deleted),
   };
 }
@@ -866,7 +870,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     );
     const per = (n: number) => fmt(n / placed, 2);
     out(
-      `  Postgres per placement (its own counters, from the first call until every RUNNING report was applied): ${fmt((work1.walBytes - work0.walBytes) / placed / 1024, 1)} KiB of WAL, ${per(work1.transactions - work0.transactions)} transactions, rows ${per(work1.inserted - work0.inserted)} inserted, ${per(work1.updated - work0.updated)} updated, ${per(work1.deleted - work0.deleted)} deleted`,
+      `  Postgres per placement (its own counters, from the first call until every RUNNING report was applied): ${fmt((work1.walBytes - work0.walBytes) / placed / 1024, 1)} KiB of WAL, ${per(work1.transactions - work0.transactions)} transactions, rows ${per(work1.inserted - work0.inserted)} inserted, ${per(work1.updated - work0.updated)} updated (${per(work1.hotUpdated - work0.hotUpdated)} of them HOT), ${per(work1.deleted - work0.deleted)} deleted`,
     );
     out(
       `  NATS per placement (stream counters, same span): ${describeEvents(events0, events1, placed)}`,

@@ -7,8 +7,10 @@ import { ClusterSnapshots } from './cluster-snapshots';
 import { schedulerConfigSchema } from './config';
 import { Lookups } from './lookups';
 import {
+  MAX_BATCH_PLACEMENTS,
   MAX_COMMITS_IN_FLIGHT,
   MAX_PLACEMENT_ATTEMPTS,
+  OVERLAP_FROM_PLACEMENTS,
   PlacementBatcher,
 } from './placement-batcher';
 import { createPlanner } from './planner';
@@ -88,7 +90,12 @@ function held(commit: Commit, holdFirst: number) {
   return { commit: wrapped, release: () => release() };
 }
 
-function setup(instances: common.ContainerInstance[], commit: Commit = acceptAll(instances)) {
+/** `overlapFrom` 1 (a second commit for any queued placement) unless a test says otherwise. */
+function setup(
+  instances: common.ContainerInstance[],
+  commit: Commit = acceptAll(instances),
+  overlapFrom = 1,
+) {
   const commits: stateV1.CommitPlacementsRequest[] = [];
   let lists = 0;
   const state = {
@@ -105,7 +112,14 @@ function setup(instances: common.ContainerInstance[], commit: Commit = acceptAll
   const config = schedulerConfigSchema.parse({});
   const launcher = new TaskLauncher(state, {} as AgentClients, logger, config, new Lookups(state));
   const snapshots = new ClusterSnapshots((c) => launcher.listInstances(c), 60_000);
-  const batcher = new PlacementBatcher(state, snapshots, launcher, createPlanner(), logger);
+  const batcher = new PlacementBatcher(
+    state,
+    snapshots,
+    launcher,
+    createPlanner(),
+    logger,
+    overlapFrom,
+  );
 
   const launch: Launch = {
     cluster: {
@@ -164,6 +178,27 @@ describe('PlacementBatcher', () => {
     expect(outcomes.map((o) => o.committed.length)).toEqual([1, 1, 1, 1, 1]);
     expect(outcomes[4].committed[0].agentAddress).toBe('b:4703');
     expect(lists()).toBe(1);
+  });
+
+  it('waits for the commit under way unless a full batch is queued', async () => {
+    const instances = [instance('a', 1024 * 1024), instance('b', 1024 * 1024)];
+    const { commit, release } = held(acceptAll(instances), 2);
+    const { batcher, commits, job } = setup(instances, commit, OVERLAP_FROM_PLACEMENTS);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = batcher.place('default', job(1));
+    await tick(); // the first batch is committing
+    const few = [1, 2, 3].map(() => batcher.place('default', job(1)));
+    await tick();
+    // Three placements queued: no second commit; they wait and go together.
+    expect(commits).toHaveLength(1);
+    const full = batcher.place('default', job(OVERLAP_FROM_PLACEMENTS - 3));
+    await tick();
+    // A full batch queued: it commits beside the first.
+    expect(commits.map((c) => c.placements.length)).toEqual([1, MAX_BATCH_PLACEMENTS]);
+    release();
+    const outcomes = await Promise.all([first, ...few, full]);
+    expect(commits.map((c) => c.placements.length)).toEqual([1, MAX_BATCH_PLACEMENTS]);
+    expect(outcomes.flatMap((o) => o.failures)).toEqual([]);
   });
 
   it("does not take a claim twice when the commit's event comes before its answer", async () => {

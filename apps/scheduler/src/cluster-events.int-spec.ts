@@ -11,37 +11,11 @@ import { startNats, StartedNats } from '@wharf/testing';
 import { followClusterEvents } from './cluster-events';
 import { ClusterSnapshots } from './cluster-snapshots';
 import { Lookups } from './lookups';
+import { instanceRecord } from './scheduler-test-fixtures';
 
 jest.setTimeout(60_000);
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-const CLUSTER_ARN = 'arn:aws:ecs:us-east-1:000000000000:cluster/c';
-
-function instance(n: number, version: number, cpu: number): common.ContainerInstance {
-  const resources = { cpu, memory: 1024, ports: [], portsUdp: [] };
-  return {
-    containerInstanceArn: `arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-${n}`,
-    clusterArn: CLUSTER_ARN,
-    ec2InstanceId: `i-${n}`,
-    status: 'ACTIVE',
-    agentConnected: true,
-    registered: { ...resources, cpu: 2048 },
-    remaining: resources,
-    runningTasksCount: 0,
-    pendingTasksCount: 0,
-    attributes: [],
-    agentVersion: '1',
-    dockerVersion: '1',
-    agentAddress: '127.0.0.1:1',
-    registeredAt: n,
-    version,
-    lastHeartbeatAt: 1,
-    hostname: `h${n}`,
-    hostAddress: '127.0.0.1',
-    taskGroups: [],
-    tagsJson: '[]',
-  };
-}
 
 let nextId = 1;
 function changed(record: common.ContainerInstance): WharfEvent<common.ContainerInstance> {
@@ -73,7 +47,7 @@ describe('followClusterEvents', () => {
 
   it('applies a batch of instance events and a single one, in order', async () => {
     const snapshots = new ClusterSnapshots(
-      async () => [1, 2, 3].map((n) => instance(n, 1, 2048)),
+      async () => [1, 2, 3].map((n) => instanceRecord(n, 1, 2048)),
       60_000,
     );
     await snapshots.get('c');
@@ -90,20 +64,26 @@ describe('followClusterEvents', () => {
       const batch: WharfEventBatch<common.ContainerInstance> = {
         v: 1,
         id: String(nextId),
-        events: [instance(1, 2, 1024), instance(3, 2, 512), instance(1, 3, 0)].map(changed),
+        events: [
+          instanceRecord(1, 2, 1024),
+          instanceRecord(3, 2, 512),
+          instanceRecord(1, 3, 0),
+        ].map(changed),
       };
       nc.publish(subject, encode(batch));
-      nc.publish(subject, encode(changed(instance(2, 2, 256))));
+      nc.publish(subject, encode(changed(instanceRecord(2, 2, 256))));
       // Unreadable: skipped, and what follows still arrives.
       nc.publish(subject, Buffer.from('{"v":1,'));
-      nc.publish(subject, encode(changed(instance(3, 3, 128))));
+      nc.publish(subject, encode(changed(instanceRecord(3, 3, 128))));
       await nc.flush();
       for (let i = 0; i < 50 && heard.length < 5; i++) await new Promise((r) => setTimeout(r, 20));
 
       expect(heard).toEqual(['c i-1@2', 'c i-3@2', 'c i-1@3', 'c i-2@2', 'c i-3@3']);
       const view = await snapshots.get('c');
       expect(
-        [1, 2, 3].map((n) => view.record(instance(n, 0, 0).containerInstanceArn)?.remaining?.cpu),
+        [1, 2, 3].map(
+          (n) => view.record(instanceRecord(n, 0, 0).containerInstanceArn)?.remaining?.cpu,
+        ),
       ).toEqual([0, 256, 128]);
     } finally {
       await stop();

@@ -1,33 +1,10 @@
 import type { common } from '@wharf/proto';
 import { ClusterSnapshots, ClusterView } from './cluster-snapshots';
+import { instanceRecord } from './scheduler-test-fixtures';
 
-const ARN = 'arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-1';
-
-function instance(version: number, cpu: number): common.ContainerInstance {
-  const resources = { cpu, memory: 1024, ports: [], portsUdp: [] };
-  return {
-    containerInstanceArn: ARN,
-    clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/c',
-    ec2InstanceId: 'i-1',
-    status: 'ACTIVE',
-    agentConnected: true,
-    registered: { ...resources, cpu: 2048 },
-    remaining: resources,
-    runningTasksCount: 0,
-    pendingTasksCount: 0,
-    attributes: [],
-    agentVersion: '1',
-    dockerVersion: '1',
-    agentAddress: '127.0.0.1:1',
-    registeredAt: 1,
-    version,
-    lastHeartbeatAt: 1,
-    hostname: 'h',
-    hostAddress: '127.0.0.1',
-    taskGroups: [],
-    tagsJson: '[]',
-  };
-}
+/** Instance 1 of cluster `c`, at `version` with `cpu` units left. */
+const instance = (version: number, cpu: number) => instanceRecord(1, version, cpu);
+const ARN = instance(1, 0).containerInstanceArn;
 
 describe('ClusterView', () => {
   it('drops a deregistered instance, and a late older record does not bring it back', () => {

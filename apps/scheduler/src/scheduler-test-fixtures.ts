@@ -1,15 +1,45 @@
 /**
- * For the scheduler's integration specs: an agent that is a real gRPC server in the test
- * process and records the commands it gets (Docker work is the e2e tests'). Not part of the
- * service.
+ * For the scheduler's specs: container instance records, and an agent that is a real gRPC
+ * server in the test process and records the commands it gets (Docker work is the e2e tests').
+ * Not part of the service.
  */
 import { Controller } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, RpcException } from '@nestjs/microservices';
 import { GrpcCode } from '@wharf/domain';
 import { createLogger } from '@wharf/observability';
-import { agentV1, answerStartTasks, grpcOptions } from '@wharf/proto';
+import { agentV1, answerStartTasks, common, grpcOptions } from '@wharf/proto';
 import { EMPTY, Observable, Subject, throwError } from 'rxjs';
+
+/**
+ * The record state sends of instance `n` of cluster `c` (ARN `…/c/i-<n>`): ACTIVE, agent
+ * connected, `cpu` units of its 2048 and 1024 MiB left, no tasks, at `version`.
+ */
+export function instanceRecord(n: number, version: number, cpu: number): common.ContainerInstance {
+  const resources = { cpu, memory: 1024, ports: [], portsUdp: [] };
+  return {
+    containerInstanceArn: `arn:aws:ecs:us-east-1:000000000000:container-instance/c/i-${n}`,
+    clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/c',
+    ec2InstanceId: `i-${n}`,
+    status: 'ACTIVE',
+    agentConnected: true,
+    registered: { ...resources, cpu: 2048 },
+    remaining: resources,
+    runningTasksCount: 0,
+    pendingTasksCount: 0,
+    attributes: [],
+    agentVersion: '1',
+    dockerVersion: '1',
+    agentAddress: '127.0.0.1:1',
+    registeredAt: n,
+    version,
+    lastHeartbeatAt: 1,
+    hostname: `h${n}`,
+    hostAddress: '127.0.0.1',
+    taskGroups: [],
+    tagsJson: '[]',
+  };
+}
 
 /** What agents were told, in arrival order. */
 export interface AgentCommands {

@@ -14,8 +14,8 @@ export type InstanceListener = (cluster: string, instance: common.ContainerInsta
  * `container_instance.*` (registered, changed; a message may hold a batch of them) updates the
  * cluster snapshots and is handed to `onInstance` (decoded once here: every placement changes
  * an instance, so these are the busiest events a scheduler reads); `cluster.*` and
- * `task_definition.*` forget the cached look-ups. After a reconnect every snapshot is read again, since events may have been missed
- * meanwhile. Returns a function that stops following.
+ * `task_definition.*` forget the cached look-ups. After a reconnect every snapshot is read
+ * again, since events may have been missed meanwhile. Returns a function that stops following.
  */
 export function followClusterEvents(
   nc: NatsConnection,

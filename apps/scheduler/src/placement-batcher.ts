@@ -128,15 +128,16 @@ interface Lane {
 }
 
 /**
- * Places tasks on a cluster in batches: every request that arrives while MAX_COMMITS_IN_FLIGHT
- * commits are under way waits for the next batch, which plans them one after the other on the
- * cluster snapshot (each seeing the tasks planned before it, and what the batches in flight
- * claim) and commits all of them to state in one CommitPlacements. What state rejects because an instance changed under the plan (another
- * replica placed there, a task stopped) is planned again, first in the next batch, against
- * the instance as the commit's answer describes it; after MAX_PLACEMENT_ATTEMPTS the rejection
- * is the task's failure. A task is only failed for fitting nowhere on a snapshot read from state
- * for that decision: planned on one kept from events (which may not have brought the instance
- * registered a moment ago yet), it is planned again after the cluster is read.
+ * Places tasks on a cluster in batches: every request that arrives while a commit is under way
+ * (two, once OVERLAP_FROM_PLACEMENTS wait) waits for the next batch, which plans them one after
+ * the other on the cluster snapshot (each seeing the tasks planned before it, and what the
+ * batches in flight claim) and commits all of them to state in one CommitPlacements. What state
+ * rejects because an instance changed under the plan (another replica placed there, a task
+ * stopped) is planned again, first in the next batch, against the instance as the commit's
+ * answer describes it; after MAX_PLACEMENT_ATTEMPTS the rejection is the task's failure. A task
+ * is only failed for fitting nowhere on a snapshot read from state for that decision: planned
+ * on one kept from events (which may not have brought the instance registered a moment ago
+ * yet), it is planned again after the cluster is read.
  *
  * Batches are planned one at a time per cluster in this process, each on the snapshot less the
  * claims of the batches still committing, and expect each instance at the version those commits

@@ -101,7 +101,8 @@ export class OutboxRepository {
     // INSERT runs whether or not the final SELECT reads it.
     const { rows: inserted } = await tx.query<{ id: string }>(
       `WITH e AS (
-         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id, s.grp, s.subject, s.body, s.ord
+         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id,
+                s.grp, s.subject, s.body, s.ord
            FROM (SELECT * FROM (VALUES ${rows.join(', ')}) AS x(ord, grp, subject, body)
                   ORDER BY x.ord) s
        ), ev AS (

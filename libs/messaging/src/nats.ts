@@ -103,7 +103,10 @@ export function decode<T>(data: Uint8Array): T {
   ) as T;
 }
 
-/** The events of a message on an events subject (one, or a batch's in order); throws if unreadable. */
+/**
+ * The events of a message on an events subject: the one, or a batch's in order. Throws on a
+ * message that is not JSON.
+ */
 export function decodeEvents<T>(data: Uint8Array): WharfEvent<T>[] {
   return eventsOf(decode<WharfEventMessage<T>>(data));
 }

@@ -106,8 +106,8 @@ export interface WharfEvent<T = unknown> {
 }
 
 /**
- * Several events one transaction wrote on the same subject, in the order it wrote them, as one
- * message (a commit of 50 placements publishes two: its `task.created` events and its
+ * Several events one statement of a transaction appended on the same subject, in that order,
+ * as one message (a commit of 50 placements publishes two: its `task.created` events and its
  * `container_instance.changed` events). `id` is the first event's and the message's msgID.
  */
 export interface WharfEventBatch<T = unknown> {

@@ -89,7 +89,7 @@ describe('state: UpdateContainerInstancesState', () => {
   const describe1 = async (arn: string, cluster = CLUSTER) =>
     (await call(client.describeContainerInstances({ cluster, containerInstances: [arn] })))
       .containerInstances[0];
-  /** The `container_instance.*` outbox rows of an instance, oldest first. */
+  /** The `container_instance.*` outbox events of an instance, oldest first. */
   const outboxOf = async (arn: string) =>
     (
       await pool.query<{ subject: string; payload: WharfEvent<common.ContainerInstance> }>(

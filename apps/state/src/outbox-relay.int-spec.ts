@@ -171,7 +171,7 @@ describe('OutboxRelay', () => {
   it("sends one statement's events on one subject as one message, in order, split when large", async () => {
     const jsm = await jetstreamManager(nc);
     const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
-    // 36 KiB of detail each: seven fit in a batch of 256 KiB, the eighth starts the next one.
+    // 36 KiB of detail each: seven fit in a batch of 256 Ki characters, the eighth starts the next one.
     const padding = { padding: 'x'.repeat(36 * 1024) };
     const given = [
       taskEvent(1, 'created'),

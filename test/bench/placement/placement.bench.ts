@@ -931,7 +931,7 @@ function describeEvents(before: EventsWork, after: EventsWork, placed: number): 
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
     .map(([type, n]) => `${type} ${per(n)}`);
-  return `${per(after.events - before.events)} event messages (one per subject a transaction wrote events on; ${fmt((after.eventBytes - before.eventBytes) / placed / 1024, 1)} KiB: ${types.join(', ')}), ${per(after.reports - before.reports)} agent reports (task states and heartbeats)`;
+  return `${per(after.events - before.events)} event messages (one per subject a statement wrote events on; ${fmt((after.eventBytes - before.eventBytes) / placed / 1024, 1)} KiB: ${types.join(', ')}), ${per(after.reports - before.reports)} agent reports (task states and heartbeats)`;
 }
 
 async function reportBacklog(natsUrl: string): Promise<string> {

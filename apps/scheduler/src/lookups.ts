@@ -14,6 +14,51 @@ interface Entry<T> {
 }
 
 /**
+ * A cache of one kind of lookup: fresh entries are answered from memory, and concurrent misses
+ * of one key share a single call (without that, every RunTask in flight when an entry expired
+ * asked state at once: 31 DescribeClusters in one run of the placement bench, each counting
+ * the cluster's tasks). `forget` drops every entry and makes calls already under way leave
+ * theirs uncached, since they may have read what the event says changed.
+ */
+class LookupCache<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+  private readonly loading = new Map<string, Promise<T>>();
+  private generation = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  get(key: string, load: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {
+    const entry = this.entries.get(key);
+    if (entry && this.now() - entry.at < LOOKUP_TTL_MS) return Promise.resolve(entry.value);
+    let pending = this.loading.get(key);
+    if (!pending) {
+      const generation = this.generation;
+      pending = load().then(
+        (value) => {
+          if (generation === this.generation) {
+            this.loading.delete(key);
+            if (keep(value)) this.entries.set(key, { value, at: this.now() });
+          }
+          return value;
+        },
+        (err: unknown) => {
+          if (generation === this.generation) this.loading.delete(key);
+          throw err;
+        },
+      );
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  forget(): void {
+    this.generation++;
+    this.entries.clear();
+    this.loading.clear();
+  }
+}
+
+/**
  * The clusters and task definition revisions that RunTask resolves on every call, cached:
  * asking state each time cost more than planning. Kept honest by state's events
  * (`cluster.*`, `task_definition.*` forget everything cached of that kind) and a short TTL.
@@ -21,47 +66,46 @@ interface Entry<T> {
  * ago must be the one that runs.
  */
 export class Lookups {
-  private readonly clusters = new Map<string, Entry<common.Cluster | undefined>>();
-  private readonly definitions = new Map<string, Entry<common.TaskDefinition>>();
+  private readonly clusters: LookupCache<common.Cluster | undefined>;
+  private readonly definitions: LookupCache<common.TaskDefinition>;
 
   constructor(
     private readonly state: stateV1.StateServiceClient,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.clusters = new LookupCache(now);
+    this.definitions = new LookupCache(now);
+  }
 
   /** The cluster by name or ARN (undefined: no such cluster). */
-  async cluster(ref: string): Promise<common.Cluster | undefined> {
+  cluster(ref: string): Promise<common.Cluster | undefined> {
     const name = clusterNameOf(ref);
-    const cached = this.fresh(this.clusters.get(name));
-    if (cached) return cached.value;
-    const { clusters } = await firstValueFrom(this.state.describeClusters({ clusters: [name] }));
-    const cluster = clusters[0];
-    // Only a cluster that exists is kept; one created right after a miss must be found.
-    if (cluster) this.clusters.set(name, { value: cluster, at: this.now() });
-    return cluster;
+    return this.clusters.get(
+      name,
+      async () => {
+        const { clusters } = await firstValueFrom(
+          this.state.describeClusters({ clusters: [name] }),
+        );
+        return clusters[0];
+      },
+      // Only a cluster that exists is kept; one created right after a miss must be found.
+      (cluster) => cluster !== undefined,
+    );
   }
 
   /** The task definition; state's NOT_FOUND and other errors pass through. */
-  async taskDefinition(ref: string): Promise<common.TaskDefinition> {
-    const namesRevision = parseTaskDefinitionRef(ref)?.revision !== undefined;
-    const cached = namesRevision ? this.fresh(this.definitions.get(ref)) : undefined;
-    if (cached) return cached.value;
-    const definition = await firstValueFrom(
-      this.state.describeTaskDefinition({ taskDefinition: ref }),
-    );
-    if (namesRevision) this.definitions.set(ref, { value: definition, at: this.now() });
-    return definition;
+  taskDefinition(ref: string): Promise<common.TaskDefinition> {
+    const describe = () =>
+      firstValueFrom(this.state.describeTaskDefinition({ taskDefinition: ref }));
+    if (parseTaskDefinitionRef(ref)?.revision === undefined) return describe();
+    return this.definitions.get(ref, describe, () => true);
   }
 
   forgetClusters(): void {
-    this.clusters.clear();
+    this.clusters.forget();
   }
 
   forgetTaskDefinitions(): void {
-    this.definitions.clear();
-  }
-
-  private fresh<T>(entry: Entry<T> | undefined): Entry<T> | undefined {
-    return entry && this.now() - entry.at < LOOKUP_TTL_MS ? entry : undefined;
+    this.definitions.forget();
   }
 }

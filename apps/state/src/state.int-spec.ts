@@ -526,6 +526,49 @@ describe('state service (Postgres + NATS)', () => {
     expect(dup.rejected[0]).toMatchObject({ index: 0, reason: 'DUPLICATE' });
   });
 
+  it('answers a commit with each task as stored: what DescribeTasks then gives', async () => {
+    const ci = await registerInstance();
+    const base = placement(ci, { cpu: 3, memory: 5, hostPorts: [9090] });
+    const overrides = { containerOverrides: [{ name: 'web', command: ['sh', '-c', 'true'] }] };
+    const tags = [{ key: 'team', value: 'a' }];
+    const res = await call(
+      client.commitPlacements({
+        cluster: 'default',
+        placements: [
+          {
+            ...base,
+            task: {
+              ...base.task!,
+              group: 'family:web',
+              overridesJson: JSON.stringify(overrides),
+              tagsJson: JSON.stringify(tags),
+            },
+          },
+        ],
+      }),
+    );
+    const committed = res.tasks[0];
+    const described = await describeTask(committed.taskArn);
+    // JSON fields compared as values: Postgres keeps jsonb keys in its own order.
+    const normalised = (t: common.Task) => ({
+      ...t,
+      overridesJson: JSON.parse(t.overridesJson) as unknown,
+      tagsJson: JSON.parse(t.tagsJson) as unknown,
+    });
+    expect(normalised(committed)).toEqual(normalised(described));
+    expect(committed).toMatchObject({
+      lastStatus: 'PROVISIONING',
+      desiredStatus: 'RUNNING',
+      version: 1,
+      group: 'family:web',
+      hostPorts: [9090],
+      healthStatus: 'UNKNOWN',
+    });
+    expect(committed.createdAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(JSON.parse(committed.overridesJson)).toEqual(overrides);
+    expect(JSON.parse(committed.tagsJson)).toEqual(tags);
+  });
+
   it('lists and describes tasks with filters', async () => {
     const ci = await registerInstance();
     const res = await call(

@@ -413,6 +413,11 @@ describe('state: set-based commits and batched task reports', () => {
       report(t3, 2, 'STOPPED', { stopCode: 'EssentialContainerExited' }),
       report(t2, 1, 'PENDING'), // not newer
       { ...report(t1, 1, 'RUNNING'), taskArn: `${t1.taskArn.slice(0, -4)}ffff` }, // unknown task
+      // t1's id in another cluster's ARN: tasks are found by id, but only the whole ARN matches
+      {
+        ...report(t1, 4, 'RUNNING'),
+        taskArn: t1.taskArn.replace(/\/[^/]+\/([^/]+)$/, '/elsewhere/$1'),
+      },
       report(t1, 3, 'PENDING'), // backwards
       report(t3, 3, 'STOPPED'), // STOPPED again: applied, no second release
     ];
@@ -424,6 +429,7 @@ describe('state: set-based commits and batched task reports', () => {
       'applied',
       'applied',
       'stale',
+      'unknown-task',
       'unknown-task',
       'stale',
       'applied',

@@ -94,9 +94,10 @@ export class CommitPlacementsUseCase {
       const versionSeen = new Map([...locked].map(([id, row]) => [id, Number(row.version)]));
       const remaining = new Map<string, InstanceResources>();
       const claimsTaken = new Map<string, number>();
-      const taken = await this.tasks.existingArns(
+      // By id, the primary key: a task's ARN ends with its id.
+      const taken = await this.tasks.existingIds(
         tx,
-        planned.map((p) => p.arn),
+        planned.map((p) => p.id),
       );
 
       const fencesHeld = await heldFences(tx, req.placements);
@@ -151,7 +152,7 @@ export class CommitPlacementsUseCase {
           );
           continue;
         }
-        if (taken.has(p.arn)) {
+        if (taken.has(p.id)) {
           reject(REJECTION.duplicate, `task ${p.arn} already exists`);
           continue;
         }
@@ -163,7 +164,7 @@ export class CommitPlacementsUseCase {
         }
         remaining.set(row.id, subtractClaim(rem, claim));
         claimsTaken.set(row.id, (claimsTaken.get(row.id) ?? 0) + 1);
-        taken.add(p.arn);
+        taken.add(p.id);
         accepted.push({ index: p.index, id: p.id, arn: p.arn, instanceId: row.id, task: p.task });
       }
 

@@ -35,7 +35,7 @@ export class MarkTaskStoppingUseCase {
           );
         }
       }
-      const row = await this.tasks.lock(tx, { id: resourceIdOf(req.task, 'task'), cluster });
+      const row = await this.tasks.lock(tx, resourceIdOf(req.task, 'task'), cluster);
       if (!row)
         throw new NotFoundError('The referenced task was not found.', 'InvalidParameterException');
       const stopCode = req.stopCode || 'UserInitiated';

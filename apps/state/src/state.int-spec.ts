@@ -524,6 +524,23 @@ describe('state service (Postgres + NATS)', () => {
       }),
     );
     expect(dup.rejected[0]).toMatchObject({ index: 0, reason: 'DUPLICATE' });
+    // The same id under another ARN is the same task: rejected too, not a failed commit.
+    const sameId = await call(
+      client.commitPlacements({
+        cluster: 'default',
+        placements: [
+          {
+            ...placement(ci, { cpu: 1, memory: 1 }),
+            task: {
+              ...task,
+              taskArn: task.taskArn.replace('/default/', '/elsewhere/'),
+              hostPorts: [],
+            },
+          },
+        ],
+      }),
+    );
+    expect(sameId.rejected[0]).toMatchObject({ index: 0, reason: 'DUPLICATE' });
   });
 
   it('answers a commit with each task as stored: what DescribeTasks then gives', async () => {

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { ArnContext, arns, ResourceClaim } from '@wharf/domain';
+import { ArnContext, arns, ResourceClaim, resourceIdOf } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import { ms, tsParam } from './db';
 
@@ -114,12 +114,13 @@ export const claimOf = (
 export class TaskRepository {
   constructor(private readonly arn: ArnContext) {}
 
-  async existingArns(tx: PoolClient, taskArns: string[]): Promise<Set<string>> {
-    const { rows } = await tx.query<{ arn: string }>(
-      'SELECT arn FROM tasks WHERE arn = ANY($1::text[])',
-      [taskArns],
+  /** Which of these task ids are taken. */
+  async existingIds(tx: PoolClient, ids: string[]): Promise<Set<string>> {
+    const { rows } = await tx.query<{ id: string }>(
+      'SELECT id FROM tasks WHERE id = ANY($1::text[])',
+      [ids],
     );
-    return new Set(rows.map((r) => r.arn));
+    return new Set(rows.map((r) => r.id));
   }
 
   async insert(tx: PoolClient, t: NewTask): Promise<TaskRow> {
@@ -177,23 +178,24 @@ export class TaskRepository {
     return tasks.map((t) => byId.get(t.id)!);
   }
 
-  async lock(
-    tx: PoolClient,
-    where: { arn?: string; id?: string; cluster?: string },
-  ): Promise<TaskRow | undefined> {
+  /** Locks the task of `cluster` with this id. */
+  async lock(tx: PoolClient, id: string, cluster: string): Promise<TaskRow | undefined> {
     const { rows } = await tx.query<TaskRow>(
-      `SELECT * FROM tasks WHERE ($1::text IS NULL OR arn = $1) AND ($2::text IS NULL OR id = $2)
-         AND ($3::text IS NULL OR cluster = $3) FOR UPDATE`,
-      [where.arn ?? null, where.id ?? null, where.cluster ?? null],
+      'SELECT * FROM tasks WHERE id = $1 AND cluster = $2 FOR UPDATE',
+      [id, cluster],
     );
     return rows[0];
   }
 
-  /** Locks the tasks with these ARNs (in id order, so concurrent batches cannot deadlock). */
+  /**
+   * Locks the tasks with these ARNs (in id order, so concurrent batches cannot deadlock). Found
+   * by id, the ARN's last part (the primary key; `arn` has no index of its own), and only where
+   * the whole ARN matches.
+   */
   async lockByArns(tx: PoolClient, taskArns: string[]): Promise<Map<string, TaskRow>> {
     const { rows } = await tx.query<TaskRow>(
-      'SELECT * FROM tasks WHERE arn = ANY($1::text[]) ORDER BY id FOR UPDATE',
-      [taskArns],
+      'SELECT * FROM tasks WHERE id = ANY($1::text[]) AND arn = ANY($2::text[]) ORDER BY id FOR UPDATE',
+      [taskArns.map((arn) => resourceIdOf(arn, 'task')), taskArns],
     );
     return new Map(rows.map((r) => [r.arn, r]));
   }

@@ -17,6 +17,7 @@ import { outboxTextPayload } from './0016_outbox_text_payload';
 import { heartbeatsHot } from './0017_heartbeats_hot';
 import { outboxEvents } from './0018_outbox_events';
 import { outboxLz4 } from './0019_outbox_lz4';
+import { tasksArnUnindexed } from './0020_tasks_arn_unindexed';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -51,4 +52,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0017_heartbeats_hot', sql: heartbeatsHot },
   { id: '0018_outbox_events', sql: outboxEvents },
   { id: '0019_outbox_lz4', sql: outboxLz4 },
+  { id: '0020_tasks_arn_unindexed', sql: tasksArnUnindexed },
 ];

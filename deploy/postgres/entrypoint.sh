@@ -17,4 +17,18 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   su postgres -c "PGPASSWORD='$PASSWORD' psql -q -U '$USER_NAME' -d postgres -c \"CREATE DATABASE \\\"$DB\\\"\"" 2>/dev/null || true
   su postgres -c "$BIN/pg_ctl -D '$PGDATA' -m fast -w stop" >/dev/null
 fi
-exec su postgres -c "exec $BIN/postgres -D '$PGDATA' -c listen_addresses='*' -c fsync=${POSTGRES_FSYNC:-on} -c max_connections=200"
+# POSTGRES_SETTINGS: more server settings, "name=value" separated by spaces (e.g. what a
+# benchmark needs to load pg_stat_statements); refused unless plain words.
+extra=""
+for setting in ${POSTGRES_SETTINGS:-}; do
+  case "$setting" in
+    *=*) ;;
+    *) echo "POSTGRES_SETTINGS: '$setting' is not name=value" >&2; exit 2 ;;
+  esac
+  if printf '%s' "$setting" | grep -q '[^A-Za-z0-9_.,:=/-]'; then
+    echo "POSTGRES_SETTINGS: '$setting' may hold only letters, digits and _ . , : = / -" >&2
+    exit 2
+  fi
+  extra="$extra -c $setting"
+done
+exec su postgres -c "exec $BIN/postgres -D '$PGDATA' -c listen_addresses='*' -c fsync=${POSTGRES_FSYNC:-on} -c max_connections=200$extra"

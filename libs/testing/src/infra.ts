@@ -20,6 +20,8 @@ export interface StartedPostgres {
 export async function startPostgres(
   network?: StartedNetwork,
   alias = 'postgres',
+  /** More server settings (`-c name=value`), e.g. to load pg_stat_statements. */
+  settings: Record<string, string> = {},
 ): Promise<StartedPostgres> {
   let builder = new GenericContainer(IMAGES.postgres)
     .withEnvironment({
@@ -27,6 +29,9 @@ export async function startPostgres(
       POSTGRES_PASSWORD: 'wharf',
       POSTGRES_DB: 'wharf',
       POSTGRES_FSYNC: 'off',
+      POSTGRES_SETTINGS: Object.entries(settings)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' '),
     })
     .withExposedPorts(5432)
     .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/))

@@ -37,6 +37,8 @@
  *   BENCH_PROFILE_DIR            processes only: each service writes a V8 CPU profile
  *                               (<service>.cpuprofile) there when it stops
  *   BENCH_LOG_LEVEL (warn)       log level of the in-process services (to stderr)
+ *   BENCH_PG_STATEMENTS (0)      1: Postgres loads pg_stat_statements, and the end-to-end run
+ *                               prints where Postgres's time went, statement by statement
  *   BENCH_TIMEOUT_S (600)        give up waiting after this long
  */
 import {
@@ -121,6 +123,9 @@ const IN_PROCESS = SERVICES === 'inprocess';
 const PROFILE = IN_PROCESS && process.env.BENCH_PROFILE !== '0';
 const PROFILE_FILE = process.env.BENCH_PROFILE_FILE;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+const PG_STATEMENTS = intEnv('BENCH_PG_STATEMENTS', 0) === 1;
+/** Statements printed with BENCH_PG_STATEMENTS. */
+const PG_STATEMENTS_SHOWN = 12;
 const TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 600, 1) * 1000;
 
 const CLUSTER = 'default';
@@ -293,6 +298,50 @@ interface PgWork {
   /** Of `updated`, heap-only (HOT): no index touched. */
   hotUpdated: number;
   deleted: number;
+}
+
+/** Starts counting statements afresh (BENCH_PG_STATEMENTS). */
+async function resetPgStatements(pg: PgClient): Promise<void> {
+  await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await pg.query('SELECT pg_stat_statements_reset()');
+}
+
+/**
+ * Postgres's time by statement since `resetPgStatements`, the largest first: planning plus
+ * execution, wall time inside Postgres (lock waits included). Statements that differ only in
+ * how many parameters they bind (a VALUES list per row) are counted as one.
+ */
+async function printPgStatements(pg: PgClient, placed: number): Promise<void> {
+  const { rows } = await pg.query<{
+    statement: string;
+    calls: string;
+    rows: string;
+    exec_ms: number;
+    plan_ms: number;
+  }>(
+    `SELECT left(regexp_replace(regexp_replace(query, '\\$[0-9]+', '$', 'g'), '\\s+', ' ', 'g'),
+                 $1) AS statement,
+            sum(calls) AS calls, sum(rows) AS rows,
+            sum(total_exec_time)::float8 AS exec_ms, sum(total_plan_time)::float8 AS plan_ms
+       FROM pg_stat_statements
+      WHERE query NOT LIKE '%pg_stat_statements%'
+      GROUP BY 1
+      ORDER BY sum(total_exec_time + total_plan_time) DESC`,
+    [80],
+  );
+  const totalMs = rows.reduce((a, r) => a + r.exec_ms + r.plan_ms, 0);
+  out(
+    `  Postgres statements (pg_stat_statements, same span): ${fmt(totalMs)} ms in all, ${fmt((totalMs * 1000) / placed)} µs per placement; the largest:`,
+  );
+  out(
+    `    ${'ms'.padStart(6)} ${'plan'.padStart(5)} ${'calls'.padStart(6)} ${'rows'.padStart(7)} ${'µs/row'.padStart(6)}  statement`,
+  );
+  for (const r of rows.slice(0, PG_STATEMENTS_SHOWN)) {
+    const n = Number(r.rows);
+    out(
+      `    ${fmt(r.exec_ms + r.plan_ms).padStart(6)} ${fmt(r.plan_ms).padStart(5)} ${r.calls.padStart(6)} ${String(n).padStart(7)} ${(n ? fmt(((r.exec_ms + r.plan_ms) * 1000) / n, 1) : '').padStart(6)}  ${r.statement.trim()}`,
+    );
+  }
 }
 
 async function pgWork(pg: PgClient): Promise<PgWork> {
@@ -537,7 +586,19 @@ interface Wharf {
 
 async function startWharf(cleanup: Cleanup): Promise<Wharf> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-  const [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  const [pg, nats] = await Promise.all([
+    startPostgres(
+      undefined,
+      undefined,
+      PG_STATEMENTS
+        ? {
+            shared_preload_libraries: 'pg_stat_statements',
+            'pg_stat_statements.track_planning': 'on',
+          }
+        : {},
+    ),
+    startNats(),
+  ]);
   cleanup.push('stopping Postgres', () => pg.container.stop());
   cleanup.push('stopping NATS', () => nats.container.stop());
   // Straight to the containers' addresses: through the published ports every byte to Postgres
@@ -807,6 +868,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
 
     const memory = new MemorySampler();
     memory.start();
+    if (PG_STATEMENTS) await resetPgStatements(pg);
     const work0 = await pgWork(pg);
     const events0 = await eventsWork(w.natsUrl);
     const cpu = await cpuMeter(w);
@@ -926,6 +988,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     out(
       `  simulated agents: ${agents.startsAcknowledged} StartTask acknowledged, ${agents.reportsPublished} task reports and ${agents.heartbeatsPublished} heartbeats published, ${agents.publishErrors} publish errors`,
     );
+    if (PG_STATEMENTS) await printPgStatements(pg, placed);
     if (IN_PROCESS) printSteps(seconds);
     else
       out(

@@ -253,4 +253,25 @@ describe('OutboxRelay', () => {
       { n: 4, type: 'task.created' },
     ]);
   });
+
+  it('carries any text in an event unchanged: quotes, backslashes, control characters, emoji', async () => {
+    await relayKeeping(0).flush(); // what earlier tests left unpublished
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+    // \u001e is what the INSERT joins events with; JSON.stringify escapes it in a string.
+    const awkward = { text: 'a "quoted" \\ back\u001eslash\u0000\n\ttab {[,]} 🚢 ∑ é' };
+    const given = [
+      taskEvent(1, 'created', awkward),
+      taskEvent(2, 'created'),
+      taskEvent(3, 'changed', awkward),
+    ];
+    await inTransaction(pool, (tx) => outbox.appendMany(tx, given));
+    expect(await relayKeeping(0).flush()).toBe(2);
+    const events = await streamed(before + 1);
+    expect(events.map((e) => [e.type, e.detail])).toEqual([
+      ['task.created', { n: 1, clusterArn: CLUSTER_ARN, ...awkward }],
+      ['task.created', { n: 2, clusterArn: CLUSTER_ARN }],
+      ['task.changed', { n: 3, clusterArn: CLUSTER_ARN, ...awkward }],
+    ]);
+  });
 });

@@ -3,7 +3,7 @@ import { clusterNameOf, elbTargetKey } from '@wharf/domain';
 import { ELB_EVENT_SCOPE, EventEntity, subjects, WharfEvent } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 
-/** Events per INSERT at most (two bound parameters each; Postgres takes 65,535). */
+/** Events per INSERT at most (bounds one statement's size and time). */
 const EVENTS_PER_STATEMENT = 5_000;
 /**
  * A batch message (the events of one statement on one subject) holds at most this many
@@ -12,6 +12,11 @@ const EVENTS_PER_STATEMENT = 5_000;
  * spares a scan of every event for its byte length.
  */
 const BATCH_CHARS = 256 * 1024;
+/**
+ * Between the events (and subjects) of one INSERT's parameters: U+001E, which JSON.stringify
+ * never writes unescaped (control characters in strings become \u001e) and a subject never holds.
+ */
+const SEPARATOR = '\u001e';
 
 export interface DomainEvent {
   cluster: string;
@@ -59,10 +64,10 @@ export class OutboxRepository {
    * their subjects' first events, so events on different subjects of one statement may be
    * published in another order than given (they were committed together anyway).
    *
-   * Each event goes to Postgres as its JSON text without `v`, `id` and the opening brace (one
-   * bound parameter, sent as is), and the statement puts them in front once the event's id is
-   * drawn: nothing is parsed as JSON, or scanned (substr counts characters), on the way in or
-   * rendered on the way out (the relay reads the text back).
+   * Each event goes to Postgres as its JSON text without `v`, `id` and the opening brace (an
+   * element of a text[] parameter), and the statement puts them in front once the event's id
+   * is drawn: nothing is parsed as JSON, or scanned (substr counts characters), on the way in
+   * or rendered on the way out (the relay reads the text back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const ids: string[] = [];
@@ -74,11 +79,13 @@ export class OutboxRepository {
 
   private async insert(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const at = Date.now();
-    const params: string[] = [];
+    const groupOf: number[] = [];
+    const subjectOf: string[] = [];
+    const bodyOf: string[] = [];
     // The row (group) each event goes to: one per subject, until it holds BATCH_CHARS.
     const open = new Map<string, { group: number; chars: number }>();
     let groups = 0;
-    const rows = events.map((e, i) => {
+    for (const e of events) {
       const body: Omit<WharfEvent, 'v' | 'id'> = {
         type: `${e.entity}.${e.event}`,
         cluster: e.cluster,
@@ -94,17 +101,26 @@ export class OutboxRepository {
         open.set(subject, (group = { group: groups++, chars: 0 }));
       }
       group.chars += text.length;
+      groupOf.push(group.group);
+      subjectOf.push(subject);
       // Without its opening brace: the statement puts `{"v":1,"id":"…",` in its place.
-      params.push(subject, text.slice(1));
-      return `(${i}, ${group.group}, $${2 * i + 1}, $${2 * i + 2})`;
-    });
-    // nextval is taken in the outer query, over the rows already sorted by position. The
+      bodyOf.push(text.slice(1));
+    }
+    // One text whatever the number of events, prepared once per connection: a VALUES list per
+    // event made a new statement for Postgres to parse and plan every time. Subjects and bodies
+    // go as one text each, joined by SEPARATOR (as text[] parameters every quote of the JSON
+    // would be escaped on the way in and unescaped by Postgres).
+    // nextval is taken in the outer query, over the rows already sorted by position, from the
+    // sequence named outright (pg_get_serial_sequence looked it up again for every event). The
     // INSERT runs whether or not the final SELECT reads it.
-    const { rows: inserted } = await tx.query<{ id: string }>(
-      `WITH e AS (
-         SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id,
+    const { rows: inserted } = await tx.query<{ id: string }>({
+      name: 'wharf_outbox_append',
+      text: `WITH e AS (
+         SELECT nextval('outbox_id_seq') AS id,
                 s.grp, s.subject, s.body, s.ord
-           FROM (SELECT * FROM (VALUES ${rows.join(', ')}) AS x(ord, grp, subject, body)
+           FROM (SELECT * FROM unnest($1::int[], string_to_array($2, chr(30)),
+                                      string_to_array($3, chr(30))) WITH ORDINALITY
+                          AS x(grp, subject, body, ord)
                   ORDER BY x.ord) s
        ), ev AS (
          SELECT e.id, e.grp, e.subject, e.ord,
@@ -120,8 +136,8 @@ export class OutboxRepository {
            FROM ev GROUP BY ev.grp
        )
        SELECT e.id::text AS id FROM e ORDER BY e.ord`,
-      params,
-    );
+      values: [groupOf, subjectOf.join(SEPARATOR), bodyOf.join(SEPARATOR)],
+    });
     return inserted.map((r) => r.id);
   }
 

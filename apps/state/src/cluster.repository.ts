@@ -41,10 +41,11 @@ export class ClusterRepository {
    * INACTIVE: nothing is added to a cluster while it is being deleted.
    */
   async exists(q: Queryable, name: string): Promise<boolean> {
-    const { rowCount } = await q.query(
-      `SELECT 1 FROM clusters WHERE name = $1 AND status = 'ACTIVE' FOR KEY SHARE`,
-      [name],
-    );
+    const { rowCount } = await q.query({
+      name: 'wharf_clusters_exists',
+      text: `SELECT 1 FROM clusters WHERE name = $1 AND status = 'ACTIVE' FOR KEY SHARE`,
+      values: [name],
+    });
     return (rowCount ?? 0) > 0;
   }
 

@@ -147,11 +147,12 @@ export class OutboxRepository {
    * unpublished row instead of walking the partial index and stopping at `limit`.
    */
   async unpublished(tx: PoolClient, limit: number): Promise<OutboxRow[]> {
-    const { rows } = await tx.query<OutboxRow>(
-      `SELECT id::text AS id, subject, payload FROM outbox
+    const { rows } = await tx.query<OutboxRow>({
+      name: 'wharf_outbox_unpublished',
+      text: `SELECT id::text AS id, subject, payload FROM outbox
         WHERE published_at IS NULL ORDER BY outbox.id LIMIT $1`,
-      [limit],
-    );
+      values: [limit],
+    });
     return rows;
   }
 
@@ -161,7 +162,11 @@ export class OutboxRepository {
 
   /** Deletes published rows at once (no retention): cheaper than marking them and pruning. */
   async deletePublished(tx: PoolClient, ids: string[]): Promise<void> {
-    await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+    await tx.query({
+      name: 'wharf_outbox_delete_published',
+      text: 'DELETE FROM outbox WHERE id = ANY($1::bigint[])',
+      values: [ids],
+    });
   }
 
   /**

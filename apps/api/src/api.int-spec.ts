@@ -191,6 +191,17 @@ describe('api (ECS JSON 1.1) against real state and scheduler', () => {
     expect(named.message).toContain('count');
   });
 
+  it('refuses a body over API_MAX_BODY_BYTES with 413, and goes on answering', async () => {
+    const res = await raw(`${TARGET}.ListClusters`, `{"x":"${'y'.repeat(1024 * 1024)}"}`);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('x-amzn-errortype')).toBe('SerializationException');
+    expect(((await res.json()) as { message: string }).message).toContain('exceeds 1048576 bytes');
+    // Nor does a body of many chunks under the limit trip it.
+    const big = await raw(`${TARGET}.ListClusters`, `{"x":"${'y'.repeat(512 * 1024)}"}`);
+    expect(big.status).toBe(200);
+    expect(big.headers.get('etag')).toBeNull();
+  });
+
   it('accepts an empty body and any content type', async () => {
     const res = await raw(`${TARGET}.ListClusters`, '', 'text/plain');
     expect(res.status).toBe(200);

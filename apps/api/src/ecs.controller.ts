@@ -46,21 +46,43 @@ export class EcsController {
   }
 }
 
-async function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      // The rest of the body is never read: the connection cannot carry another request.
-      res.setHeader('connection', 'close');
-      throw new EcsApiError(
-        'SerializationException',
-        `The request body exceeds ${limit} bytes`,
-        413,
-      );
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The request body, refused past `limit` bytes. Read with stream events: an async iterator
+ * over the request (`for await`) cost more than the rest of reading it.
+ */
+function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        // The rest of the body is never read: the connection cannot carry another request.
+        res.setHeader('connection', 'close');
+        req.pause();
+        reject(
+          new EcsApiError('SerializationException', `The request body exceeds ${limit} bytes`, 413),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }

@@ -499,6 +499,34 @@ describe('planTasks: strategies', () => {
     for (const n of hits.values()) expect(n).toBeGreaterThan(300); // 400 expected each
   });
 
+  it('random: uniform over the instances that fit, whether many fit or very few', () => {
+    const claim = { cpu: 512, memory: 1, ports: [], portsUdp: [] };
+    const tally = (snapshot: ClusterSnapshot, plans: number) => {
+      const hits = new Map<string, number>();
+      const random = seededRandom(11);
+      for (let k = 0; k < plans; k++) {
+        for (const arn of arnsOf(planTasks(snapshot, req({ claim }), { random }))) {
+          hits.set(arn!, (hits.get(arn!) ?? 0) + 1);
+        }
+      }
+      return hits;
+    };
+    // 6 of 10 fit: drawn at random until one fits.
+    const many = cluster(
+      ...Array.from({ length: 10 }, (_, i) => inst(`i${i}`, { cpu: i < 6 ? 4096 : 256 })),
+    );
+    const manyHits = tally(many, 6000);
+    expect([...manyHits.keys()].sort()).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5']);
+    for (const n of manyHits.values()) expect(Math.abs(n - 1000)).toBeLessThan(150);
+    // 2 of 400 fit: the draws mostly miss, and the scan that follows picks just as evenly.
+    const few = cluster(
+      ...Array.from({ length: 400 }, (_, i) => inst(`j${i}`, { cpu: i % 200 === 7 ? 4096 : 0 })),
+    );
+    const fewHits = tally(few, 2000);
+    expect([...fewHits.keys()].sort()).toEqual(['j207', 'j7']);
+    for (const n of fewHits.values()) expect(Math.abs(n - 1000)).toBeLessThan(150);
+  });
+
   it('random is the default', () => {
     const snapshot = cluster(...Array.from({ length: 5 }, (_, i) => inst(`i${i}`)));
     const request = req({

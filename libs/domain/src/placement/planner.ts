@@ -97,6 +97,13 @@ export interface CheckFailure {
   detail: string;
 }
 
+/**
+ * With random first, how many instances a task draws (uniformly, among those that pass the
+ * static checks) before it scans them all: when at least a tenth fit, 32 draws miss them all
+ * 3% of the time.
+ */
+const RANDOM_PROBES = 32;
+
 const enum StrategyKind {
   BinpackCpu,
   BinpackMemory,
@@ -376,7 +383,8 @@ class PlanningState {
  * strategies (see `compilePlacementOptions`).
  *
  * Cost: O(instances × (memberOf constraints + strategies)) to set up, then O(instances ×
- * strategies) per task with no allocation except on the chosen instance.
+ * strategies) per task with no allocation except on the chosen instance; with random first,
+ * usually a few checks per task (random draws until one fits, see RANDOM_PROBES).
  */
 export function planTasks(
   snapshot: ClusterSnapshot,
@@ -403,6 +411,23 @@ export function planTasks(
   const tied: number[] = [];
   const bestScores = new Float64Array(ranked); // scores only change when a task is placed
   for (let task = 0; task < request.count; task++) {
+    // Random first (RunTask's default): every instance that fits is tied, and the pick is
+    // uniform among them. Drawing candidates uniformly until one fits picks with that same
+    // distribution without checking every instance; after RANDOM_PROBES misses (few fit) the
+    // scan below picks, uniformly too, or finds that nothing fits.
+    if (firstRandom === 0 && candidates.length > 0) {
+      let drawn = -1;
+      for (let probe = 0; probe < RANDOM_PROBES && drawn < 0; probe++) {
+        const i =
+          candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))];
+        if (state.fits(i)) drawn = i;
+      }
+      if (drawn >= 0) {
+        state.place(drawn);
+        placements.push({ placed: true, instanceArn: state.instances[drawn].arn });
+        continue;
+      }
+    }
     let best = -1;
     tied.length = 0;
     for (const i of candidates) {

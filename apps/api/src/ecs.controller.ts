@@ -76,13 +76,17 @@ function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
       done();
       reject(err);
     };
+    // The client went away before the end of its body: nothing waits for this answer.
+    const onClose = () => onError(new Error('the request closed before its body was read'));
     const done = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }

@@ -64,10 +64,11 @@ export class OutboxRepository {
    * their subjects' first events, so events on different subjects of one statement may be
    * published in another order than given (they were committed together anyway).
    *
-   * Each event goes to Postgres as its JSON text without `v`, `id` and the opening brace (an
-   * element of a text[] parameter), and the statement puts them in front once the event's id
-   * is drawn: nothing is parsed as JSON, or scanned (substr counts characters), on the way in
-   * or rendered on the way out (the relay reads the text back).
+   * Each event goes to Postgres as its JSON text without `v`, `id` and the opening brace (the
+   * events of a statement joined by SEPARATOR into one parameter), and the statement puts them
+   * in front once the event's id is drawn: nothing is parsed as JSON, or scanned (substr
+   * counts characters), on the way in or rendered on the way out (the relay reads the text
+   * back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
     const ids: string[] = [];

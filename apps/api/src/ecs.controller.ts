@@ -4,6 +4,7 @@ import { EcsDispatcher } from './ecs-dispatcher';
 import { EcsApiError } from './protocol/ecs-errors';
 import { AMZ_JSON_1_1, parseBody, parseTarget } from './protocol/target';
 import { Authenticator } from './auth/authenticator';
+import { readBody } from './request-body';
 import { API_CONFIG, AUTHENTICATOR } from './tokens';
 import type { ApiConfig } from './config';
 
@@ -23,7 +24,14 @@ export class EcsController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<string> {
-    const body = await readBody(req, res, this.config.API_MAX_BODY_BYTES);
+    const limit = this.config.API_MAX_BODY_BYTES;
+    const body = await readBody(
+      req,
+      limit,
+      () =>
+        new EcsApiError('SerializationException', `The request body exceeds ${limit} bytes`, 413),
+      res,
+    );
     // Who asks comes first: an unsigned or badly signed request learns nothing else.
     const queryAt = req.originalUrl.indexOf('?');
     res.locals.principal = await this.auth.ecs({
@@ -44,49 +52,4 @@ export class EcsController {
     res.setHeader('content-type', AMZ_JSON_1_1);
     return JSON.stringify(output ?? {});
   }
-}
-
-/**
- * The request body, refused past `limit` bytes. Read with stream events: an async iterator
- * over the request (`for await`) cost more than the rest of reading it.
- */
-function readBody(req: Request, res: Response, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        done();
-        // The rest of the body is never read: the connection cannot carry another request.
-        res.setHeader('connection', 'close');
-        req.pause();
-        reject(
-          new EcsApiError('SerializationException', `The request body exceeds ${limit} bytes`, 413),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    // The client went away before the end of its body: nothing waits for this answer.
-    const onClose = () => onError(new Error('the request closed before its body was read'));
-    const done = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }

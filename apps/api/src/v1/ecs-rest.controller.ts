@@ -28,7 +28,7 @@ import {
   handlerNameOf,
   toV1Error,
 } from './ecs-routes';
-import { readBody, V1ExceptionFilter } from './v1-error';
+import { readV1Body, V1ExceptionFilter } from './v1-error';
 
 /**
  * The ECS operations as REST routes under `/v1` (the table in ecs-routes.ts), and
@@ -91,7 +91,7 @@ export class EcsRestController {
 
   /** The JSON object body, `{}` when there is none; the ECS endpoint's limits apply. */
   private async body(req: Request): Promise<Record<string, unknown>> {
-    const bytes = await readBody(req, this.config.API_MAX_BODY_BYTES);
+    const bytes = await readV1Body(req, this.config.API_MAX_BODY_BYTES);
     try {
       return parseBody(bytes);
     } catch (err) {

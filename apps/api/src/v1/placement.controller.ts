@@ -5,6 +5,7 @@ import { clusterNameOf, decodeErrorDetails, GrpcCode } from '@wharf/domain';
 import { schedulerV1 } from '@wharf/proto';
 import type { ApiConfig } from '../config';
 import { SCHEDULER_CLIENT } from '../scheduler-pool';
+import { readBody } from '../request-body';
 import { API_CONFIG } from '../tokens';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../protocol/target';
 
@@ -104,7 +105,10 @@ export class PlacementController {
   ): Promise<void> {
     res.locals.operation = 'ExplainPlacement';
     try {
-      const body = parseExplainBody(await readBody(req, this.config.API_MAX_BODY_BYTES));
+      const limit = this.config.API_MAX_BODY_BYTES;
+      const body = parseExplainBody(
+        await readBody(req, limit, () => new HttpError(413, `The body exceeds ${limit} bytes.`)),
+      );
       const json = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
       const r = await this.call({
         cluster: clusterNameOf(cluster),
@@ -146,15 +150,4 @@ export class PlacementController {
       throw new HttpError(502, `The scheduler failed: ${message}`);
     }
   }
-}
-
-async function readBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `The body exceeds ${limit} bytes.`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

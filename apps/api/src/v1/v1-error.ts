@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@n
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { decodeErrorDetails, GrpcCode } from '@wharf/domain';
+import { readBody } from '../request-body';
 import { API_LOGGER } from '../tokens';
 
 /**
@@ -144,18 +145,13 @@ export function fromStateError(
   }
 }
 
-/** A request's body, whole; over `limit` bytes it is a 413 before more is read. */
-export async function readBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      throw new V1Error(413, 'SerializationException', `The body exceeds ${limit} bytes.`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/** A request's body, whole; over `limit` bytes a 413 `/v1` error, before more is read. */
+export function readV1Body(req: Request, limit: number): Promise<Buffer> {
+  return readBody(
+    req,
+    limit,
+    () => new V1Error(413, 'SerializationException', `The body exceeds ${limit} bytes.`),
+  );
 }
 
 /**
@@ -168,7 +164,7 @@ export async function readJsonObject(
   limit: number,
   what: string,
 ): Promise<Record<string, unknown>> {
-  const text = (await readBody(req, limit)).toString('utf8');
+  const text = (await readV1Body(req, limit)).toString('utf8');
   if (!text.trim()) {
     throw new V1Error(400, 'SerializationException', `The body is empty; send ${what} as JSON.`);
   }

@@ -116,7 +116,8 @@ const enum StrategyKind {
  * The planner's working copy of the cluster. Indexes are positions in `instances` (the
  * snapshot's ACTIVE instances in snapshot order). Only what placing a task changes is copied
  * (cpu, memory, ports, the group's count, the instance's query view); the snapshot is never
- * written.
+ * written. An instance is copied (and its static checks and memberOf evaluated) when it is
+ * first looked at: random placement looks at a few instances per task, not at all of them.
  */
 class PlanningState {
   readonly instances: SnapshotInstance[];
@@ -138,6 +139,9 @@ class PlanningState {
   readonly claimHasDuplicatePorts: boolean;
   readonly claimHasDuplicatePortsUdp: boolean;
   readonly strategyKinds: Int8Array;
+  /** 1 once instance i is copied (see `load`). */
+  private readonly loaded: Uint8Array;
+  private readonly required: readonly RequiredAttribute[];
 
   constructor(
     snapshot: ClusterSnapshot,
@@ -154,19 +158,8 @@ class PlanningState {
     this.views = new Array(n);
     this.staticOk = new Uint8Array(n);
     this.memberOfOk = new Uint8Array(n);
-    const required = request.requiresAttributes ?? [];
-    for (let i = 0; i < n; i++) {
-      const inst = this.instances[i];
-      this.cpu[i] = inst.remaining.cpu;
-      this.memory[i] = inst.remaining.memory;
-      this.ports[i] = inst.remaining.ports;
-      this.portsUdp[i] = inst.remaining.portsUdp;
-      this.groupCount[i] = inst.taskGroups[request.group] ?? 0;
-      this.views[i] = inst;
-      this.staticOk[i] =
-        inst.agentConnected && required.every((a) => attributeSatisfied(inst, a)) ? 1 : 0;
-      this.memberOfOk[i] = this.staticOk[i] && this.memberOfHolds(i) ? 1 : 0;
-    }
+    this.loaded = new Uint8Array(n);
+    this.required = request.requiresAttributes ?? [];
     this.spreadValueIds = [];
     this.spreadCounts = [];
     for (const strategy of options.strategies) {
@@ -207,6 +200,27 @@ class PlanningState {
     this.claimHasDuplicatePortsUdp = hasDuplicate(request.claim.portsUdp);
   }
 
+  /** Copies instance i into the working arrays, once, before anything reads them. */
+  private load(i: number): void {
+    this.loaded[i] = 1;
+    const inst = this.instances[i];
+    this.cpu[i] = inst.remaining.cpu;
+    this.memory[i] = inst.remaining.memory;
+    this.ports[i] = inst.remaining.ports;
+    this.portsUdp[i] = inst.remaining.portsUdp;
+    this.groupCount[i] = inst.taskGroups[this.request.group] ?? 0;
+    this.views[i] = inst;
+    this.staticOk[i] =
+      inst.agentConnected && this.required.every((a) => attributeSatisfied(inst, a)) ? 1 : 0;
+    this.memberOfOk[i] = this.staticOk[i] && this.memberOfHolds(i) ? 1 : 0;
+  }
+
+  /** Agent connected and required attributes present. */
+  passesStatic(i: number): boolean {
+    if (!this.loaded[i]) this.load(i);
+    return this.staticOk[i] === 1;
+  }
+
   memberOfHolds(i: number): boolean {
     for (const c of this.options.memberOf) if (!evaluateQuery(c.query, this.views[i])) return false;
     return true;
@@ -214,6 +228,7 @@ class PlanningState {
 
   /** The hot path: does the next task fit on instance i now? */
   fits(i: number): boolean {
+    if (!this.loaded[i]) this.load(i);
     const claim = this.request.claim;
     if (!this.staticOk[i] || this.cpu[i] < claim.cpu || this.memory[i] < claim.memory) return false;
     if (
@@ -233,6 +248,7 @@ class PlanningState {
 
   /** Takes one task's claim on instance i and counts it in its group. */
   place(i: number): void {
+    if (!this.loaded[i]) this.load(i);
     const claim = this.request.claim;
     const group = this.request.group;
     this.cpu[i] -= claim.cpu;
@@ -257,6 +273,7 @@ class PlanningState {
 
   /** The strategy's score of instance i: lower is preferred. */
   score(s: number, i: number, randomKey: (i: number) => number): number {
+    if (!this.loaded[i]) this.load(i);
     switch (this.strategyKinds[s]) {
       case StrategyKind.BinpackCpu:
         return this.cpu[i];
@@ -273,6 +290,7 @@ class PlanningState {
 
   /** Every check instance i fails for the next task, in placement order. */
   failures(i: number): CheckFailure[] {
+    if (!this.loaded[i]) this.load(i);
     const inst = this.instances[i];
     const claim = this.request.claim;
     const out: CheckFailure[] = [];
@@ -382,9 +400,10 @@ class PlanningState {
  * Pure: the snapshot is not modified. Throws InvalidParameterError for invalid constraints or
  * strategies (see `compilePlacementOptions`).
  *
- * Cost: O(instances × (memberOf constraints + strategies)) to set up, then O(instances ×
- * strategies) per task with no allocation except on the chosen instance; with random first,
- * usually a few checks per task (random draws until one fits, see RANDOM_PROBES).
+ * Cost: O(instances) to set up, then O(instances × (memberOf constraints + strategies)) per
+ * task with no allocation except on the chosen instance; with random first, usually a few
+ * checks per task (random draws until one fits, see RANDOM_PROBES), and only the instances
+ * drawn are copied and checked.
  */
 export function planTasks(
   snapshot: ClusterSnapshot,
@@ -403,23 +422,22 @@ export function planTasks(
   const firstRandom = compiled.strategies.findIndex((s) => s.type === 'random');
   const ranked = firstRandom < 0 ? compiled.strategies.length : firstRandom;
   const noRandom = () => Number.NaN; // never called: random is not among the ranked
-  // Candidates that pass the static checks; the rest are never looked at again.
-  const candidates: number[] = [];
-  for (let i = 0; i < n; i++) if (state.staticOk[i]) candidates.push(i);
+  // Candidates that pass the static checks, for the scan (the rest are never looked at
+  // again); listed on the first scan, which random draws usually spare.
+  let candidates: number[] | undefined;
 
   const placements: PlannedTask[] = [];
   const tied: number[] = [];
   const bestScores = new Float64Array(ranked); // scores only change when a task is placed
   for (let task = 0; task < request.count; task++) {
     // Random first (RunTask's default): every instance that fits is tied, and the pick is
-    // uniform among them. Drawing candidates uniformly until one fits picks with that same
-    // distribution without checking every instance; after RANDOM_PROBES misses (few fit) the
-    // scan below picks, uniformly too, or finds that nothing fits.
-    if (firstRandom === 0 && candidates.length > 0) {
+    // uniform among them. Drawing ACTIVE instances uniformly until one fits picks with that
+    // same distribution without checking every instance; after RANDOM_PROBES misses (few fit)
+    // the scan below picks, uniformly too, or finds that nothing fits.
+    if (firstRandom === 0) {
       let drawn = -1;
       for (let probe = 0; probe < RANDOM_PROBES && drawn < 0; probe++) {
-        const i =
-          candidates[Math.min(candidates.length - 1, Math.floor(random() * candidates.length))];
+        const i = Math.min(n - 1, Math.floor(random() * n));
         if (state.fits(i)) drawn = i;
       }
       if (drawn >= 0) {
@@ -430,6 +448,10 @@ export function planTasks(
     }
     let best = -1;
     tied.length = 0;
+    if (!candidates) {
+      candidates = [];
+      for (let i = 0; i < n; i++) if (state.passesStatic(i)) candidates.push(i);
+    }
     for (const i of candidates) {
       if (!state.fits(i)) continue;
       let order = best < 0 ? -1 : 0;

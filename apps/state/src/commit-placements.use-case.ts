@@ -15,7 +15,7 @@ import type { PoolClient } from 'pg';
 import type { ClusterRepository } from './cluster.repository';
 import {
   ContainerInstanceRepository,
-  InstanceRow,
+  InstanceClaimRow,
   remainingOf,
 } from './container-instance.repository';
 import type { StateContext } from './context';
@@ -88,7 +88,7 @@ export class CommitPlacementsUseCase {
         };
       });
 
-      const locked = await this.instances.lockByIds(tx, [
+      const locked = await this.instances.lockClaims(tx, [
         ...new Set(planned.map((p) => p.instanceId)),
       ]);
       const versionSeen = new Map([...locked].map(([id, row]) => [id, Number(row.version)]));
@@ -107,7 +107,7 @@ export class CommitPlacementsUseCase {
       for (const p of planned) {
         const reject = (reason: string, detail: string) =>
           rejected.push({ index: p.index, reason, detail });
-        const row: InstanceRow | undefined = locked.get(p.instanceId);
+        const row: InstanceClaimRow | undefined = locked.get(p.instanceId);
         const { fenceLease, fenceHolder } = req.placements[p.index];
         if (fenceLease && !fencesHeld.has(`${fenceLease}\n${fenceHolder}`)) {
           reject(REJECTION.notLeader, `${fenceHolder} does not hold the lease ${fenceLease}`);

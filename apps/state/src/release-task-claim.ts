@@ -36,7 +36,7 @@ export async function releaseTaskClaims(
 ): Promise<common.ContainerInstance[]> {
   const onInstances = tasks.filter((t) => t.container_instance_id);
   if (onInstances.length === 0) return [];
-  const locked = await instances.lockByIds(tx, [
+  const locked = await instances.lockClaims(tx, [
     ...new Set(onInstances.map((t) => t.container_instance_id!)),
   ]);
   const released = new Map<string, { remaining: InstanceResources; count: number }>();

@@ -137,6 +137,7 @@ async function start(
     defaultStopTimeoutS: config.AGENT_STOP_TIMEOUT_S,
     pullBehavior: config.AGENT_IMAGE_PULL_BEHAVIOR,
     cleanupWaitMs: config.AGENT_TASK_CLEANUP_WAIT_MS,
+    pendingReportDelayMs: config.AGENT_PENDING_REPORT_DELAY_MS,
     allowPrivileged: config.AGENT_ALLOW_PRIVILEGED,
     describeTasks: (tasks) => describeClusterTasks(state.client, config.WHARF_CLUSTER, tasks),
   });

@@ -103,6 +103,11 @@ export const agentConfigSchema = z.object({
   /** How long a stopped task's containers are kept before removal (ECS: 3 h). */
   AGENT_TASK_CLEANUP_WAIT_MS: env.int(10 * 60 * 1000, 0),
   /**
+   * A task accepted is reported PENDING only if it is still starting this long after (0: at
+   * once): a start from cached images is RUNNING sooner, and is reported once, RUNNING.
+   */
+  AGENT_PENDING_REPORT_DELAY_MS: env.int(1000, 0),
+  /**
    * How often the agent asks the cluster whether any of its running tasks should be stopped
    * (a StopTask that could not reach it); 0 turns it off.
    */

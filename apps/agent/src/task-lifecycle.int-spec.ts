@@ -125,6 +125,45 @@ describe('lifecycle', () => {
   });
 });
 
+describe('PENDING only for a start still under way (pendingReportDelayMs)', () => {
+  it('a start that is RUNNING sooner is reported once, RUNNING', async () => {
+    const engine = h.newEngine({ pendingReportDelayMs: 60_000 });
+    await engine.start();
+    const taskArn = h.newTaskArn();
+    engine.startTask(h.taskOf(taskArn), h.definitionOf('quick', [sleeper('main')]));
+    const running = await h.waitForReport(taskArn, 'RUNNING');
+    expect(running.pullStartedAt).toBeGreaterThan(0);
+    expect(running.startedAt).toBeGreaterThanOrEqual(running.pullStartedAt!);
+    await engine.stopTask(taskArn, 'done', 'UserInitiated').stopped;
+    await h.waitForReport(taskArn, 'STOPPED');
+    expect(h.reportsFor(taskArn).map((r) => r.lastStatus)).toEqual(['RUNNING', 'STOPPED']);
+  });
+
+  it('a start still waiting after the delay is reported PENDING, then RUNNING', async () => {
+    const engine = h.newEngine({ pendingReportDelayMs: 200 });
+    await engine.start();
+    const taskArn = h.newTaskArn();
+    engine.startTask(
+      h.taskOf(taskArn),
+      h.definitionOf('slow', [
+        { ...sleeper('app'), dependsOn: [{ containerName: 'init', condition: 'SUCCESS' }] },
+        { name: 'init', image: IMAGE, essential: false, command: ['sleep', '1.5'] },
+      ]),
+    );
+    const pending = await h.waitForReport(taskArn, 'PENDING');
+    expect(pending.pullStartedAt).toBeGreaterThan(0);
+    expect(pending.startedAt).toBeUndefined();
+    await h.waitForReport(taskArn, 'RUNNING');
+    await engine.stopTask(taskArn, 'done', 'UserInitiated').stopped;
+    await h.waitForReport(taskArn, 'STOPPED');
+    expect(h.reportsFor(taskArn).map((r) => r.lastStatus)).toEqual([
+      'PENDING',
+      'RUNNING',
+      'STOPPED',
+    ]);
+  });
+});
+
 describe('one owner per task', () => {
   it('a StopTask racing a container exit ends in one consistent STOPPED', async () => {
     const engine = h.newEngine();

@@ -36,6 +36,11 @@ export interface ManagedTaskDeps {
   cleanupWaitMs: number;
   /** Called when a STOPPED task's clean-up begins: the engine forgets it. */
   onStopped: (task: ManagedTask) => void;
+  /**
+   * AGENT_PENDING_REPORT_DELAY_MS: a starting task is reported PENDING only if it is still
+   * starting this long after it was accepted (0: at once). See `reportPendingLater`.
+   */
+  pendingReportDelayMs: number;
 }
 
 interface ManagedContainer {
@@ -92,6 +97,7 @@ export class ManagedTask {
   private queue: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private cleanupTimer?: NodeJS.Timeout;
+  private pendingReportTimer?: NodeJS.Timeout;
   /** Adopted with fewer containers than the task has: it never finished starting. */
   private incomplete = false;
   private disposed = false;
@@ -238,6 +244,7 @@ export class ManagedTask {
   dispose(): void {
     this.disposed = true;
     if (this.cleanupTimer) clearTimeout(this.cleanupTimer);
+    clearTimeout(this.pendingReportTimer);
   }
 
   /** After adoption: settle what happened while the agent was away, then report. */
@@ -310,7 +317,27 @@ export class ManagedTask {
   }
 
   private report(): void {
+    // Whatever is reported now says more than the PENDING still waiting (or is PENDING itself).
+    clearTimeout(this.pendingReportTimer);
+    this.pendingReportTimer = undefined;
     this.deps.sink.submit(buildTaskReport(this.snapshot()));
+  }
+
+  /**
+   * PENDING is reported only if the task is still starting `pendingReportDelayMs` after it was
+   * accepted. A start whose images are on the host is RUNNING within that time, and one report
+   * (RUNNING) tells the cluster as much as two: every report is a JetStream message, a state
+   * transaction and a task.changed event, so a busy cluster applies half as many. ECS's agent
+   * does not report PENDING at all. A task that takes longer (a pull, a dependency it waits
+   * for) still shows PENDING, from then on, and a launch no agent took stays PROVISIONING.
+   */
+  private reportPendingLater(): void {
+    const delayMs = this.deps.pendingReportDelayMs;
+    if (delayMs <= 0) return this.report();
+    this.pendingReportTimer = setTimeout(() => {
+      this.pendingReportTimer = undefined;
+      if (!this.disposed) this.report();
+    }, delayMs);
   }
 
   private get docker(): Docker {
@@ -324,7 +351,7 @@ export class ManagedTask {
     if (this.desiredStatus === 'STOPPED') return this.progressStop();
     this.knownStatus = 'PENDING';
     this.times.pullStartedAt = Date.now();
-    this.report();
+    this.reportPendingLater();
 
     for (const image of new Set(this.containers.map((c) => c.image))) {
       try {

@@ -24,6 +24,8 @@ export interface TaskEngineOptions {
   cleanupWaitMs?: number;
   /** AGENT_ALLOW_PRIVILEGED. */
   allowPrivileged?: boolean;
+  /** AGENT_PENDING_REPORT_DELAY_MS (default 0: PENDING is reported as soon as a task is accepted). */
+  pendingReportDelayMs?: number;
   /**
    * What the cluster says about tasks found on the host at start-up (state DescribeTasks).
    * Tasks it wants STOPPED are stopped; when it cannot answer, adopted tasks keep running.
@@ -67,6 +69,7 @@ export class TaskEngine {
       pullBehavior: options.pullBehavior ?? 'default',
       cleanupWaitMs: options.cleanupWaitMs ?? DEFAULT_TASK_CLEANUP_WAIT_MS,
       onStopped: (task) => this.forget(task.taskArn),
+      pendingReportDelayMs: options.pendingReportDelayMs ?? 0,
     };
     this.events = new DockerEventWatcher(
       options.docker,

@@ -28,6 +28,10 @@
  *   BENCH_QUALITY_TASKS (2000)   tasks in the binpacking quality workload
  *   BENCH_HEARTBEAT_MS (2000)    simulated heartbeat interval: the agent's default (state's TTL
  *                               stays 6 s)
+ *   BENCH_START_MS (0)           how long a simulated start takes: RUNNING is reported then
+ *   BENCH_PENDING_REPORT_DELAY_MS (1000)  the agent's AGENT_PENDING_REPORT_DELAY_MS: a start
+ *                               longer than this is also reported PENDING, at this point (0:
+ *                               PENDING at once, every start sends two reports)
  *   BENCH_SERVICES (processes)   processes: state, scheduler and api each in its own Node process,
  *                               as deployed (per-service CPU and peak memory are printed);
  *                               inprocess: all in this process, with the per-step timings and
@@ -113,6 +117,13 @@ const STRATEGY = process.env.BENCH_STRATEGY ?? 'random';
 const PLANNER_MS = intEnv('BENCH_PLANNER_MS', 2000, 1);
 const QUALITY_TASKS = intEnv('BENCH_QUALITY_TASKS', 2000, 1);
 const HEARTBEAT_MS = intEnv('BENCH_HEARTBEAT_MS', 2_000, 100);
+const START_MS = intEnv('BENCH_START_MS', 0, 0);
+const PENDING_REPORT_DELAY_MS = intEnv('BENCH_PENDING_REPORT_DELAY_MS', 1_000, 0);
+/** What a simulated start reports, for the headings. */
+const REPORTS =
+  PENDING_REPORT_DELAY_MS === 0 || START_MS > PENDING_REPORT_DELAY_MS
+    ? `PENDING after ${PENDING_REPORT_DELAY_MS} ms and RUNNING after ${START_MS} ms`
+    : `RUNNING after ${START_MS} ms (no PENDING: the agent reports it only for starts over ${PENDING_REPORT_DELAY_MS} ms)`;
 /** Issue 4's target: committed placements a second, end to end, on this machine. */
 const TARGET_RATE = 2_000;
 const SERVICES = process.env.BENCH_SERVICES ?? 'processes';
@@ -941,7 +952,7 @@ async function endToEnd(w: Wharf, agents: SimulatedAgents, taskDefinitionArn: st
     };
     out();
     out(
-      `(1) end to end: ${calls.length} RunTask calls of ≤${COUNT} (strategy ${STRATEGY}), ${CONCURRENCY} in flight, ${INSTANCES} simulated instances`,
+      `(1) end to end: ${calls.length} RunTask calls of ≤${COUNT} (strategy ${STRATEGY}), ${CONCURRENCY} in flight, ${INSTANCES} simulated instances, each start reported ${REPORTS}`,
     );
     out(
       `  placements committed and acknowledged by the agent: ${placed} in ${seconds.toFixed(2)} s = ${fmt(result.rate)} placements/s`,
@@ -1255,6 +1266,8 @@ async function main(): Promise<void> {
       zones: ZONES,
       heartbeatIntervalMs: HEARTBEAT_MS,
       registerConcurrency: 16,
+      startMs: START_MS,
+      pendingReportDelayMs: PENDING_REPORT_DELAY_MS,
     });
     const r0 = performance.now();
     await agents.start();

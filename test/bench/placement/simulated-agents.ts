@@ -8,7 +8,9 @@
  *   whole fleet in one burst per interval with many publishes in flight;
  * - serves the real `wharf.agent.v1.AgentService`: `StartTask` (a call, or a message on the
  *   `StartTasks` stream the scheduler keeps per agent address) acknowledges at once and
- *   publishes a RUNNING `TaskStateReport` (msgID `<taskArn>:<seq>`, as the agent does);
+ *   reports the task as the Wharf agent does (a `TaskStateReport`, msgID `<taskArn>:<seq>`):
+ *   RUNNING once its start took `startMs`, after PENDING if that is longer than the agent's
+ *   AGENT_PENDING_REPORT_DELAY_MS (`pendingReportDelayMs`);
  *   `StopTask` publishes STOPPED. One address means one stream for the whole fleet: a message
  *   costs what it would on a stream per agent, but a task definition travels once for the
  *   fleet instead of once per agent (with 10 tasks per instance, a tenth of the starts would
@@ -50,6 +52,13 @@ export interface SimulatedAgentsSettings {
   heartbeatIntervalMs: number;
   /** RegisterContainerInstance calls in flight. */
   registerConcurrency: number;
+  /** How long a start takes: RUNNING is reported this long after StartTask (0: at once). */
+  startMs: number;
+  /**
+   * The agent's AGENT_PENDING_REPORT_DELAY_MS: a start still under way this long after
+   * StartTask is reported PENDING then (0: at once), so it sends two reports, not one.
+   */
+  pendingReportDelayMs: number;
 }
 
 /** How many report publishes may be unacknowledged at once. */
@@ -70,6 +79,8 @@ export class SimulatedAgents {
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Set<Promise<unknown>>();
+  /** Reports of starts still under way (startMs). */
+  private readonly starting = new Set<NodeJS.Timeout>();
   address = '';
   clusterArn = '';
   startsAcknowledged = 0;
@@ -93,6 +104,7 @@ export class SimulatedAgents {
 
   async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const timer of this.starting) clearTimeout(timer);
     await this.heartbeatRound;
     await Promise.allSettled([...this.pending]);
     this.js?.close();
@@ -187,7 +199,22 @@ export class SimulatedAgents {
     let set = this.running.get(task.containerInstanceArn);
     if (!set) this.running.set(task.containerInstanceArn, (set = new Set()));
     set.add(task.taskArn);
-    this.report(task, 'RUNNING');
+    const { startMs, pendingReportDelayMs } = this.settings;
+    if (pendingReportDelayMs === 0 || startMs > pendingReportDelayMs) {
+      this.later(task, 'PENDING', pendingReportDelayMs);
+    }
+    this.later(task, 'RUNNING', startMs);
+  }
+
+  /** Reports `lastStatus` after `ms` (at once for 0), unless the task stopped meanwhile. */
+  private later(task: common.Task, lastStatus: 'PENDING' | 'RUNNING', ms: number): void {
+    if (ms <= 0) return this.report(task, lastStatus);
+    const timer = setTimeout(() => {
+      this.starting.delete(timer);
+      // Stopped meanwhile: STOPPED was reported, and this would be stale.
+      if (this.taskInstance.has(task.taskArn)) this.report(task, lastStatus);
+    }, ms);
+    this.starting.add(timer);
   }
 
   private async registerAll(): Promise<void> {
@@ -246,7 +273,12 @@ export class SimulatedAgents {
     );
   }
 
-  private report(task: common.Task, lastStatus: 'RUNNING' | 'STOPPED', stopCode = '', reason = '') {
+  private report(
+    task: common.Task,
+    lastStatus: 'PENDING' | 'RUNNING' | 'STOPPED',
+    stopCode = '',
+    reason = '',
+  ) {
     const now = Date.now();
     const seq = ++this.seq > now * 1000 ? this.seq : (this.seq = now * 1000);
     const report: TaskStateReport = {
@@ -263,16 +295,18 @@ export class SimulatedAgents {
         ...(lastStatus === 'STOPPED' ? { exitCode: 0 } : {}),
       })),
       pullStartedAt: now,
-      pullStoppedAt: now,
-      ...(lastStatus === 'RUNNING'
-        ? { startedAt: now }
-        : {
-            stopCode,
-            stoppedReason: reason,
-            stoppingAt: now,
-            stoppedAt: now,
-            executionStoppedAt: now,
-          }),
+      ...(lastStatus === 'PENDING' ? {} : { pullStoppedAt: now }),
+      ...(lastStatus === 'PENDING'
+        ? {}
+        : lastStatus === 'RUNNING'
+          ? { startedAt: now }
+          : {
+              stopCode,
+              stoppedReason: reason,
+              stoppingAt: now,
+              stoppedAt: now,
+              executionStoppedAt: now,
+            }),
       reportedAt: now,
     };
     const p = this.publish(subjects.report(this.settings.cluster, 'task_state'), report, {

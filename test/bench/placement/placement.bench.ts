@@ -123,7 +123,7 @@ const PENDING_REPORT_DELAY_MS = intEnv('BENCH_PENDING_REPORT_DELAY_MS', 1_000, 0
 const REPORTS =
   PENDING_REPORT_DELAY_MS === 0 || START_MS > PENDING_REPORT_DELAY_MS
     ? `PENDING after ${PENDING_REPORT_DELAY_MS} ms and RUNNING after ${START_MS} ms`
-    : `RUNNING after ${START_MS} ms (no PENDING: the agent reports it only for starts over ${PENDING_REPORT_DELAY_MS} ms)`;
+    : `${START_MS === 0 ? 'RUNNING at once' : `RUNNING after ${START_MS} ms`} (no PENDING: the agent reports it only for starts over ${PENDING_REPORT_DELAY_MS} ms)`;
 /** Issue 4's target: committed placements a second, end to end, on this machine. */
 const TARGET_RATE = 2_000;
 const SERVICES = process.env.BENCH_SERVICES ?? 'processes';

@@ -215,10 +215,18 @@ class PlanningState {
     this.memberOfOk[i] = this.staticOk[i] && this.memberOfHolds(i) ? 1 : 0;
   }
 
-  /** Agent connected and required attributes present. */
-  passesStatic(i: number): boolean {
+  /**
+   * Copies every instance not copied yet. The methods below read the working arrays as they
+   * are, so a scan loads all first; a random draw goes through `fitsLoading`.
+   */
+  loadAll(): void {
+    for (let i = 0; i < this.instances.length; i++) if (!this.loaded[i]) this.load(i);
+  }
+
+  /** `fits` for an instance that may not be copied yet (random draws). */
+  fitsLoading(i: number): boolean {
     if (!this.loaded[i]) this.load(i);
-    return this.staticOk[i] === 1;
+    return this.fits(i);
   }
 
   memberOfHolds(i: number): boolean {
@@ -228,7 +236,6 @@ class PlanningState {
 
   /** The hot path: does the next task fit on instance i now? */
   fits(i: number): boolean {
-    if (!this.loaded[i]) this.load(i);
     const claim = this.request.claim;
     if (!this.staticOk[i] || this.cpu[i] < claim.cpu || this.memory[i] < claim.memory) return false;
     if (
@@ -248,7 +255,6 @@ class PlanningState {
 
   /** Takes one task's claim on instance i and counts it in its group. */
   place(i: number): void {
-    if (!this.loaded[i]) this.load(i);
     const claim = this.request.claim;
     const group = this.request.group;
     this.cpu[i] -= claim.cpu;
@@ -273,7 +279,6 @@ class PlanningState {
 
   /** The strategy's score of instance i: lower is preferred. */
   score(s: number, i: number, randomKey: (i: number) => number): number {
-    if (!this.loaded[i]) this.load(i);
     switch (this.strategyKinds[s]) {
       case StrategyKind.BinpackCpu:
         return this.cpu[i];
@@ -290,7 +295,6 @@ class PlanningState {
 
   /** Every check instance i fails for the next task, in placement order. */
   failures(i: number): CheckFailure[] {
-    if (!this.loaded[i]) this.load(i);
     const inst = this.instances[i];
     const claim = this.request.claim;
     const out: CheckFailure[] = [];
@@ -347,6 +351,7 @@ class PlanningState {
 
   /** Why the next task fits nowhere: the instance that came closest, and a tally. */
   noFit(): PlacementFailure {
+    this.loadAll();
     const claim = this.request.claim;
     const tally = new Map<PlacementFailureReason, number>();
     let best: { i: number; stage: number; gap: number; first: CheckFailure } | undefined;
@@ -438,7 +443,7 @@ export function planTasks(
       let drawn = -1;
       for (let probe = 0; probe < RANDOM_PROBES && drawn < 0; probe++) {
         const i = Math.min(n - 1, Math.floor(random() * n));
-        if (state.fits(i)) drawn = i;
+        if (state.fitsLoading(i)) drawn = i;
       }
       if (drawn >= 0) {
         state.place(drawn);
@@ -449,8 +454,9 @@ export function planTasks(
     let best = -1;
     tied.length = 0;
     if (!candidates) {
+      state.loadAll();
       candidates = [];
-      for (let i = 0; i < n; i++) if (state.passesStatic(i)) candidates.push(i);
+      for (let i = 0; i < n; i++) if (state.staticOk[i]) candidates.push(i);
     }
     for (const i of candidates) {
       if (!state.fits(i)) continue;
@@ -529,6 +535,7 @@ export function explainPlacement(
   const compiled = options.compiled ?? compileOptionsOf(request);
   const random = options.random ?? Math.random;
   const state = new PlanningState(snapshot, request, compiled);
+  state.loadAll();
   const index = new Map(state.instances.map((inst, i) => [inst, i]));
   const draws = new Map<number, number>();
   const randomKey = (i: number) => {

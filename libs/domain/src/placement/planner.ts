@@ -405,9 +405,10 @@ class PlanningState {
  * Pure: the snapshot is not modified. Throws InvalidParameterError for invalid constraints or
  * strategies (see `compilePlacementOptions`).
  *
- * Cost: O(instances) to set up, then O(instances × (memberOf constraints + strategies)) per
- * task with no allocation except on the chosen instance; with random first, usually a few
- * checks per task (random draws until one fits, see RANDOM_PROBES), and only the instances
+ * Cost: O(instances) to set up. The first scan copies and checks every instance once
+ * (O(instances × memberOf constraints)); each scan then costs O(instances × strategies) per
+ * task, with no allocation except on the chosen instance. With random first, a task usually
+ * takes a few random draws instead (until one fits, see RANDOM_PROBES), and only the instances
  * drawn are copied and checked.
  */
 export function planTasks(

@@ -28,6 +28,11 @@ export function followClusterEvents(
     nc.subscribe(subjects.event('*', 'container_instance', '*'), {
       callback: (err, msg) => {
         if (err) return logger.warn({ err }, 'container instance events: subscription error');
+        // This scheduler's own commit, whose answer brought the same records: nothing to read.
+        // (The service scheduler misses nothing either: a commit changes an instance's
+        // resources, never its status or agent connection.)
+        const messageId = msg.headers?.get('Nats-Msg-Id');
+        if (messageId && snapshots.tookAlready(messageId)) return;
         try {
           // A message's events share its subject, and so its cluster.
           const events = decodeEvents<common.ContainerInstance>(msg.data).filter((e) => e.detail);

@@ -56,4 +56,34 @@ describe('ClusterSnapshots', () => {
     expect(fresh).toBe(true);
     expect(view.record(ARN)?.remaining?.cpu).toBe(512);
   });
+
+  it("takes a commit's records and knows its event messages once; a cluster not read keeps none", async () => {
+    const snapshots = new ClusterSnapshots(
+      async () => [instance(1, 2048)],
+      30_000,
+      () => 0,
+    );
+    snapshots.applyCommitted('c', [instance(2, 1024)], ['41']); // not read yet: nothing kept
+    expect(snapshots.tookAlready('41')).toBe(false);
+    const view = await snapshots.get('c');
+    snapshots.applyCommitted('c', [instance(2, 1024)], ['42', '43']);
+    expect(view.record(ARN)?.remaining?.cpu).toBe(1024);
+    expect(snapshots.tookAlready('42')).toBe(true);
+    expect(snapshots.tookAlready('42')).toBe(false); // a redelivery is read
+    expect(snapshots.tookAlready('44')).toBe(false);
+    expect(snapshots.tookAlready('43')).toBe(true);
+  });
+
+  it('forgets the oldest message ids past 4096 (messages that never came)', async () => {
+    const snapshots = new ClusterSnapshots(
+      async () => [instance(1, 2048)],
+      30_000,
+      () => 0,
+    );
+    await snapshots.get('c');
+    for (let id = 1; id <= 5000; id++) snapshots.applyCommitted('c', [], [String(id)]);
+    expect(snapshots.tookAlready('904')).toBe(false);
+    expect(snapshots.tookAlready('905')).toBe(true);
+    expect(snapshots.tookAlready('5000')).toBe(true);
+  });
 });

@@ -2,6 +2,9 @@ import { ResourceClaim, SnapshotInstance, subtractClaim } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import { byRegistration, toSnapshotInstance } from './planner';
 
+/** Event messages remembered as taken from commits' answers, at most (see `applyCommitted`). */
+const TAKEN_MESSAGES_KEPT = 4096;
+
 /** Reads every container instance of a cluster (all statuses) from state. */
 export type ListInstances = (cluster: string) => Promise<common.ContainerInstance[]>;
 
@@ -128,6 +131,12 @@ export class WorkingSnapshot {
 export class ClusterSnapshots {
   private readonly views = new Map<string, ClusterView>();
   private readonly loading = new Map<string, Promise<ClusterView>>();
+  /**
+   * msgIDs of event messages whose records were taken from a commit's answer already (see
+   * `applyCommitted`), oldest first; at most TAKEN_MESSAGES_KEPT, so that one which never
+   * arrives (NATS was away) is not remembered forever.
+   */
+  private readonly taken = new Set<string>();
 
   constructor(
     private readonly list: ListInstances,
@@ -155,6 +164,33 @@ export class ClusterSnapshots {
   /** Records from a commit's answer or an event; clusters not loaded yet are left to `get`. */
   apply(cluster: string, records: readonly common.ContainerInstance[]): void {
     this.views.get(cluster)?.apply(records);
+  }
+
+  /**
+   * A commit's answer: its records, and the msgIDs of the event messages that carry the same
+   * records of the instances it changed (`instanceEventMessageIds`). Those messages need not be
+   * decoded when they arrive (`tookAlready`): with random placement a commit changes an
+   * instance per task, and each of its `container_instance.changed` events came back to the
+   * scheduler that made it, to be parsed and dropped as not newer.
+   */
+  applyCommitted(
+    cluster: string,
+    records: readonly common.ContainerInstance[],
+    messageIds: readonly string[],
+  ): void {
+    const view = this.views.get(cluster);
+    if (!view) return;
+    view.apply(records);
+    for (const id of messageIds) this.taken.add(id);
+    for (const id of this.taken) {
+      if (this.taken.size <= TAKEN_MESSAGES_KEPT) break;
+      this.taken.delete(id);
+    }
+  }
+
+  /** Whether an event message holds records taken from a commit's answer (then forgotten). */
+  tookAlready(messageId: string): boolean {
+    return this.taken.delete(messageId);
   }
 
   /** The cluster's view is read again on its next use. */

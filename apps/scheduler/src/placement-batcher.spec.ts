@@ -76,7 +76,12 @@ function acceptAll(instances: common.ContainerInstance[]): Commit {
       });
       tasks.push(task!);
     });
-    return of({ tasks, rejected, instances: [...seen.keys()].map((arn) => current.get(arn)!) });
+    return of({
+      tasks,
+      rejected,
+      instances: [...seen.keys()].map((arn) => current.get(arn)!),
+      instanceEventMessageIds: [],
+    });
   };
 }
 
@@ -242,6 +247,7 @@ describe('PlacementBatcher', () => {
           detail: 'needs 1024 MiB, 0 MiB remain',
         })),
         instances: [],
+        instanceEventMessageIds: [],
       }),
     );
     const outcome = await batcher.place('default', job(1));
@@ -260,6 +266,7 @@ describe('PlacementBatcher', () => {
             tasks: [req.placements[0].task!],
             rejected: [{ index: 1, reason: 'STALE', detail: 'instance version is 2, expected 1' }],
             instances: [instance('a', 1024, 2)],
+            instanceEventMessageIds: [],
           })
         : from(Promise.reject(new Error('state is unavailable'))),
     );

@@ -269,7 +269,7 @@ export class PlacementBatcher {
       planned();
       try {
         const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
-        this.snapshots.apply(cluster, result.instances);
+        this.snapshots.applyCommitted(cluster, result.instances, result.instanceEventMessageIds);
         this.distribute(view, placements, owners, result);
       } finally {
         lane.inFlight.delete(mine);

@@ -83,9 +83,15 @@ function setup(
           tasks: [],
           rejected: req.placements.map((_, index) => ({ index, reason: 'STALE', detail: '' })),
           instances: snapshots[1],
+          instanceEventMessageIds: [],
         });
       }
-      return of({ tasks: req.placements.map((p) => p.task!), rejected: [], instances: [] });
+      return of({
+        tasks: req.placements.map((p) => p.task!),
+        rejected: [],
+        instances: [],
+        instanceEventMessageIds: [],
+      });
     },
     markTaskStopping: (req: stateV1.MarkTaskStoppingRequest) =>
       throwError(() => new Error(`unexpected stop of ${req.task}`)),

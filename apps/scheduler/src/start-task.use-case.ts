@@ -118,7 +118,7 @@ export class StartTaskUseCase {
     const committed: Committed[] = [];
     if (placements.length > 0) {
       const result = await firstValueFrom(this.state.commitPlacements({ cluster, placements }));
-      this.snapshots.apply(cluster, result.instances);
+      this.snapshots.applyCommitted(cluster, result.instances, result.instanceEventMessageIds);
       for (const r of result.rejected) {
         failed.push({
           position: refs[r.index]?.position ?? req.containerInstances.length,

@@ -10,6 +10,7 @@ import {
   shortfall,
   subtractClaim,
 } from '@wharf/domain';
+import { subjects } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
 import type { PoolClient } from 'pg';
 import type { ClusterRepository } from './cluster.repository';
@@ -188,7 +189,7 @@ export class CommitPlacementsUseCase {
       // Every instance named, as it is now: the touched ones for their events, all of them for
       // the caller's snapshot (rejected-only ones included).
       const instances = await this.instances.findWithCounts(tx, cluster, [...locked.keys()]);
-      await this.outbox.appendMany(tx, [
+      const { messages } = await this.outbox.appendEvents(tx, [
         ...tasks.map((task): DomainEvent => ({
           cluster,
           entity: 'task',
@@ -201,7 +202,15 @@ export class CommitPlacementsUseCase {
           .filter((i) => remaining.has(resourceIdOf(i.containerInstanceArn, 'container-instance')))
           .map(instanceChanged),
       ]);
-      return { tasks, rejected, instances };
+      const instanceSubject = subjects.event(cluster, 'container_instance', 'changed');
+      return {
+        tasks,
+        rejected,
+        instances,
+        instanceEventMessageIds: messages
+          .filter((m) => m.subject === instanceSubject)
+          .map((m) => m.id),
+      };
     });
   }
 

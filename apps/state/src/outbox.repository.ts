@@ -28,6 +28,14 @@ export interface DomainEvent {
   detail: unknown;
 }
 
+/** Events appended: each one's id, and the messages (outbox rows) they went into. */
+export interface AppendedEvents {
+  /** In the order given. */
+  ids: string[];
+  /** `id` is the msgID the relay publishes the message with (its first event's id). */
+  messages: { id: string; subject: string }[];
+}
+
 export interface OutboxRow {
   id: string;
   subject: string;
@@ -71,14 +79,21 @@ export class OutboxRepository {
    * back).
    */
   async appendMany(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (let from = 0; from < events.length; from += EVENTS_PER_STATEMENT) {
-      ids.push(...(await this.insert(tx, events.slice(from, from + EVENTS_PER_STATEMENT))));
-    }
-    return ids;
+    return (await this.appendEvents(tx, events)).ids;
   }
 
-  private async insert(tx: PoolClient, events: readonly DomainEvent[]): Promise<string[]> {
+  /** As `appendMany`, also saying which messages the events went into. */
+  async appendEvents(tx: PoolClient, events: readonly DomainEvent[]): Promise<AppendedEvents> {
+    const appended: AppendedEvents = { ids: [], messages: [] };
+    for (let from = 0; from < events.length; from += EVENTS_PER_STATEMENT) {
+      const part = await this.insert(tx, events.slice(from, from + EVENTS_PER_STATEMENT));
+      appended.ids.push(...part.ids);
+      appended.messages.push(...part.messages);
+    }
+    return appended;
+  }
+
+  private async insert(tx: PoolClient, events: readonly DomainEvent[]): Promise<AppendedEvents> {
     const at = Date.now();
     const groupOf: number[] = [];
     const subjectOf: string[] = [];
@@ -139,7 +154,13 @@ export class OutboxRepository {
        SELECT e.id::text AS id FROM e ORDER BY e.ord`,
       values: [groupOf, subjectOf.join(SEPARATOR), bodyOf.join(SEPARATOR)],
     });
-    return inserted.map((r) => r.id);
+    const ids = inserted.map((r) => r.id);
+    // Ids grow in the order given, so a row's id (its smallest) is its first event's.
+    const messages: AppendedEvents['messages'] = [];
+    groupOf.forEach((group, i) => {
+      if (group === messages.length) messages.push({ id: ids[i], subject: subjectOf[i] });
+    });
+    return { ids, messages };
   }
 
   /**

@@ -860,6 +860,45 @@ describe('state service (Postgres + NATS)', () => {
     }, 'outbox row marked published');
   });
 
+  it('names the event messages that carry the instances a commit changed', async () => {
+    const jsm = await jetstreamManager(nc);
+    const before = (await jsm.streams.info(STREAMS.events.name)).state.last_seq;
+    const [a, b] = [await registerInstance(), await registerInstance()];
+    const res = await call(
+      client.commitPlacements({
+        cluster: 'default',
+        placements: [placement(a, { cpu: 1, memory: 1 }), placement(b, { cpu: 1, memory: 1 })],
+      }),
+    );
+    expect(res.tasks).toHaveLength(2);
+    expect(res.instanceEventMessageIds).toHaveLength(1);
+    const [messageId] = res.instanceEventMessageIds;
+
+    const changes = await js.consumers.get(STREAMS.events.name, {
+      filter_subjects: subjects.event('default', 'container_instance', 'changed'),
+      opt_start_seq: before + 1,
+    });
+    const msg = await eventually(async () => {
+      const m = await changes.next({ expires: 2_000 });
+      return m?.headers?.get('Nats-Msg-Id') === messageId ? m : undefined;
+    }, 'the named container_instance.changed message');
+    // The same records as the answer's, at the same versions.
+    const carried = decodeEvents<common.ContainerInstance>(msg.data).map((e) => e.detail);
+    const answered = res.instances.map((i) => ({
+      arn: i.containerInstanceArn,
+      version: Number(i.version),
+      remaining: i.remaining,
+    }));
+    expect(
+      carried.map((i) => ({
+        arn: i.containerInstanceArn,
+        version: Number(i.version),
+        remaining: i.remaining,
+      })),
+    ).toEqual(expect.arrayContaining(answered));
+    expect(carried).toHaveLength(2);
+  });
+
   it('runs as several replicas on one database', async () => {
     const replica = await startState(
       stateConfigSchema.parse({

@@ -296,6 +296,12 @@ export interface CommitPlacementsResponse {
    * without reading the cluster again; it includes instances whose placements were rejected.
    */
   instances: ContainerInstance[];
+  /**
+   * The NATS msgIDs of the event messages that carry this commit's `container_instance.changed`
+   * events: the records of `instances` the commit changed, at the same versions. A subscriber
+   * that took `instances` may skip those messages when they arrive.
+   */
+  instanceEventMessageIds: string[];
 }
 
 export interface ListStaleLaunchesRequest {

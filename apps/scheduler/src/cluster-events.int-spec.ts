@@ -3,7 +3,7 @@
  * state's outbox relays them (one message for a statement's events on one subject), reach the
  * cluster snapshot and the instance listener, in order.
  */
-import type { NatsConnection } from '@nats-io/nats-core';
+import { headers, type NatsConnection } from '@nats-io/nats-core';
 import pino from 'pino';
 import { connectNats, encode, subjects, WharfEvent, WharfEventBatch } from '@wharf/messaging';
 import type { common, stateV1 } from '@wharf/proto';
@@ -85,6 +85,40 @@ describe('followClusterEvents', () => {
           (n) => view.record(instanceRecord(n, 0, 0).containerInstanceArn)?.remaining?.cpu,
         ),
       ).toEqual([0, 256, 128]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("skips a message of the scheduler's own commit (its msgID), and reads the others", async () => {
+    const snapshots = new ClusterSnapshots(async () => [instanceRecord(1, 1, 2048)], 60_000);
+    await snapshots.get('c');
+    // The commit's answer brought version 2; its event message is '9001'.
+    snapshots.applyCommitted('c', [instanceRecord(1, 2, 1024)], ['9001']);
+    const heard: string[] = [];
+    const stop = followClusterEvents(
+      nc,
+      snapshots,
+      new Lookups({} as stateV1.StateServiceClient),
+      logger,
+      (_cluster, record) => heard.push(`${record.ec2InstanceId}@${record.version}`),
+    );
+    try {
+      const subject = subjects.event('c', 'container_instance', 'changed');
+      const withId = (id: string) => {
+        const h = headers();
+        h.set('Nats-Msg-Id', id);
+        return { headers: h };
+      };
+      nc.publish(subject, encode(changed(instanceRecord(1, 2, 1024))), withId('9001'));
+      nc.publish(subject, encode(changed(instanceRecord(1, 3, 512))), withId('9002'));
+      // The same id again (a re-publish): read this time, and dropped as not newer.
+      nc.publish(subject, encode(changed(instanceRecord(1, 2, 1024))), withId('9001'));
+      await nc.flush();
+      for (let i = 0; i < 50 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual(['i-1@3', 'i-1@2']);
+      const view = await snapshots.get('c');
+      expect(view.record(instanceRecord(1, 0, 0).containerInstanceArn)?.remaining?.cpu).toBe(512);
     } finally {
       await stop();
     }

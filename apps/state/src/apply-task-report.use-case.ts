@@ -69,6 +69,16 @@ export class ApplyTaskReportUseCase {
       });
       if (progress.size === 0) return outcomes;
 
+      const stopped = [...progress.values()].filter(
+        (p) => p.before.last_status !== 'STOPPED' && p.current.last_status === 'STOPPED',
+      );
+      // The instances whose claims are released, locked before the tasks' statuses change:
+      // that change takes the instances' task counts (instance_task_counts), and a commit takes
+      // an instance, then its counts; the other way round the two could wait for each other.
+      const released = stopped.flatMap((p) => p.before.container_instance_id ?? []);
+      if (released.length > 0) {
+        await this.instances.lockClaims(tx, [...new Set(released)]);
+      }
       await this.tasks.writeMany(
         tx,
         [...progress.values()].map((p) => ({
@@ -76,9 +86,6 @@ export class ApplyTaskReportUseCase {
           changes: this.tasks.changesOf(p.current),
           bumpBy: p.applied,
         })),
-      );
-      const stopped = [...progress.values()].filter(
-        (p) => p.before.last_status !== 'STOPPED' && p.current.last_status === 'STOPPED',
       );
       const changedInstances = await releaseTaskClaims(
         tx,

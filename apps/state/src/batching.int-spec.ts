@@ -20,7 +20,7 @@ import type { StateContext } from './context';
 import { OutboxRepository } from './outbox.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
-import { EMPTY_CONTAINER, EMPTY_TASK } from './state-test-fixtures';
+import { EMPTY_CONTAINER, EMPTY_TASK, taskCountDrift } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -617,5 +617,9 @@ describe('state: set-based commits and batched task reports', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${state.opsPort}/metrics`)).text();
       expect(metrics).toMatch(/wharf_state_reports_total\{kind="any",outcome="error"[^}]*\} [1-9]/);
     });
+  });
+
+  it('keeps instance_task_counts equal to counting the tasks after the batches above', async () => {
+    expect(await taskCountDrift(pool)).toEqual([]);
   });
 });

@@ -2,7 +2,6 @@ import type { Pool, PoolClient } from 'pg';
 import { ArnContext, arns, InstanceResources } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import { mergeAttributes } from './attributes';
-import { PENDING_STATUSES } from './cluster.repository';
 import { ms } from './db';
 import { normaliseTags } from './resource-tag.repository';
 
@@ -93,8 +92,9 @@ export const remainingOf = (r: InstanceClaimRow): InstanceResources => ({
 });
 
 /**
- * Instances with their counts and task groups, from one pass over each instance's tasks not
- * yet STOPPED (grouped by task group): running = RUNNING, pending = $1 (PENDING_STATUSES).
+ * Instances with their counts and task groups, from `instance_task_counts` (kept by triggers
+ * on `tasks`, see migration 0021): running = RUNNING, pending = PROVISIONING, PENDING and
+ * ACTIVATING (PENDING_STATUSES), task groups = tasks not yet STOPPED per group.
  */
 const WITH_COUNTS = `
   SELECT ci.*, coalesce(live.running, 0)::int AS running,
@@ -102,15 +102,11 @@ const WITH_COUNTS = `
          coalesce(live.task_groups, '[]'::jsonb) AS task_groups
     FROM container_instances ci
     LEFT JOIN LATERAL (
-      SELECT sum(g.running) AS running, sum(g.pending) AS pending,
-             jsonb_agg(jsonb_build_object('group', g.task_group, 'count', g.count)
-                       ORDER BY g.task_group) AS task_groups
-        FROM (SELECT t.task_group, count(*)::int AS count,
-                     count(*) FILTER (WHERE t.last_status = 'RUNNING') AS running,
-                     count(*) FILTER (WHERE t.last_status = ANY($1::text[])) AS pending
-                FROM tasks t
-               WHERE t.container_instance_id = ci.id AND t.last_status <> 'STOPPED'
-               GROUP BY t.task_group) g
+      SELECT sum(c.running) AS running, sum(c.pending) AS pending,
+             jsonb_agg(jsonb_build_object('group', c.task_group, 'count', c.live)
+                       ORDER BY c.task_group) FILTER (WHERE c.live > 0) AS task_groups
+        FROM instance_task_counts c
+       WHERE c.instance_id = ci.id
     ) live ON true`;
 
 export class ContainerInstanceRepository {
@@ -362,9 +358,9 @@ export class ContainerInstanceRepository {
   ): Promise<common.ContainerInstance[]> {
     if (ids.length === 0) return [];
     const { rows } = await q.query<InstanceRow>(
-      `${WITH_COUNTS} WHERE ($2::text IS NULL OR ci.cluster = $2) AND ci.id = ANY($3::text[])
+      `${WITH_COUNTS} WHERE ($1::text IS NULL OR ci.cluster = $1) AND ci.id = ANY($2::text[])
         ORDER BY ci.id`,
-      [PENDING_STATUSES, cluster, ids],
+      [cluster, ids],
     );
     return rows.map((r) => this.toProto(r));
   }
@@ -382,10 +378,10 @@ export class ContainerInstanceRepository {
     limit: number,
   ): Promise<common.ContainerInstance[]> {
     const { rows } = await q.query<InstanceRow>(
-      `${WITH_COUNTS} WHERE ci.cluster = $2
-          AND (($3 = '' AND ci.status <> 'INACTIVE') OR ci.status = $3) AND ci.id > $4
-        ORDER BY ci.id LIMIT $5`,
-      [PENDING_STATUSES, cluster, status, afterId, limit],
+      `${WITH_COUNTS} WHERE ci.cluster = $1
+          AND (($2 = '' AND ci.status <> 'INACTIVE') OR ci.status = $2) AND ci.id > $3
+        ORDER BY ci.id LIMIT $4`,
+      [cluster, status, afterId, limit],
     );
     return rows.map((r) => this.toProto(r));
   }

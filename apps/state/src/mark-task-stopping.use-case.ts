@@ -47,6 +47,11 @@ export class MarkTaskStoppingUseCase {
       if (stopping && !neverStarted) return this.tasks.toProto(row);
       const current = this.tasks.changesOf(row);
       const now = Date.now();
+      // Its instance first, then the status change (and its task counts): the order commits
+      // take them in (see apply-task-report).
+      if (neverStarted && row.container_instance_id) {
+        await this.instances.lockClaims(tx, [row.container_instance_id]);
+      }
       const updated = await this.tasks.update(tx, row.id, {
         ...(neverStarted
           ? stoppedNow(current, now)

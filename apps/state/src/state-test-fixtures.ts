@@ -52,3 +52,31 @@ export const EMPTY_CONTAINER: common.Container = {
   memoryReservation: '',
   essential: false,
 };
+
+/**
+ * Where `instance_task_counts` (kept by triggers on `tasks`) differs from counting the tasks:
+ * one row per (instance, group) whose live, running or pending count is off. Empty when the
+ * triggers kept up with every change.
+ */
+export async function taskCountDrift(q: {
+  query: (text: string) => Promise<{ rows: unknown[] }>;
+}): Promise<unknown[]> {
+  const { rows } = await q.query(`
+    WITH recount AS (
+      SELECT container_instance_id AS id, task_group AS grp,
+             count(*) FILTER (WHERE last_status <> 'STOPPED')::int AS live,
+             count(*) FILTER (WHERE last_status = 'RUNNING')::int AS running,
+             count(*) FILTER (WHERE last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING'))::int
+               AS pending
+        FROM tasks WHERE container_instance_id IS NOT NULL GROUP BY 1, 2
+    )
+    SELECT coalesce(r.id, c.instance_id) AS instance, coalesce(r.grp, c.task_group) AS grp,
+           r.live, c.live AS counted_live, r.running, c.running AS counted_running,
+           r.pending, c.pending AS counted_pending
+      FROM recount r FULL JOIN instance_task_counts c
+        ON c.instance_id = r.id AND c.task_group = r.grp
+     WHERE coalesce(r.live, 0) <> coalesce(c.live, 0)
+        OR coalesce(r.running, 0) <> coalesce(c.running, 0)
+        OR coalesce(r.pending, 0) <> coalesce(c.pending, 0)`);
+  return rows;
+}

@@ -24,7 +24,7 @@ import { PruneHistoryUseCase } from './prune-history.use-case';
 import { ServiceRepository } from './service.repository';
 import { RunningState, startState } from './state';
 import { TaskRepository } from './task.repository';
-import { EMPTY_CONTAINER, EMPTY_TASK } from './state-test-fixtures';
+import { EMPTY_CONTAINER, EMPTY_TASK, taskCountDrift } from './state-test-fixtures';
 
 jest.setTimeout(180_000);
 
@@ -987,5 +987,13 @@ describe('state service (Postgres + NATS)', () => {
       expect.objectContaining({ arn: stopping.taskArn, reason: 'MISSING' }),
     ]);
     expect(await prune(10)).toBe(0);
+  });
+
+  // Last: every change the specs above made (commits, reports, stops, lost and deregistered
+  // instances, deleted tasks) went through the triggers that count each instance's tasks.
+  it('keeps instance_task_counts equal to counting the tasks', async () => {
+    expect(await taskCountDrift(pool)).toEqual([]);
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM instance_task_counts');
+    expect(rows[0].n).toBeGreaterThan(0);
   });
 });

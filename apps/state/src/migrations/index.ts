@@ -18,6 +18,7 @@ import { heartbeatsHot } from './0017_heartbeats_hot';
 import { outboxEvents } from './0018_outbox_events';
 import { outboxLz4 } from './0019_outbox_lz4';
 import { tasksArnUnindexed } from './0020_tasks_arn_unindexed';
+import { instanceTaskCounts } from './0021_instance_task_counts';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -53,4 +54,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0018_outbox_events', sql: outboxEvents },
   { id: '0019_outbox_lz4', sql: outboxLz4 },
   { id: '0020_tasks_arn_unindexed', sql: tasksArnUnindexed },
+  { id: '0021_instance_task_counts', sql: instanceTaskCounts },
 ];

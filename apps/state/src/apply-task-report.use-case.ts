@@ -5,7 +5,7 @@ import type { ContainerInstanceRepository } from './container-instance.repositor
 import type { StateContext } from './context';
 import { inTransaction } from './db';
 import { DomainEvent, instanceChanged, OutboxRepository, taskChanged } from './outbox.repository';
-import { releaseTaskClaims } from './release-task-claim';
+import { lockInstancesOf, releaseTaskClaims } from './release-task-claim';
 import type { TaskChanges, TaskRepository, TaskRow } from './task.repository';
 
 export type ReportOutcome = 'applied' | 'stale' | 'unknown-task';
@@ -72,13 +72,12 @@ export class ApplyTaskReportUseCase {
       const stopped = [...progress.values()].filter(
         (p) => p.before.last_status !== 'STOPPED' && p.current.last_status === 'STOPPED',
       );
-      // The instances whose claims are released, locked before the tasks' statuses change:
-      // that change takes the instances' task counts (instance_task_counts), and a commit takes
-      // an instance, then its counts; the other way round the two could wait for each other.
-      const released = stopped.flatMap((p) => p.before.container_instance_id ?? []);
-      if (released.length > 0) {
-        await this.instances.lockClaims(tx, [...new Set(released)]);
-      }
+      // Before the statuses change (see lockInstancesOf).
+      const releasing = await lockInstancesOf(
+        tx,
+        stopped.map((p) => p.before),
+        this.instances,
+      );
       await this.tasks.writeMany(
         tx,
         [...progress.values()].map((p) => ({
@@ -91,6 +90,7 @@ export class ApplyTaskReportUseCase {
         tx,
         stopped.map((p) => p.before),
         this.instances,
+        releasing,
       );
       await this.outbox.appendMany(tx, [...changedInstances.map(instanceChanged), ...events]);
       return outcomes;

@@ -5,7 +5,7 @@ import { inTransaction } from './db';
 import { lockHeldLeases } from './lease.repository';
 import type { ContainerInstanceRepository } from './container-instance.repository';
 import { type OutboxRepository, taskChanged } from './outbox.repository';
-import { releaseTaskClaim } from './release-task-claim';
+import { lockInstancesOf, releaseTaskClaim } from './release-task-claim';
 import { stoppedNow, type TaskRepository } from './task.repository';
 
 /**
@@ -47,11 +47,8 @@ export class MarkTaskStoppingUseCase {
       if (stopping && !neverStarted) return this.tasks.toProto(row);
       const current = this.tasks.changesOf(row);
       const now = Date.now();
-      // Its instance first, then the status change (and its task counts): the order commits
-      // take them in (see apply-task-report).
-      if (neverStarted && row.container_instance_id) {
-        await this.instances.lockClaims(tx, [row.container_instance_id]);
-      }
+      // Before the status changes (see lockInstancesOf).
+      const locked = neverStarted ? await lockInstancesOf(tx, [row], this.instances) : undefined;
       const updated = await this.tasks.update(tx, row.id, {
         ...(neverStarted
           ? stoppedNow(current, now)
@@ -61,7 +58,7 @@ export class MarkTaskStoppingUseCase {
           ? current.stoppedReason || req.reason || ''
           : req.reason || current.stoppedReason || '',
       });
-      if (neverStarted) await releaseTaskClaim(tx, row, this.instances, this.outbox);
+      if (neverStarted) await releaseTaskClaim(tx, row, this.instances, this.outbox, locked);
       const task = this.tasks.toProto(updated);
       await this.outbox.append(tx, taskChanged(task));
       return task;

@@ -3,6 +3,7 @@ import { InstanceResources, releaseClaim } from '@wharf/domain';
 import type { common } from '@wharf/proto';
 import {
   ContainerInstanceRepository,
+  InstanceClaimRow,
   registeredOf,
   remainingOf,
 } from './container-instance.repository';
@@ -19,26 +20,43 @@ export async function releaseTaskClaim(
   task: TaskRow,
   instances: ContainerInstanceRepository,
   outbox: OutboxRepository,
+  locked?: ReadonlyMap<string, InstanceClaimRow>,
 ): Promise<void> {
-  await outbox.appendInstancesChanged(tx, await releaseTaskClaims(tx, [task], instances));
+  await outbox.appendInstancesChanged(tx, await releaseTaskClaims(tx, [task], instances, locked));
+}
+
+/**
+ * Locks the instances of these tasks (id order). A writer that moves tasks into STOPPED calls
+ * it before it changes their statuses, and hands the result to `releaseTaskClaims`: a status
+ * change takes the instances' task counts (`instance_task_counts`, kept by triggers), and a
+ * commit takes an instance, then its counts; the other way round the two could wait for each
+ * other.
+ */
+export async function lockInstancesOf(
+  tx: PoolClient,
+  tasks: readonly TaskRow[],
+  instances: ContainerInstanceRepository,
+): Promise<Map<string, InstanceClaimRow>> {
+  const ids = new Set(tasks.flatMap((t) => t.container_instance_id ?? []));
+  return ids.size === 0 ? new Map() : instances.lockClaims(tx, [...ids]);
 }
 
 /**
  * Gives the claims of stopped tasks back to their instances in a constant number of
- * statements: the instances are locked (id order), each instance's version is bumped once per
- * task released on it. Returns the changed instances as they are now (full records, id
- * order) for the caller's events. Callers make sure each task is released once.
+ * statements: the instances are locked (id order; `locked` when the caller did, see
+ * `lockInstancesOf`), each instance's version is bumped once per task released on it. Returns
+ * the changed instances as they are now (full records, id order) for the caller's events.
+ * Callers make sure each task is released once.
  */
 export async function releaseTaskClaims(
   tx: PoolClient,
   tasks: readonly TaskRow[],
   instances: ContainerInstanceRepository,
+  locked?: ReadonlyMap<string, InstanceClaimRow>,
 ): Promise<common.ContainerInstance[]> {
   const onInstances = tasks.filter((t) => t.container_instance_id);
   if (onInstances.length === 0) return [];
-  const locked = await instances.lockClaims(tx, [
-    ...new Set(onInstances.map((t) => t.container_instance_id!)),
-  ]);
+  locked ??= await lockInstancesOf(tx, onInstances, instances);
   const released = new Map<string, { remaining: InstanceResources; count: number }>();
   for (const task of onInstances) {
     const instance = locked.get(task.container_instance_id!);
@@ -61,7 +79,8 @@ export async function releaseTaskClaims(
  * stopped times — for tasks no agent will report (a lost host's), and
  * releases their claims, with their `task.changed` and their instances'
  * `container_instance.changed` events, in the caller's transaction. The tasks must be locked
- * (before their instances: the order every writer of both keeps) and not yet STOPPED.
+ * (before their instances: the order every writer of both keeps) and not yet STOPPED; their
+ * instances are locked here before the tasks change (see `lockInstancesOf`).
  */
 export async function recordTasksStopped(
   tx: PoolClient,
@@ -74,6 +93,7 @@ export async function recordTasksStopped(
   },
 ): Promise<common.Task[]> {
   if (rows.length === 0) return [];
+  const locked = await lockInstancesOf(tx, rows, repos.instances);
   const now = Date.now();
   const updated = await repos.tasks.updateMany(
     tx,
@@ -90,7 +110,7 @@ export async function recordTasksStopped(
       };
     }),
   );
-  const changed = await releaseTaskClaims(tx, rows, repos.instances);
+  const changed = await releaseTaskClaims(tx, rows, repos.instances, locked);
   const tasks = updated.map((r) => repos.tasks.toProto(r));
   await repos.outbox.appendMany(tx, [...changed.map(instanceChanged), ...tasks.map(taskChanged)]);
   return tasks;

@@ -45,12 +45,8 @@ describe('followClusterEvents', () => {
     await nats?.container.stop();
   });
 
-  it('applies a batch of instance events and a single one, in order', async () => {
-    const snapshots = new ClusterSnapshots(
-      async () => [1, 2, 3].map((n) => instanceRecord(n, 1, 2048)),
-      60_000,
-    );
-    await snapshots.get('c');
+  /** Follows the events into `snapshots`; `heard` lists what the listener is told. */
+  function follow(snapshots: ClusterSnapshots) {
     const heard: string[] = [];
     const stop = followClusterEvents(
       nc,
@@ -59,6 +55,20 @@ describe('followClusterEvents', () => {
       logger,
       (cluster, record) => heard.push(`${cluster} ${record.ec2InstanceId}@${record.version}`),
     );
+    /** Waits (up to a second) until `n` records were heard. */
+    const hearing = async (n: number) => {
+      for (let i = 0; i < 50 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    return { heard, hearing, stop };
+  }
+
+  it('applies a batch of instance events and a single one, in order', async () => {
+    const snapshots = new ClusterSnapshots(
+      async () => [1, 2, 3].map((n) => instanceRecord(n, 1, 2048)),
+      60_000,
+    );
+    await snapshots.get('c');
+    const { heard, hearing, stop } = follow(snapshots);
     try {
       const subject = subjects.event('c', 'container_instance', 'changed');
       const batch: WharfEventBatch<common.ContainerInstance> = {
@@ -76,7 +86,7 @@ describe('followClusterEvents', () => {
       nc.publish(subject, Buffer.from('{"v":1,'));
       nc.publish(subject, encode(changed(instanceRecord(3, 3, 128))));
       await nc.flush();
-      for (let i = 0; i < 50 && heard.length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+      await hearing(5);
 
       expect(heard).toEqual(['c i-1@2', 'c i-3@2', 'c i-1@3', 'c i-2@2', 'c i-3@3']);
       const view = await snapshots.get('c');
@@ -95,14 +105,7 @@ describe('followClusterEvents', () => {
     await snapshots.get('c');
     // The commit's answer brought version 2; its event message is '9001'.
     snapshots.applyCommitted('c', [instanceRecord(1, 2, 1024)], ['9001']);
-    const heard: string[] = [];
-    const stop = followClusterEvents(
-      nc,
-      snapshots,
-      new Lookups({} as stateV1.StateServiceClient),
-      logger,
-      (_cluster, record) => heard.push(`${record.ec2InstanceId}@${record.version}`),
-    );
+    const { heard, hearing, stop } = follow(snapshots);
     try {
       const subject = subjects.event('c', 'container_instance', 'changed');
       const withId = (id: string) => {
@@ -115,8 +118,8 @@ describe('followClusterEvents', () => {
       // The same id again (a re-publish): read this time, and dropped as not newer.
       nc.publish(subject, encode(changed(instanceRecord(1, 2, 1024))), withId('9001'));
       await nc.flush();
-      for (let i = 0; i < 50 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(heard).toEqual(['i-1@3', 'i-1@2']);
+      await hearing(2);
+      expect(heard).toEqual(['c i-1@3', 'c i-1@2']);
       const view = await snapshots.get('c');
       expect(view.record(instanceRecord(1, 0, 0).containerInstanceArn)?.remaining?.cpu).toBe(512);
     } finally {

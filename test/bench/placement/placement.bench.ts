@@ -20,8 +20,9 @@
  * Environment (all optional):
  *   BENCH_INSTANCES (1000)       simulated container instances (4096 cpu, 16384 MiB each)
  *   BENCH_TASKS (10000)          tasks placed end to end, in RunTask calls of BENCH_COUNT (10)
- *   BENCH_WARMUP_TASKS (5000)    tasks placed first, the same way, and not counted: until V8 has
+ *   BENCH_WARMUP_TASKS (25000)   tasks placed first, the same way, and not counted: until V8 has
  *                               optimised the hot paths of every process (see warmUp)
+ *   BENCH_WARMUP_ROUND_TASKS (5000)  the warm-up's rounds, each waited for and its figures printed
  *   BENCH_CONCURRENCY (32)       RunTask calls in flight
  *   BENCH_STRATEGY (random)      end-to-end strategy: random | binpack | spread
  *   BENCH_PLANNER_MS (2000)      how long each planner-only loop runs
@@ -110,7 +111,8 @@ function intEnv(name: string, fallback: number, min = 0): number {
 
 const INSTANCES = intEnv('BENCH_INSTANCES', 1000, 1);
 const TASKS = intEnv('BENCH_TASKS', 10_000, 1);
-const WARMUP_TASKS = intEnv('BENCH_WARMUP_TASKS', 5_000, 0);
+const WARMUP_TASKS = intEnv('BENCH_WARMUP_TASKS', 25_000, 0);
+const WARMUP_ROUND_TASKS = intEnv('BENCH_WARMUP_ROUND_TASKS', 5_000, 1);
 const COUNT = intEnv('BENCH_COUNT', 10, 1);
 const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 32, 1);
 const STRATEGY = process.env.BENCH_STRATEGY ?? 'random';
@@ -250,6 +252,8 @@ async function containerCpuSeconds(id: string): Promise<number | undefined> {
 interface CpuFigures {
   note: string;
   totalSeconds: number;
+  /** CPU seconds of each process (bench, each service, Postgres, NATS), in the note's order. */
+  seconds: { name: string; seconds: number }[];
 }
 
 async function cpuMeter(w: Wharf): Promise<() => Promise<CpuFigures>> {
@@ -267,16 +271,19 @@ async function cpuMeter(w: Wharf): Promise<() => Promise<CpuFigures>> {
     const share = (seconds: number) => `${Math.round((seconds / wall) * 100)}% of one core`;
     const parts: string[] = [];
     let totalSeconds = ownS;
+    const seconds: CpuFigures['seconds'] = [];
     const services1 = await Promise.all(w.services.map((p) => processFigures(p.pid)));
     w.services.forEach((p, i) => {
       const used = services1[i].cpuSeconds - services0[i].cpuSeconds;
       const kernel = services1[i].kernelSeconds - services0[i].kernelSeconds;
       totalSeconds += used;
+      seconds.push({ name: p.name, seconds: used });
       parts.push(`${p.name} ${used.toFixed(1)} s (${share(used)}, kernel ${kernel.toFixed(1)} s)`);
     });
     const self = IN_PROCESS
       ? 'Wharf process (api + scheduler + state + simulated agents + clients)'
       : 'bench process (simulated agents + clients)';
+    seconds.push({ name: IN_PROCESS ? 'wharf' : 'bench', seconds: ownS });
     parts.push(
       `${self} ${ownS.toFixed(1)} s (${share(ownS)}, kernel ${(own.system / 1e6).toFixed(1)} s; event loop ${Math.round(loop.utilization * 100)}% busy)`,
     );
@@ -284,15 +291,18 @@ async function cpuMeter(w: Wharf): Promise<() => Promise<CpuFigures>> {
     const nats1 = await containerCpuSeconds(w.natsId);
     if (pg0 !== undefined && pg1 !== undefined) {
       totalSeconds += pg1 - pg0;
+      seconds.push({ name: 'postgres', seconds: pg1 - pg0 });
       parts.push(`Postgres ${(pg1 - pg0).toFixed(1)} s`);
     }
     if (nats0 !== undefined && nats1 !== undefined) {
       totalSeconds += nats1 - nats0;
+      seconds.push({ name: 'nats', seconds: nats1 - nats0 });
       parts.push(`NATS ${(nats1 - nats0).toFixed(1)} s`);
     }
     return {
       note: `CPU over ${wall.toFixed(1)} s wall (${cpus().length} cores): ${parts.join(', ')}`,
       totalSeconds,
+      seconds,
     };
   };
 }
@@ -822,14 +832,16 @@ async function runningInDb(pg: PgClient): Promise<number> {
 }
 
 /**
- * Places WARMUP_TASKS as the measured run will (same call size, strategy and concurrency) and
- * waits until every one is RUNNING in Postgres, so the measured run starts with no backlog.
+ * Places WARMUP_TASKS as the measured run will (same call size, strategy and concurrency), in
+ * rounds of WARMUP_ROUND_TASKS, each waited for until every task is RUNNING in Postgres (so the
+ * measured run starts with no backlog), and prints each round's rate and CPU per placement.
  * Not counted: V8 compiles a function with its optimising compiler only once it has run many
  * times, on a background thread whose CPU the run's figures include. perf over the measured
- * run put 18% of the machine's CPU samples in that compiler after 80 warm-up placements (what
- * this bench did before), 9.5% after 3,000 and 8% after 5,000: a service that has run for a
- * while is past most of it. The warm-up tasks stay: the measured run places onto a cluster
- * already running them.
+ * run put 18% of the machine's CPU samples in that compiler after 80 warm-up placements, 9.5%
+ * after 3,000, 8% after 5,000 (the api's CPU per placement 0.14 ms, 0.09 ms once warm) and,
+ * in the services, 1.5% after 40,000. The rounds' figures show where the services stop getting
+ * cheaper (~20,000 on this machine): a service that has run for a while is past it. The warm-up tasks stay: the measured run places onto a
+ * cluster already running them (Postgres's tables and indexes grown by as many).
  */
 async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
   if (WARMUP_TASKS === 0) return;
@@ -837,25 +849,38 @@ async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
   await pg.connect();
   try {
     const t0 = performance.now();
-    const runningBefore = await runningInDb(pg);
-    let placed = 0;
-    await pool(runTaskCalls(WARMUP_TASKS), CONCURRENCY, async (count) => {
-      const res = await w.ecsJson.call<RunTaskCommandOutput>('RunTask', {
-        cluster: CLUSTER,
-        taskDefinition: taskDefinitionArn,
-        count,
-        placementStrategy: STRATEGIES[STRATEGY] as PlacementStrategy[],
+    const rounds: string[] = [];
+    for (let done = 0; done < WARMUP_TASKS; done += WARMUP_ROUND_TASKS) {
+      const runningBefore = await runningInDb(pg);
+      const cpu = await cpuMeter(w);
+      const roundStart = performance.now();
+      let placed = 0;
+      const calls = runTaskCalls(Math.min(WARMUP_ROUND_TASKS, WARMUP_TASKS - done));
+      await pool(calls, CONCURRENCY, async (count) => {
+        const res = await w.ecsJson.call<RunTaskCommandOutput>('RunTask', {
+          cluster: CLUSTER,
+          taskDefinition: taskDefinitionArn,
+          count,
+          placementStrategy: STRATEGIES[STRATEGY] as PlacementStrategy[],
+        });
+        placed += res.tasks?.length ?? 0;
       });
-      placed += res.tasks?.length ?? 0;
-    });
-    await until(
-      'warm-up tasks RUNNING',
-      async () => (await runningInDb(pg)) - runningBefore >= placed,
-      50,
-    );
+      await until(
+        'warm-up tasks RUNNING',
+        async () => (await runningInDb(pg)) - runningBefore >= placed,
+        50,
+      );
+      const seconds = (performance.now() - roundStart) / 1000;
+      const figures = await cpu();
+      const perPlacement = (s: number) => fmt((s / Math.max(placed, 1)) * 1000, 2);
+      rounds.push(
+        `${fmt(placed / seconds)}/s ${perPlacement(figures.totalSeconds)} ms (${figures.seconds.map((p) => `${p.name} ${perPlacement(p.seconds)}`).join(', ')})`,
+      );
+    }
     out(
-      `warm-up (not counted): ${fmt(placed)} tasks placed by RunTask calls of ${COUNT} and RUNNING in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `warm-up (not counted): ${fmt(WARMUP_TASKS)} tasks placed by RunTask calls of ${COUNT} and RUNNING in ${((performance.now() - t0) / 1000).toFixed(1)} s; each round of ${fmt(WARMUP_ROUND_TASKS)} until RUNNING: placements/s, CPU ms per placement of every process together (and of each)`,
     );
+    for (const round of rounds) out(`  ${round}`);
   } finally {
     await pg.end();
   }

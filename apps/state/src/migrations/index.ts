@@ -19,6 +19,7 @@ import { outboxEvents } from './0018_outbox_events';
 import { outboxLz4 } from './0019_outbox_lz4';
 import { tasksArnUnindexed } from './0020_tasks_arn_unindexed';
 import { instanceTaskCounts } from './0021_instance_task_counts';
+import { taskCountsInlined } from './0022_task_counts_inlined';
 
 export interface Migration {
   /** Sortable, unique and never reused. */
@@ -55,4 +56,5 @@ export const MIGRATIONS: Migration[] = [
   { id: '0019_outbox_lz4', sql: outboxLz4 },
   { id: '0020_tasks_arn_unindexed', sql: tasksArnUnindexed },
   { id: '0021_instance_task_counts', sql: instanceTaskCounts },
+  { id: '0022_task_counts_inlined', sql: taskCountsInlined },
 ];

@@ -226,6 +226,35 @@ describe('state: set-based commits and batched task reports', () => {
       expect(events[2].payload.detail).toEqual(after.get(a.containerInstanceArn));
     });
 
+    it('answers each task exactly as a read finds it afterwards (JSON in the order Postgres keeps it)', async () => {
+      const ci = await registerInstance({ ports: [22] });
+      const p = placement(ci, { cpu: 128, memory: 64, hostPorts: [8080], group: 'family:web' });
+      // Keys in an order jsonb does not keep: by length, then bytewise in UTF-8 (é after z);
+      // integer-like keys come first in any JavaScript object.
+      p.task!.overridesJson = JSON.stringify({
+        taskRoleArn: '',
+        containerOverrides: [
+          { name: 'web', environment: [{ value: '1', name: 'A' }], command: ['true'], memory: 64 },
+        ],
+        cpu: '256',
+        extra: { z: 1, é: 2, '10': 3, a: [{ bb: 1, a: 2 }] },
+      });
+      p.task!.tagsJson = JSON.stringify([{ value: 'blue', key: 'team' }]);
+      p.task!.containers = [
+        { ...EMPTY_CONTAINER, name: 'web', image: 'wharf/busybox:dev', essential: true },
+        { ...EMPTY_CONTAINER, name: 'log', image: 'wharf/busybox:dev', memoryReservation: '32' },
+      ];
+      const from = await lastOutboxId();
+      const res = await commit([p, placement(ci, { cpu: 128, memory: 64 })]);
+      expect(res.tasks).toHaveLength(2);
+      const read = await describeTasks(res.tasks.map((t) => t.taskArn));
+      expect(res.tasks).toEqual(read);
+      expect(res.tasks[0].overridesJson).toBe(read[0].overridesJson);
+      expect(JSON.parse(res.tasks[0].overridesJson)).toEqual(JSON.parse(p.task!.overridesJson));
+      const created = (await outboxAfter(from)).filter((e) => e.payload.type === 'task.created');
+      expect(created.map((e) => e.payload.detail)).toEqual(plain(read));
+    });
+
     it('fills taskGroups in the container_instance events of registration and release too', async () => {
       const ci = await registerInstance();
       const [task] = (

@@ -14,7 +14,9 @@ const nonEmpty = (s: string | undefined): string | undefined => (s ? s : undefin
 /** Drops undefined members (one level; nested shapes are built with this too). */
 export function compact<T extends Json>(obj: T): T {
   const out: Json = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  // for…in over an object literal: its own members, without Object.entries' pair arrays (a
+  // RunTask answer compacts dozens of shapes).
+  for (const k in obj) if (obj[k] !== undefined) out[k] = obj[k];
   return out as T;
 }
 

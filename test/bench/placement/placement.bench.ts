@@ -840,8 +840,9 @@ async function runningInDb(pg: PgClient): Promise<number> {
  * run put 18% of the machine's CPU samples in that compiler after 80 warm-up placements, 9.5%
  * after 3,000, 8% after 5,000 (the api's CPU per placement 0.14 ms, 0.09 ms once warm) and,
  * in the services, 1.5% after 40,000. The rounds' figures show where the services stop getting
- * cheaper (~20,000 on this machine): a service that has run for a while is past it. The warm-up tasks stay: the measured run places onto a
- * cluster already running them (Postgres's tables and indexes grown by as many).
+ * cheaper (~20,000 on this machine): a service that has run for a while is past it. The warm-up
+ * tasks stay: the measured run places onto a cluster already running them (Postgres's tables
+ * and indexes grown by as many).
  */
 async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
   if (WARMUP_TASKS === 0) return;
@@ -850,6 +851,7 @@ async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
   try {
     const t0 = performance.now();
     const rounds: string[] = [];
+    let placedInAll = 0;
     for (let done = 0; done < WARMUP_TASKS; done += WARMUP_ROUND_TASKS) {
       const runningBefore = await runningInDb(pg);
       const cpu = await cpuMeter(w);
@@ -870,6 +872,7 @@ async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
         async () => (await runningInDb(pg)) - runningBefore >= placed,
         50,
       );
+      placedInAll += placed;
       const seconds = (performance.now() - roundStart) / 1000;
       const figures = await cpu();
       const perPlacement = (s: number) => fmt((s / Math.max(placed, 1)) * 1000, 2);
@@ -878,7 +881,7 @@ async function warmUp(w: Wharf, taskDefinitionArn: string): Promise<void> {
       );
     }
     out(
-      `warm-up (not counted): ${fmt(WARMUP_TASKS)} tasks placed by RunTask calls of ${COUNT} and RUNNING in ${((performance.now() - t0) / 1000).toFixed(1)} s; each round of ${fmt(WARMUP_ROUND_TASKS)} until RUNNING: placements/s, CPU ms per placement of every process together (and of each)`,
+      `warm-up (not counted): ${fmt(placedInAll)} tasks placed by RunTask calls of ${COUNT} and RUNNING in ${((performance.now() - t0) / 1000).toFixed(1)} s; each round of ${fmt(WARMUP_ROUND_TASKS)} until RUNNING: placements/s, CPU ms per placement of every process together (and of each)`,
     );
     for (const round of rounds) out(`  ${round}`);
   } finally {

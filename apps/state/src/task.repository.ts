@@ -197,7 +197,7 @@ function newRow(t: NewTask): TaskRow {
  * shorter keys first, equal lengths bytewise (in UTF-8). So a row built from what was written
  * renders as the row read back does.
  */
-export function asJsonb(value: unknown): unknown {
+function asJsonb(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(asJsonb);
   if (value === null || typeof value !== 'object') return value;
   const keys = Object.keys(value).map((k) => ({ k, bytes: Buffer.from(k, 'utf8') }));
